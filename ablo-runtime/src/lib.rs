@@ -1,0 +1,33 @@
+//! The Ablo runtime: everything a program needs at run time to speak to an
+//! Ablo sync server, shared by the client, the server and code generation.
+//!
+//! - [`schema`]: the serializable [`SchemaDescriptor`] derived from
+//!   `#[ablo::model]` declarations, with its stable content hash;
+//! - [`types`]: the value types models are built from ([`Id`], [`Ref`],
+//!   [`Row`], [`SyncId`], [`Timestamp`], [`Json`]);
+//! - [`model`]: the [`Model`], [`Schema`] and [`FieldValue`] traits the macros
+//!   implement;
+//! - [`patch`]: [`FieldPatch`], the three-state field of generated patch types.
+//!
+//! Users normally reach these through the `ablo` facade crate and
+//! `ablo::prelude`.
+//!
+//! ```
+//! use ablo_runtime::{SyncId, Timestamp};
+//! let stamp = SyncId(42);
+//! assert!(stamp > SyncId::ZERO);
+//! let _now = Timestamp::now();
+//! ```
+
+pub mod model;
+pub mod patch;
+pub mod schema;
+pub mod types;
+
+pub use model::{FieldValue, Model, Schema, TypeRegistry};
+pub use patch::FieldPatch;
+pub use schema::{
+    EnumDescriptor, FieldDescriptor, FieldType, ModelDescriptor, ObjectDescriptor,
+    SCHEMA_FORMAT_VERSION, SchemaDescriptor,
+};
+pub use types::{Id, Json, Ref, Row, SyncId, Timestamp, Uuid};

@@ -1,0 +1,3 @@
+fn main() {
+    println!("schema tour: to be filled by the schema DSL");
+}
