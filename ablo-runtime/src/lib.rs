@@ -7,7 +7,8 @@
 //!   [`Row`], [`SyncId`], [`Timestamp`], [`Json`]);
 //! - [`model`]: the [`Model`], [`Schema`] and [`FieldValue`] traits the macros
 //!   implement;
-//! - [`patch`]: [`FieldPatch`], the three-state field of generated patch types.
+//! - [`patch`]: [`FieldPatch`], the three-state field of generated patch types;
+//! - [`wire`]: the JSON bodies and WebSocket messages of the HTTP API.
 //!
 //! Users normally reach these through the `ablo` facade crate and
 //! `ablo::prelude`.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod patch;
 pub mod schema;
 pub mod types;
+pub mod wire;
 
 pub use model::{FieldValue, Model, Schema, TypeRegistry};
 pub use patch::FieldPatch;
