@@ -1,0 +1,375 @@
+//! The audit hash chain: the canonical encoding of an audit entry, its hash,
+//! and verification of a principal's chain.
+//!
+//! Each principal (the participant that acted: kind and id) has its own
+//! chain. Entry `n` of a chain stores `prevHash` (the `rowHash` of entry
+//! `n − 1`, or 64 zeros for the first) and `rowHash`: the lowercase hex
+//! SHA-256 of the entry's canonical encoding. The canonical encoding is the
+//! entry as a JSON object **without** `rowHash`, keys sorted by their UTF-8
+//! bytes, no whitespace, numbers as integers, absent optional values as
+//! `null`. Editing any stored field of an entry changes its hash; recomputing
+//! that hash breaks the next entry's `prevHash` link.
+
+use ablo_runtime::wire::{Actor, Participant};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `prevHash` of the first entry of every chain.
+///
+/// ```
+/// assert_eq!(ablo_server::audit::GENESIS_HASH.len(), 64);
+/// ```
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit entry: an accepted commit's effect on one model.
+///
+/// ```
+/// use ablo_server::audit::{AuditEntry, GENESIS_HASH};
+/// use ablo_runtime::wire::{Actor, ParticipantKind};
+/// let mut entry = AuditEntry::example();
+/// entry.seal(GENESIS_HASH);
+/// assert!(entry.hash_is_valid());
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Position in the principal's chain, from 1.
+    pub chain_seq: u64,
+    /// When the commit was accepted, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Who acted (from the credential); also the chain's principal.
+    pub actor: Actor,
+    /// The user an agent or service acted for, if any.
+    pub on_behalf_of: Option<Participant>,
+    /// The capability the actor presented, if any.
+    pub capability_id: Option<String>,
+    /// That capability's label.
+    pub capability_label: Option<String>,
+    /// The agent run (task) that caused the commit, if any.
+    pub task_id: Option<String>,
+    /// The model written.
+    pub model: String,
+    /// `insert`, `update` or `delete` (the commit's action on this model).
+    pub action: String,
+    /// The ids of the rows written.
+    pub row_ids: Vec<String>,
+    /// The commit's sync id.
+    pub sync_id: u64,
+    /// Whether the commit was accepted under `onStale: flag` with a stale read.
+    pub flagged: bool,
+    /// Names of the fields that changed (a diff summary, no values).
+    pub changed_fields: Vec<String>,
+    /// The previous entry's `rowHash`.
+    pub prev_hash: String,
+    /// Hash of this entry's canonical encoding.
+    pub row_hash: String,
+}
+
+impl AuditEntry {
+    /// The canonical encoding hashed into `rowHash`.
+    ///
+    /// ```
+    /// let entry = ablo_server::audit::AuditEntry::example();
+    /// let bytes = entry.canonical_bytes();
+    /// assert!(!String::from_utf8(bytes).unwrap().contains("rowHash"));
+    /// ```
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut value = serde_json::to_value(self).expect("audit entries serialize");
+        if let Some(object) = value.as_object_mut() {
+            object.remove("rowHash");
+        }
+        // `serde_json::Value` objects iterate in sorted key order, which is
+        // what makes this encoding canonical.
+        serde_json::to_vec(&value).expect("audit entries serialize")
+    }
+
+    /// The hash this entry should carry.
+    ///
+    /// ```
+    /// let entry = ablo_server::audit::AuditEntry::example();
+    /// assert_eq!(entry.computed_hash().len(), 64);
+    /// ```
+    pub fn computed_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_bytes()))
+    }
+
+    /// Links the entry after `prev_hash` and stores its hash.
+    pub fn seal(&mut self, prev_hash: &str) {
+        self.prev_hash = prev_hash.to_owned();
+        self.row_hash = self.computed_hash();
+    }
+
+    /// Whether the stored hash matches the content.
+    pub fn hash_is_valid(&self) -> bool {
+        self.row_hash == self.computed_hash()
+    }
+
+    /// A filled-in entry for examples and tests.
+    #[doc(hidden)]
+    pub fn example() -> AuditEntry {
+        AuditEntry {
+            chain_seq: 1,
+            at_ms: 1_700_000_000_000,
+            actor: Actor {
+                kind: ablo_runtime::wire::ParticipantKind::System,
+                id: "key_1".into(),
+            },
+            on_behalf_of: None,
+            capability_id: None,
+            capability_label: None,
+            task_id: None,
+            model: "tasks".into(),
+            action: "update".into(),
+            row_ids: vec!["t1".into()],
+            sync_id: 7,
+            flagged: false,
+            changed_fields: vec!["status".into()],
+            prev_hash: GENESIS_HASH.into(),
+            row_hash: String::new(),
+        }
+    }
+}
+
+/// The result of verifying one principal's chain; [`VerifyReport::to_json`]
+/// is the body of `GET /v1/audit/verify`.
+///
+/// ```
+/// use ablo_server::audit::VerifyReport;
+/// let ok = VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None };
+/// assert_eq!(ok.to_json()["ok"], true);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum VerifyReport {
+    /// Every link holds.
+    Intact {
+        /// Entries checked.
+        rows_checked: u64,
+        /// The first entry's `chainSeq`.
+        from_seq: Option<u64>,
+        /// The last entry's `chainSeq`.
+        last_seq: Option<u64>,
+    },
+    /// The first broken link.
+    Broken {
+        /// The `chainSeq` of the entry that fails.
+        broken_at_seq: u64,
+        /// `row_hash_mismatch`, `prev_hash_mismatch` or `sequence_gap`.
+        reason: String,
+        /// The hash the entry should carry (or link to).
+        expected_hash: String,
+        /// The hash found in storage.
+        found_hash: String,
+    },
+}
+
+impl VerifyReport {
+    /// Whether the chain is intact.
+    ///
+    /// ```
+    /// use ablo_server::audit::VerifyReport;
+    /// assert!(VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None }.is_ok());
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        matches!(self, VerifyReport::Intact { .. })
+    }
+
+    /// The report as the JSON clients receive: `{ok, rowsChecked, fromSeq,
+    /// lastSeq}` or `{ok: false, brokenAtSeq, reason, expectedHash, foundHash}`.
+    ///
+    /// ```
+    /// use ablo_server::audit::VerifyReport;
+    /// let json = VerifyReport::Intact { rows_checked: 2, from_seq: Some(1), last_seq: Some(2) }.to_json();
+    /// assert_eq!(json["ok"], true);
+    /// assert_eq!(json["rowsChecked"], 2);
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            VerifyReport::Intact {
+                rows_checked,
+                from_seq,
+                last_seq,
+            } => serde_json::json!({
+                "ok": true,
+                "rowsChecked": rows_checked,
+                "fromSeq": from_seq,
+                "lastSeq": last_seq,
+            }),
+            VerifyReport::Broken {
+                broken_at_seq,
+                reason,
+                expected_hash,
+                found_hash,
+            } => serde_json::json!({
+                "ok": false,
+                "brokenAtSeq": broken_at_seq,
+                "reason": reason,
+                "expectedHash": expected_hash,
+                "foundHash": found_hash,
+            }),
+        }
+    }
+}
+
+/// Walks one principal's entries in `chainSeq` order and reports the first
+/// broken link, if any.
+///
+/// ```
+/// use ablo_server::audit::{verify_chain, AuditEntry, GENESIS_HASH};
+/// let mut first = AuditEntry::example();
+/// first.seal(GENESIS_HASH);
+/// let mut second = AuditEntry { chain_seq: 2, sync_id: 8, ..AuditEntry::example() };
+/// second.seal(&first.row_hash);
+/// assert!(verify_chain([first, second]).is_ok());
+/// ```
+pub fn verify_chain(entries: impl IntoIterator<Item = AuditEntry>) -> VerifyReport {
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut expected_seq: Option<u64> = None;
+    let mut first_seq = None;
+    let mut last_seq = None;
+    let mut rows_checked = 0;
+    for entry in entries {
+        if let Some(seq) = expected_seq
+            && entry.chain_seq != seq
+        {
+            return VerifyReport::Broken {
+                broken_at_seq: entry.chain_seq,
+                reason: "sequence_gap".into(),
+                expected_hash: expected_prev,
+                found_hash: entry.prev_hash,
+            };
+        }
+        if entry.prev_hash != expected_prev {
+            return VerifyReport::Broken {
+                broken_at_seq: entry.chain_seq,
+                reason: "prev_hash_mismatch".into(),
+                expected_hash: expected_prev,
+                found_hash: entry.prev_hash,
+            };
+        }
+        let computed = entry.computed_hash();
+        if computed != entry.row_hash {
+            return VerifyReport::Broken {
+                broken_at_seq: entry.chain_seq,
+                reason: "row_hash_mismatch".into(),
+                expected_hash: computed,
+                found_hash: entry.row_hash,
+            };
+        }
+        first_seq.get_or_insert(entry.chain_seq);
+        last_seq = Some(entry.chain_seq);
+        expected_seq = Some(entry.chain_seq + 1);
+        expected_prev = entry.row_hash;
+        rows_checked += 1;
+    }
+    VerifyReport::Intact {
+        rows_checked,
+        from_seq: first_seq,
+        last_seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(len: u64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=len)
+            .map(|seq| {
+                let mut entry = AuditEntry {
+                    chain_seq: seq,
+                    sync_id: seq * 10,
+                    ..AuditEntry::example()
+                };
+                entry.seal(&prev);
+                prev = entry.row_hash.clone();
+                entry
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_reports_its_range() {
+        let report = verify_chain(chain(5));
+        assert_eq!(
+            report,
+            VerifyReport::Intact {
+                rows_checked: 5,
+                from_seq: Some(1),
+                last_seq: Some(5)
+            }
+        );
+        assert_eq!(report.to_json()["ok"], true);
+    }
+
+    #[test]
+    fn editing_any_field_breaks_that_entry() {
+        let edits: Vec<fn(&mut AuditEntry)> = vec![
+            |e| e.model = "projects".into(),
+            |e| e.action = "delete".into(),
+            |e| e.flagged = true,
+            |e| e.sync_id += 1,
+            |e| e.at_ms += 1,
+            |e| e.actor.id = "key_2".into(),
+            |e| e.row_ids.push("t9".into()),
+            |e| e.changed_fields.clear(),
+            |e| e.task_id = Some("task_1".into()),
+            |e| e.capability_id = Some("cap_1".into()),
+        ];
+        for edit in edits {
+            let mut entries = chain(4);
+            edit(&mut entries[2]);
+            match verify_chain(entries) {
+                VerifyReport::Broken {
+                    broken_at_seq,
+                    reason,
+                    ..
+                } => {
+                    assert_eq!(broken_at_seq, 3);
+                    assert_eq!(reason, "row_hash_mismatch");
+                }
+                intact => panic!("edit went unnoticed: {intact:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_resealed_edit_breaks_the_next_link() {
+        let mut entries = chain(4);
+        entries[1].model = "projects".into();
+        let prev = entries[0].row_hash.clone();
+        entries[1].seal(&prev);
+        let report = verify_chain(entries);
+        let json = report.to_json();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["brokenAtSeq"], 3);
+        assert_eq!(json["reason"], "prev_hash_mismatch");
+    }
+
+    #[test]
+    fn a_removed_entry_is_a_sequence_gap() {
+        let mut entries = chain(4);
+        entries.remove(1);
+        let VerifyReport::Broken {
+            broken_at_seq,
+            reason,
+            ..
+        } = verify_chain(entries)
+        else {
+            panic!("gap went unnoticed")
+        };
+        assert_eq!((broken_at_seq, reason.as_str()), (3, "sequence_gap"));
+    }
+
+    #[test]
+    fn the_encoding_is_stable() {
+        let mut entry = AuditEntry::example();
+        entry.seal(GENESIS_HASH);
+        let text = String::from_utf8(entry.canonical_bytes()).unwrap();
+        assert!(
+            text.starts_with(r#"{"action":"update","actor":{"id":"key_1","kind":"system"}"#),
+            "{text}"
+        );
+        assert!(!text.contains(' '));
+    }
+}
