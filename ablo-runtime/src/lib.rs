@@ -8,7 +8,9 @@
 //! - [`model`]: the [`Model`], [`Schema`] and [`FieldValue`] traits the macros
 //!   implement;
 //! - [`patch`]: [`FieldPatch`], the three-state field of generated patch types;
-//! - [`wire`]: the JSON bodies and WebSocket messages of the HTTP API.
+//! - [`wire`]: the JSON bodies and WebSocket messages of the HTTP API;
+//! - [`client`]: the typed client ([`client::Client`], [`client::ModelHandle`]);
+//! - [`error`]: [`Error`], every failure a client call reports.
 //!
 //! Users normally reach these through the `ablo` facade crate and
 //! `ablo::prelude`.
@@ -20,12 +22,15 @@
 //! let _now = Timestamp::now();
 //! ```
 
+pub mod client;
+pub mod error;
 pub mod model;
 pub mod patch;
 pub mod schema;
 pub mod types;
 pub mod wire;
 
+pub use error::{Error, ErrorInfo};
 pub use model::{FieldValue, Model, Schema, TypeRegistry};
 pub use patch::FieldPatch;
 pub use schema::{

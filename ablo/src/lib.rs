@@ -45,6 +45,9 @@
 //! hash stability) are written down in `docs/schema-dsl.md`.
 
 pub use ablo_macros::{Enum, model, object, schema};
+pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
+pub use ablo_runtime::{Error, ErrorInfo};
+pub use ablo_runtime::{client, error, wire};
 pub use ablo_runtime::{model, patch, schema, types};
 
 /// The names most programs need: `use ablo::prelude::*;`.
@@ -56,6 +59,7 @@ pub use ablo_runtime::{model, patch, schema, types};
 /// assert!(!patch.is_unchanged());
 /// ```
 pub mod prelude {
+    pub use ablo_runtime::client::{Client, ModelHandle, OnStale, Query, RowChange, Wait};
     pub use ablo_runtime::{
         EnumDescriptor, FieldDescriptor, FieldPatch, FieldType, FieldValue, Id, Json, Model,
         ModelDescriptor, ObjectDescriptor, Ref, Row, Schema, SchemaDescriptor, SyncId, Timestamp,

@@ -1,0 +1,336 @@
+//! [`ModelHandle`]: the typed reads and writes of one model.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use reqwest::Method;
+
+use super::Client;
+use super::query::Query;
+use super::transport::Request;
+use super::watch::WatchStream;
+use super::write::{Create, Delete, Update, decode_row};
+use crate::error::Error;
+use crate::model::Model;
+use crate::types::{Id, Json, Row, SyncId};
+use crate::wire::{Intent, ListResponse, RetrieveResponse};
+
+/// The rows of model `M`: server reads and writes, and queries of the local
+/// pool. Get one with [`Client::model`] (or the generated `app.tasks()`).
+///
+/// ```
+/// use ablo_runtime::{Model, Row, client::{ModelHandle, Query}};
+/// async fn open_rows<M: Model>(handle: &ModelHandle<M>) -> Result<usize, ablo_runtime::Error> {
+///     handle.load(Query::new()).await?;
+///     Ok(handle.get_count(&Query::new()))
+/// }
+/// ```
+pub struct ModelHandle<M: Model> {
+    client: Client,
+    marker: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Clone for ModelHandle<M> {
+    fn clone(&self) -> Self {
+        ModelHandle::new(self.client.clone())
+    }
+}
+
+impl<M: Model> fmt::Debug for ModelHandle<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ModelHandle<{}>", M::NAME)
+    }
+}
+
+/// One row read from the server: `{data, stamp, intents}`.
+///
+/// ```
+/// use ablo_runtime::{Model, client::Retrieved};
+/// fn read_at<M: Model>(r: &Retrieved<M>) -> ablo_runtime::SyncId { r.stamp }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Retrieved<M> {
+    /// The row.
+    pub data: Row<M>,
+    /// The server's newest sync id when it read the row (at least the row's
+    /// own stamp): a valid `read_at` for a write based on this read.
+    pub stamp: SyncId,
+    /// Active intents on the row.
+    pub intents: Vec<Intent>,
+}
+
+/// One page of a `list`.
+///
+/// ```
+/// use ablo_runtime::{Model, client::Page};
+/// fn more<M: Model>(page: &Page<M>) -> bool { page.next_cursor.is_some() }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Page<M> {
+    /// The rows of this page.
+    pub data: Vec<Row<M>>,
+    /// The server's newest sync id when it read the page: a valid
+    /// `read_at` for any of its rows.
+    pub stamp: SyncId,
+    /// Pass to [`Query::cursor`] for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl<M: Model> ModelHandle<M> {
+    pub(crate) fn new(client: Client) -> Self {
+        ModelHandle {
+            client,
+            marker: PhantomData,
+        }
+    }
+
+    /// The client this handle belongs to.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::ModelHandle};
+    /// fn cursor<M: Model>(h: &ModelHandle<M>) -> ablo_runtime::SyncId { h.client().cursor() }
+    /// ```
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates a row with a client-generated id (UUID v7; set your own with
+    /// `.id(..)`). Await the builder for the stored row.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, Row, client::ModelHandle};
+    /// async fn add<M: Model>(h: &ModelHandle<M>, data: M) -> Result<Row<M>, ablo_runtime::Error> {
+    ///     h.create(data).await
+    /// }
+    /// ```
+    pub fn create(&self, data: M) -> Create<M> {
+        Create::new(self.client.clone(), data)
+    }
+
+    /// Sets the fields of `patch` on row `id`. Await the builder for the
+    /// stored row.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, Model, Row, client::ModelHandle};
+    /// async fn edit<M: Model>(h: &ModelHandle<M>, id: Id<M>, patch: M::Patch)
+    ///     -> Result<Row<M>, ablo_runtime::Error> {
+    ///     h.update(id, patch).await
+    /// }
+    /// ```
+    pub fn update(&self, id: impl Into<Id<M>>, patch: M::Patch) -> Update<M> {
+        Update::new(self.client.clone(), id.into(), patch)
+    }
+
+    /// Deletes row `id`.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::ModelHandle};
+    /// async fn remove<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
+    ///     h.delete("row_1").await
+    /// }
+    /// ```
+    pub fn delete(&self, id: impl Into<Id<M>>) -> Delete<M> {
+        Delete::new(self.client.clone(), id.into())
+    }
+
+    /// Reads row `id` from the server, with the stamp to write back at.
+    /// Fails with [`Error::NotFound`] when there is no such row.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::ModelHandle};
+    /// async fn read<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
+    ///     let found = h.retrieve("row_1").await?;
+    ///     println!("{} as of {}", found.data.id, found.stamp);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn retrieve(&self, id: impl Into<Id<M>>) -> Result<Retrieved<M>, Error> {
+        let id = id.into();
+        let shared = self.client.shared();
+        shared.check_model(M::NAME)?;
+        let request = Request::new(Method::GET, &["v1", "models", M::NAME, id.as_str()]);
+        let response: RetrieveResponse = shared.transport.call(&request, shared.timeout).await?;
+        Ok(Retrieved {
+            data: decode_row(Some(response.data))?,
+            stamp: response.stamp,
+            intents: response.intents,
+        })
+    }
+
+    /// Reads one page of rows from the server (filters, order, `limit`,
+    /// `cursor` of `query`). The local pool is left as it is; see
+    /// [`ModelHandle::load`].
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// async fn first_ten<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
+    ///     let page = h.list(Query::new().order_by_desc("createdAt").limit(10)).await?;
+    ///     if let Some(cursor) = page.next_cursor {
+    ///         h.list(Query::new().order_by_desc("createdAt").limit(10).cursor(cursor)).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn list(&self, query: Query<M>) -> Result<Page<M>, Error> {
+        let response = self.fetch_page(&query).await?;
+        let data = response
+            .data
+            .into_iter()
+            .map(|row| decode_row(Some(row)))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            data,
+            stamp: response.stamp,
+            next_cursor: response.next_cursor,
+        })
+    }
+
+    /// Reads every row matching `query` from the server, page after page
+    /// (at most `limit` rows when the query has one), and stores them in the
+    /// local pool, where [`ModelHandle::get`], [`ModelHandle::get_all`],
+    /// [`Client::snapshot`] and watchers see them. Returns the rows.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// async fn warm<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
+    ///     let rows = h.load(Query::new().where_eq("status", "todo")).await?;
+    ///     println!("{} rows loaded", rows.len());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn load(&self, query: Query<M>) -> Result<Vec<Row<M>>, Error> {
+        let shared = self.client.shared();
+        let total = query.limit_value();
+        let mut query = query;
+        let mut rows = Vec::new();
+        loop {
+            let response = self.fetch_page(&query).await?;
+            shared
+                .pool
+                .store_rows(M::NAME, &response.data, response.stamp);
+            for row in response.data {
+                rows.push(decode_row::<M>(Some(row))?);
+            }
+            let done = total.is_some_and(|total| rows.len() >= total);
+            match response.next_cursor {
+                Some(cursor) if !done => query = query.cursor(cursor),
+                _ => break,
+            }
+        }
+        if let Some(total) = total {
+            rows.truncate(total);
+        }
+        Ok(rows)
+    }
+
+    async fn fetch_page(&self, query: &Query<M>) -> Result<ListResponse, Error> {
+        let shared = self.client.shared();
+        shared.check_model(M::NAME)?;
+        let request =
+            Request::new(Method::GET, &["v1", "models", M::NAME]).query(query.to_params()?);
+        shared.transport.call(&request, shared.timeout).await
+    }
+
+    /// Row `id` from the local pool (with queued writes applied), or `None`
+    /// if the client does not hold it.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::ModelHandle};
+    /// fn cached<M: Model>(h: &ModelHandle<M>) -> bool { h.get("row_1").is_some() }
+    /// ```
+    pub fn get(&self, id: impl Into<Id<M>>) -> Option<Row<M>> {
+        let id = id.into();
+        let row = self.client.shared().pool.get(M::NAME, id.as_str())?;
+        self.decode_local(row)
+    }
+
+    /// The rows of the local pool that match `query`, sorted and limited as
+    /// it says.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// fn newest<M: Model>(h: &ModelHandle<M>) -> Vec<ablo_runtime::Row<M>> {
+    ///     h.get_all(&Query::new().order_by_desc("createdAt").limit(5))
+    /// }
+    /// ```
+    pub fn get_all(&self, query: &Query<M>) -> Vec<Row<M>> {
+        let matching = self.local_matches(query);
+        query
+            .sort_and_limit(matching)
+            .into_iter()
+            .filter_map(|row| self.decode_local(row))
+            .collect()
+    }
+
+    /// How many rows of the local pool match `query` (its limit ignored).
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// fn todo<M: Model>(h: &ModelHandle<M>) -> usize {
+    ///     h.get_count(&Query::new().where_eq("status", "todo"))
+    /// }
+    /// ```
+    pub fn get_count(&self, query: &Query<M>) -> usize {
+        self.local_matches(query).len()
+    }
+
+    /// A stream of changes to the local pool's rows matching `query`: first
+    /// every row that matches now (as [`RowChange::Inserted`](super::RowChange)),
+    /// then each insert, update and removal as it happens, whether it comes
+    /// from this client, a queued write's rollback, or the live stream.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query, RowChange}};
+    /// async fn follow<M: Model + std::fmt::Debug>(h: &ModelHandle<M>) {
+    ///     let mut changes = h.watch(Query::new());
+    ///     while let Some(change) = changes.next().await {
+    ///         match change {
+    ///             RowChange::Inserted(row) | RowChange::Updated(row) => println!("{:?}", row.data),
+    ///             RowChange::Removed(id) => println!("{id} removed"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn watch(&self, query: Query<M>) -> WatchStream<M> {
+        WatchStream::new(self.client.clone(), query)
+    }
+
+    /// The stamp to pass as `read_at` for a write to row `id` based on what
+    /// the client holds (see [`Client::snapshot`]).
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::ModelHandle};
+    /// async fn guarded<M: Model>(h: &ModelHandle<M>, patch: M::Patch) -> Result<(), ablo_runtime::Error> {
+    ///     let stamp = h.snapshot("row_1");
+    ///     h.update("row_1", patch).read_at(stamp).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn snapshot(&self, id: impl Into<Id<M>>) -> SyncId {
+        self.client.snapshot([id.into()])
+    }
+
+    fn local_matches(&self, query: &Query<M>) -> Vec<Json> {
+        self.client
+            .shared()
+            .pool
+            .all(M::NAME)
+            .into_iter()
+            .filter(|row| query.matches(row))
+            .collect()
+    }
+
+    fn decode_local(&self, row: Json) -> Option<Row<M>> {
+        match serde_json::from_value(row) {
+            Ok(row) => Some(row),
+            Err(e) => {
+                self.client.shared().transport.log.warn(format!(
+                    "a local `{}` row does not decode and is skipped: {e}",
+                    M::NAME
+                ));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The typed client: connect to an Ablo sync server, read and write rows
+//! through [`ModelHandle`]s, keep a live local pool, take snapshots.
+//!
+//! ```no_run
+//! use ablo_runtime::client::Client;
+//! # async fn run(schema: ablo_runtime::SchemaDescriptor) -> Result<(), ablo_runtime::Error> {
+//! let client = Client::builder("http://127.0.0.1:7700", "sk_test_123")
+//!     .schema(schema)
+//!     .connect()
+//!     .await?;
+//! client.ready().await?;
+//! // client.model::<Task>().create(...).await?;
+//! client.dispose().await;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Client`] / [`ClientBuilder`]: connection, options, lifecycle;
+//! - [`ModelHandle`]: `create`, `update`, `delete`, `retrieve`, `list`,
+//!   `load`, local `get`, `get_all`, `get_count`, `watch`;
+//! - write builders ([`Create`], [`Update`], [`Delete`]) with `read_at`,
+//!   `on_stale`, `wait`, `idempotency_key`, `timeout`;
+//! - [`Query`], [`RowChange`], [`RetryPolicy`], [`Wait`], [`SyncStatus`].
+
+mod builder;
+mod handle;
+mod log;
+mod pool;
+mod query;
+mod retry;
+mod sync;
+mod transport;
+mod watch;
+mod write;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{broadcast, watch as watch_channel};
+use tokio::task::JoinHandle;
+
+pub use builder::ClientBuilder;
+pub use handle::{ModelHandle, Page, Retrieved};
+pub use log::LogLevel;
+pub use query::{Direction, Query};
+pub use retry::RetryPolicy;
+pub use sync::SyncStatus;
+pub use watch::{RowChange, WatchStream};
+pub use write::{Create, Delete, Pending, Update, Wait, WriteRejection};
+
+pub use crate::wire::{IfBusy, OnStale};
+
+use crate::error::Error;
+use crate::model::Model;
+use crate::schema::SchemaDescriptor;
+use crate::types::{Id, Row, SyncId};
+use pool::{Pool, RowKey};
+use transport::Transport;
+use write::QueuedCommit;
+
+/// Resolves once the client is shut down (or its lifecycle is gone).
+pub(crate) async fn stopped(shutdown: &mut watch_channel::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, before any other await.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// What the client's background tasks and handles share.
+pub(crate) struct Shared {
+    pub(crate) transport: Transport,
+    pub(crate) pool: Pool,
+    pub(crate) schema: Option<SchemaDescriptor>,
+    pub(crate) timeout: Duration,
+    pub(crate) default_wait: Wait,
+    pub(crate) rejections: broadcast::Sender<WriteRejection>,
+    pub(crate) queue: tokio::sync::mpsc::UnboundedSender<QueuedCommit>,
+    pub(crate) queued: watch_channel::Sender<usize>,
+    pub(crate) status: watch_channel::Sender<SyncStatus>,
+    /// Turns `true` when the client is disposed or dropped.
+    pub(crate) closed: watch_channel::Receiver<bool>,
+}
+
+impl Shared {
+    /// Fails when the client was given a schema that lacks `model`.
+    pub(crate) fn check_model(&self, model: &str) -> Result<(), Error> {
+        match &self.schema {
+            Some(schema) if schema.model(model).is_none() => Err(Error::configuration(
+                "unknown_model",
+                format!(
+                    "model `{model}` is not in the schema `{}` this client connected with",
+                    schema.name
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Lifecycle {
+    shared: Arc<Shared>,
+    shutdown: watch_channel::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        let tasks = self.tasks.get_mut().unwrap_or_else(|e| e.into_inner());
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// A connected Ablo client. Cheap to clone: clones share one connection,
+/// one local pool and one write queue. Background work stops when the last
+/// clone is dropped or [`Client::dispose`] is called.
+///
+/// ```no_run
+/// use ablo_runtime::client::Client;
+/// # async fn run() -> Result<(), ablo_runtime::Error> {
+/// let client = Client::builder("http://127.0.0.1:7700", "sk_test_123").connect().await?;
+/// println!("applied up to sync id {}", client.cursor());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    lifecycle: Arc<Lifecycle>,
+}
+
+impl Client {
+    /// Starts configuring a client for the server at `url` (for example
+    /// `http://127.0.0.1:7700`) with an API key or capability token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ablo_runtime::client::{Client, Wait};
+    /// let builder = Client::builder("http://127.0.0.1:7700", "sk_test_123")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .default_wait(Wait::Queued);
+    /// ```
+    pub fn builder(url: impl Into<String>, api_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url.into(), api_key.into())
+    }
+
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        shutdown: watch_channel::Sender<bool>,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Client {
+        Client {
+            lifecycle: Arc::new(Lifecycle {
+                shared,
+                shutdown,
+                tasks: Mutex::new(tasks),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.lifecycle.shared
+    }
+
+    /// The typed handle of model `M`: its reads, writes and local queries.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{Client, ModelHandle}};
+    /// fn handle<M: Model>(client: &Client) -> ModelHandle<M> {
+    ///     client.model::<M>()
+    /// }
+    /// ```
+    pub fn model<M: Model>(&self) -> ModelHandle<M> {
+        ModelHandle::new(self.clone())
+    }
+
+    /// Waits until the live subscription has caught up with the server
+    /// (returns at once when live sync is off). Fails with a
+    /// [`Error::Connection`] (`not_ready`) when that takes longer than the
+    /// client's timeout, or with the error that stopped the subscription.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ablo_runtime::client::Client) -> Result<(), ablo_runtime::Error> {
+    /// client.ready().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ready(&self) -> Result<(), Error> {
+        let shared = self.shared();
+        let mut status = shared.status.subscribe();
+        let wait = async {
+            loop {
+                match &*status.borrow_and_update() {
+                    SyncStatus::Live | SyncStatus::Off => return Ok(()),
+                    SyncStatus::Failed(error) => return Err(error.clone()),
+                    SyncStatus::Closed => {
+                        return Err(Error::connection("closed", "the client was disposed"));
+                    }
+                    SyncStatus::Connecting | SyncStatus::Reconnecting { .. } => {}
+                }
+                if status.changed().await.is_err() {
+                    return Err(Error::connection("closed", "the client was disposed"));
+                }
+            }
+        };
+        tokio::time::timeout(shared.timeout, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::connection(
+                    "not_ready",
+                    format!(
+                        "the live subscription did not catch up within {:?}",
+                        shared.timeout
+                    ),
+                ))
+            })
+    }
+
+    /// The state of the live subscription now.
+    ///
+    /// ```no_run
+    /// # fn run(client: ablo_runtime::client::Client) {
+    /// println!("{:?}", client.sync_status());
+    /// # }
+    /// ```
+    pub fn sync_status(&self) -> SyncStatus {
+        self.shared().status.borrow().clone()
+    }
+
+    /// Every change of [`Client::sync_status`], starting with the current
+    /// one.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn run(client: ablo_runtime::client::Client) {
+    /// let mut statuses = Box::pin(client.sync_statuses());
+    /// while let Some(status) = statuses.next().await {
+    ///     println!("sync: {status:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn sync_statuses(&self) -> impl Stream<Item = SyncStatus> + Send + 'static {
+        let receiver = self.shared().status.subscribe();
+        futures::stream::unfold((receiver, true), |(mut receiver, first)| async move {
+            if !first && receiver.changed().await.is_err() {
+                return None;
+            }
+            let status = receiver.borrow_and_update().clone();
+            Some((status, (receiver, false)))
+        })
+    }
+
+    /// The highest sync id the client has applied from the live stream: it
+    /// has seen every change of its sync groups up to here.
+    ///
+    /// ```no_run
+    /// # fn run(client: ablo_runtime::client::Client) {
+    /// let cursor = client.cursor();
+    /// # }
+    /// ```
+    pub fn cursor(&self) -> SyncId {
+        self.shared().pool.cursor()
+    }
+
+    /// The stamp to pass as `read_at` for a write based on what the client
+    /// holds of `targets` (ids or rows): the highest sync id up to which it
+    /// knows every one of them to be current. With no targets, the cursor.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, Model, SyncId, client::{Client, ModelHandle}};
+    /// async fn mark<M: Model>(client: &Client, id: Id<M>, patch: M::Patch)
+    ///     -> Result<(), ablo_runtime::Error> {
+    ///     let stamp: SyncId = client.snapshot([&id]);
+    ///     client.model::<M>().update(id, patch).read_at(stamp).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn snapshot<T: SnapshotTarget>(&self, targets: impl IntoIterator<Item = T>) -> SyncId {
+        let keys: Vec<RowKey> = targets
+            .into_iter()
+            .map(|t| {
+                let (model, id) = t.target();
+                RowKey::new(model, id)
+            })
+            .collect();
+        self.shared().pool.snapshot(&keys)
+    }
+
+    /// Every queued write the server rejected, after it was rolled back in
+    /// the local pool. Subscribe before writing: earlier rejections are not
+    /// replayed.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn run(client: ablo_runtime::client::Client) {
+    /// let mut rejections = Box::pin(client.rejections());
+    /// while let Some(rejection) = rejections.next().await {
+    ///     eprintln!("write {} rolled back: {}", rejection.client_tx_id, rejection.error);
+    /// }
+    /// # }
+    /// ```
+    pub fn rejections(&self) -> impl Stream<Item = WriteRejection> + Send + 'static {
+        let receiver = self.shared().rejections.subscribe();
+        futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(rejection) => return Some((rejection, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+
+    /// Waits for every queued write to be confirmed or rolled back (at most
+    /// the client's timeout), then closes the live subscription and stops
+    /// background work. Other clones of this client stop working too.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ablo_runtime::client::Client) {
+    /// client.dispose().await;
+    /// # }
+    /// ```
+    pub async fn dispose(&self) {
+        let shared = self.shared();
+        let mut queued = shared.queued.subscribe();
+        let _ = tokio::time::timeout(shared.timeout, queued.wait_for(|n| *n == 0)).await;
+        let _ = self.lifecycle.shutdown.send(true);
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut tasks = self
+                .lifecycle
+                .tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            tasks.drain(..).collect()
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+        shared.status.send_replace(SyncStatus::Closed);
+    }
+}
+
+/// Something [`Client::snapshot`] can take: an id or a row of a model.
+///
+/// ```
+/// use ablo_runtime::{Id, Model, client::SnapshotTarget};
+/// fn key<M: Model>(id: &Id<M>) -> (&'static str, String) { id.target() }
+/// ```
+pub trait SnapshotTarget {
+    /// The model's wire name and the row's id.
+    fn target(&self) -> (&'static str, String);
+}
+
+impl<M: Model> SnapshotTarget for Id<M> {
+    fn target(&self) -> (&'static str, String) {
+        (M::NAME, self.as_str().to_owned())
+    }
+}
+
+impl<M: Model> SnapshotTarget for Row<M> {
+    fn target(&self) -> (&'static str, String) {
+        (M::NAME, self.id.as_str().to_owned())
+    }
+}
+
+impl<T: SnapshotTarget + ?Sized> SnapshotTarget for &T {
+    fn target(&self) -> (&'static str, String) {
+        (**self).target()
+    }
+}

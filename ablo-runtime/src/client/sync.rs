@@ -1,0 +1,261 @@
+//! The live subscription: a WebSocket (`GET /v1/sync/ws`) that keeps the
+//! local pool current, and reconnects, resuming from the cursor, when it
+//! breaks.
+//!
+//! The loop: connect, send `subscribe {cursor}`, apply every `deltas`
+//! message to the pool (which moves the cursor), report `Live` on
+//! `caughtUp`. When the socket breaks, wait (backoff) and subscribe again
+//! from the cursor: the server replays what was missed, with no gap and no
+//! duplicate. When the server says `resyncRequired`, catch up over HTTP
+//! (`GET /v1/sync/deltas?after=cursor`) and subscribe again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::Method;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::Shared;
+use super::transport::Request;
+use crate::error::{Error, ErrorInfo};
+use crate::wire::{ClientMessage, DeltasPage, ServerMessage};
+
+/// The state of the live subscription.
+///
+/// ```
+/// use ablo_runtime::client::SyncStatus;
+/// assert!(SyncStatus::Live.is_live());
+/// assert!(!SyncStatus::Connecting.is_live());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyncStatus {
+    /// The client was built with `live(false)`.
+    Off,
+    /// Connecting for the first time.
+    Connecting,
+    /// Subscribed and caught up: the pool follows the server.
+    Live,
+    /// The connection broke; trying again.
+    Reconnecting {
+        /// How many attempts failed in a row.
+        attempt: u32,
+        /// The last failure.
+        error: Error,
+    },
+    /// The server refused the subscription for good (for example a revoked
+    /// key); the pool no longer follows the server.
+    Failed(Error),
+    /// The client was disposed.
+    Closed,
+}
+
+impl SyncStatus {
+    /// Whether the pool follows the server right now.
+    ///
+    /// ```
+    /// assert!(!ablo_runtime::client::SyncStatus::Closed.is_live());
+    /// ```
+    pub fn is_live(&self) -> bool {
+        matches!(self, SyncStatus::Live)
+    }
+}
+
+/// If nothing at all arrives for this long, the socket is presumed dead.
+const IDLE_LIMIT: Duration = Duration::from_secs(45);
+/// How often the client pings the server.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// Deltas asked for per page when catching up over HTTP.
+const CATCH_UP_PAGE: usize = 1000;
+
+enum SessionEnd {
+    Shutdown,
+    ResyncRequired,
+}
+
+/// Runs the subscription until shutdown.
+pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut failures: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let result = match session(&shared, &mut shutdown, &mut failures).await {
+            Ok(SessionEnd::Shutdown) => break,
+            Ok(SessionEnd::ResyncRequired) => catch_up(&shared).await,
+            Err(error) => Err(error),
+        };
+        let Err(error) = result else { continue };
+        if matches!(error, Error::Authentication(_) | Error::Permission(_)) {
+            shared
+                .transport
+                .log
+                .error(format!("live subscription refused, giving up: {error}"));
+            shared.status.send_replace(SyncStatus::Failed(error));
+            return;
+        }
+        failures += 1;
+        let delay = shared.transport.retry.backoff(failures, &error);
+        shared.transport.log.warn(format!(
+            "live subscription lost ({error}); reconnecting in {delay:?} (attempt {failures})"
+        ));
+        shared.status.send_replace(SyncStatus::Reconnecting {
+            attempt: failures,
+            error,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = super::stopped(&mut shutdown) => break,
+        }
+    }
+    shared.status.send_replace(SyncStatus::Closed);
+}
+
+/// One WebSocket connection, from connect to break.
+async fn session(
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+    failures: &mut u32,
+) -> Result<SessionEnd, Error> {
+    let mut url = shared
+        .transport
+        .url(&["v1".into(), "sync".into(), "ws".into()]);
+    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+    url.set_scheme(scheme).map_err(|_| {
+        Error::configuration(
+            "invalid_url",
+            format!("cannot make `{url}` a WebSocket URL"),
+        )
+    })?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::configuration("invalid_url", e.to_string()))?;
+    let bearer =
+        HeaderValue::from_str(&format!("Bearer {}", shared.transport.api_key())).map_err(|_| {
+            Error::configuration("invalid_api_key", "the API key is not a valid header value")
+        })?;
+    request.headers_mut().insert("authorization", bearer);
+
+    let connect = tokio_tungstenite::connect_async(request);
+    let (mut socket, _) = tokio::time::timeout(shared.timeout, connect)
+        .await
+        .map_err(|_| Error::connection("timeout", "the WebSocket did not open in time"))?
+        .map_err(handshake_error)?;
+
+    let cursor = shared.pool.cursor();
+    shared
+        .transport
+        .log
+        .info(format!("subscribed from cursor {cursor}"));
+    let subscribe = ClientMessage::Subscribe {
+        cursor,
+        sync_groups: None,
+    };
+    send(&mut socket, &subscribe).await?;
+
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut idle_deadline = tokio::time::Instant::now() + IDLE_LIMIT;
+    loop {
+        tokio::select! {
+            frame = socket.next() => {
+                idle_deadline = tokio::time::Instant::now() + IDLE_LIMIT;
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Err(Error::connection("connection_lost", "the server closed the live subscription"));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(Error::connection("connection_lost", e.to_string())),
+                };
+                let message: ServerMessage = serde_json::from_str(text.as_str()).map_err(|e| {
+                    Error::invalid_response(format!("unreadable live message: {e}"))
+                })?;
+                match message {
+                    ServerMessage::Deltas { deltas } => shared.pool.apply_deltas(&deltas),
+                    ServerMessage::CaughtUp { cursor } => {
+                        shared.pool.advance_cursor(cursor);
+                        *failures = 0;
+                        shared.status.send_replace(SyncStatus::Live);
+                        shared.transport.log.info(format!("live at cursor {}", shared.pool.cursor()));
+                    }
+                    ServerMessage::ResyncRequired { cursor, message } => {
+                        shared.transport.log.warn(format!(
+                            "server asked for a resync after {cursor}: {message}"
+                        ));
+                        return Ok(SessionEnd::ResyncRequired);
+                    }
+                    ServerMessage::Ping => send(&mut socket, &ClientMessage::Pong).await?,
+                    ServerMessage::Pong | ServerMessage::Intent { .. } | ServerMessage::Presence { .. } => {}
+                    ServerMessage::Error { error } => {
+                        let kind = serde_json::to_value(error.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        let info = ErrorInfo {
+                            code: error.code,
+                            message: error.message,
+                            request_id: Some(error.request_id),
+                            status: None,
+                            details: error.details,
+                        };
+                        return Err(Error::from_parts(&kind, info, None));
+                    }
+                }
+            }
+            _ = ping.tick() => send(&mut socket, &ClientMessage::Ping).await?,
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                return Err(Error::connection("timeout", format!("nothing received for {IDLE_LIMIT:?}")));
+            }
+            _ = super::stopped(shutdown) => {
+                let _ = socket.close(None).await;
+                return Ok(SessionEnd::Shutdown);
+            }
+        }
+    }
+}
+
+async fn send<S>(socket: &mut S, message: &ClientMessage) -> Result<(), Error>
+where
+    S: futures::Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    let text = serde_json::to_string(message).expect("client messages serialize");
+    socket
+        .send(Message::text(text))
+        .await
+        .map_err(|e| Error::connection("connection_lost", e.to_string()))
+}
+
+/// Reads the sync log after the cursor over HTTP, page by page, into the
+/// pool.
+pub(crate) async fn catch_up(shared: &Shared) -> Result<(), Error> {
+    loop {
+        let after = shared.pool.cursor();
+        let request = Request::new(Method::GET, &["v1", "sync", "deltas"]).query(vec![
+            ("after".into(), after.to_string()),
+            ("limit".into(), CATCH_UP_PAGE.to_string()),
+        ]);
+        let page: DeltasPage = shared.transport.call(&request, shared.timeout).await?;
+        shared.pool.apply_deltas(&page.data);
+        shared.pool.advance_cursor(page.next_after);
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+}
+
+/// A failed WebSocket handshake: an HTTP error answer keeps its type.
+fn handshake_error(error: tungstenite::Error) -> Error {
+    match error {
+        tungstenite::Error::Http(response) => {
+            let status = response.status().as_u16();
+            let body = response.body().clone().unwrap_or_default();
+            Error::from_response(status, &body, None)
+        }
+        other => Error::connection("connect_failed", other.to_string()),
+    }
+}

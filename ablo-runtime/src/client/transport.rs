@@ -1,0 +1,229 @@
+//! HTTP transport: one place that builds URLs, authenticates, sends, retries
+//! transient failures and turns error answers into [`Error`]s.
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use super::log::Logger;
+use super::retry::RetryPolicy;
+use crate::error::Error;
+use crate::types::Json;
+
+/// One HTTP request, kept whole so it can be sent again unchanged.
+pub(crate) struct Request {
+    pub method: Method,
+    pub segments: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Json>,
+    pub idempotency_key: Option<String>,
+}
+
+impl Request {
+    pub(crate) fn new(method: Method, segments: &[&str]) -> Self {
+        Request {
+            method,
+            segments: segments.iter().map(|s| (*s).to_owned()).collect(),
+            query: Vec::new(),
+            body: None,
+            idempotency_key: None,
+        }
+    }
+
+    pub(crate) fn query(mut self, params: Vec<(String, String)>) -> Self {
+        self.query = params;
+        self
+    }
+
+    pub(crate) fn body(mut self, body: Json) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+pub(crate) struct Transport {
+    base: Url,
+    api_key: String,
+    http: reqwest::Client,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) log: Logger,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        base: Url,
+        api_key: String,
+        retry: RetryPolicy,
+        log: Logger,
+        connect_timeout: Duration,
+    ) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .user_agent(concat!("ablo-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::configuration("http_client", format!("cannot build the HTTP client: {e}"))
+            })?;
+        Ok(Transport {
+            base,
+            api_key,
+            http,
+            retry,
+            log,
+        })
+    }
+
+    pub(crate) fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The URL of `segments` under the base URL, each segment escaped.
+    pub(crate) fn url(&self, segments: &[String]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// Sends `request`, retrying transient failures under the retry policy,
+    /// all within `deadline`; decodes the answer as `T`.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        deadline: Duration,
+    ) -> Result<T, Error> {
+        let attempts = async {
+            let mut retry = 1;
+            loop {
+                match self.send_once(request, deadline).await {
+                    Ok(body) => return Ok(body),
+                    Err(error) => match self.retry.delay_after(retry, &error) {
+                        Some(delay) => {
+                            self.log.warn(format!(
+                                "{} {} failed ({error}); retry {retry} in {delay:?}",
+                                request.method,
+                                request.segments.join("/")
+                            ));
+                            tokio::time::sleep(delay).await;
+                            retry += 1;
+                        }
+                        None => return Err(error),
+                    },
+                }
+            }
+        };
+        let body = tokio::time::timeout(deadline, attempts)
+            .await
+            .map_err(|_| {
+                Error::connection(
+                    "timeout",
+                    format!(
+                        "{} {} got no answer within {deadline:?}",
+                        request.method,
+                        request.segments.join("/")
+                    ),
+                )
+            })??;
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::invalid_response(format!(
+                "cannot read the answer to {} {}: {e}",
+                request.method,
+                request.segments.join("/")
+            ))
+        })
+    }
+
+    async fn send_once(&self, request: &Request, timeout: Duration) -> Result<Vec<u8>, Error> {
+        let url = self.url(&request.segments);
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url.clone())
+            .bearer_auth(&self.api_key)
+            .timeout(timeout);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        if let Some(key) = &request.idempotency_key {
+            builder = builder.header(crate::wire::IDEMPOTENCY_KEY_HEADER, key);
+        }
+        self.log.debug(format!("{} {url}", request.method));
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.map_err(transport_error)?;
+        if (200..300).contains(&status) {
+            Ok(body.to_vec())
+        } else {
+            Err(Error::from_response(status, &body, retry_after.as_deref()))
+        }
+    }
+}
+
+/// A failure below HTTP: no answer at all.
+fn transport_error(error: reqwest::Error) -> Error {
+    let code = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect_failed"
+    } else {
+        "connection_lost"
+    };
+    Error::connection(code, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(base: &str) -> Transport {
+        Transport::new(
+            Url::parse(base).unwrap(),
+            "sk_test_x".into(),
+            RetryPolicy::none(),
+            Logger::default(),
+            Duration::from_secs(1),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_escape_segments_and_keep_a_base_path() {
+        let t = transport("http://localhost:7700");
+        let url = t.url(&["v1".into(), "models".into(), "tasks".into(), "a/b c".into()]);
+        assert_eq!(
+            url.as_str(),
+            "http://localhost:7700/v1/models/tasks/a%2Fb%20c"
+        );
+        let t = transport("http://localhost:7700/ablo/");
+        let url = t.url(&["v1".into(), "health".into()]);
+        assert_eq!(url.as_str(), "http://localhost:7700/ablo/v1/health");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_connection_error() {
+        // Port 9 (discard) on localhost is closed on any test machine that
+        // does not run inetd; a refused connection maps to `connect_failed`.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let t = transport(&format!("http://127.0.0.1:{port}"));
+        let err = t
+            .call::<Json>(
+                &Request::new(Method::GET, &["v1", "health"]),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connection(_)), "{err:?}");
+        assert_eq!(err.code(), "connect_failed");
+    }
+}

@@ -1,0 +1,203 @@
+//! [`WatchStream`]: live changes of the rows of one model that match a
+//! query, as seen in the local pool.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Shared;
+use super::pool::RowKey;
+use super::query::Query;
+use crate::model::Model;
+use crate::types::{Id, Json, Row};
+
+/// One change of a watched row.
+///
+/// ```
+/// use ablo_runtime::{Model, client::RowChange};
+/// fn describe<M: Model>(change: &RowChange<M>) -> String {
+///     match change {
+///         RowChange::Inserted(row) => format!("+ {}", row.id),
+///         RowChange::Updated(row) => format!("~ {} @ {}", row.id, row.stamp),
+///         RowChange::Removed(id) => format!("- {id}"),
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowChange<M> {
+    /// A row now matches the query: it was created, loaded, received, or
+    /// changed so that it matches.
+    Inserted(Row<M>),
+    /// A matching row changed and still matches.
+    Updated(Row<M>),
+    /// A row no longer matches: deleted, rolled back, or changed so that it
+    /// does not match.
+    Removed(Id<M>),
+}
+
+impl<M> RowChange<M> {
+    /// The id of the changed row.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, client::RowChange};
+    /// let change: RowChange<()> = RowChange::Removed(Id::new("t1"));
+    /// assert_eq!(change.id().as_str(), "t1");
+    /// ```
+    pub fn id(&self) -> &Id<M> {
+        match self {
+            RowChange::Inserted(row) | RowChange::Updated(row) => &row.id,
+            RowChange::Removed(id) => id,
+        }
+    }
+}
+
+type Inner<M> = Pin<Box<dyn Stream<Item = RowChange<M>> + Send>>;
+
+/// A [`futures::Stream`] of [`RowChange`]s, from
+/// [`ModelHandle::watch`](super::ModelHandle::watch).
+///
+/// Changes that happen in quick succession may reach a slow reader as one
+/// (the stream always converges on the pool's current state, and never
+/// reports a row twice in a row with the same content). The stream ends when
+/// the client is disposed.
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+/// async fn first_change<M: Model>(h: &ModelHandle<M>) {
+///     let mut stream = h.watch(Query::new());
+///     let _change = stream.next().await;
+/// }
+/// ```
+pub struct WatchStream<M> {
+    inner: Inner<M>,
+}
+
+impl<M> fmt::Debug for WatchStream<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WatchStream")
+    }
+}
+
+impl<M> Stream for WatchStream<M> {
+    type Item = RowChange<M>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct Watcher<M: Model> {
+    shared: Arc<Shared>,
+    query: Query<M>,
+    changes: tokio::sync::broadcast::Receiver<RowKey>,
+    closed: tokio::sync::watch::Receiver<bool>,
+    /// What the reader has been told: id → row JSON.
+    view: HashMap<String, Json>,
+    ready: VecDeque<RowChange<M>>,
+}
+
+impl<M: Model> WatchStream<M> {
+    pub(crate) fn new(client: super::Client, query: Query<M>) -> Self {
+        let shared = client.shared().clone();
+        // Subscribe before the first read so nothing falls between the two.
+        let changes = shared.pool.subscribe();
+        let closed = shared.closed.clone();
+        let mut watcher = Watcher {
+            shared,
+            query,
+            changes,
+            closed,
+            view: HashMap::new(),
+            ready: VecDeque::new(),
+        };
+        watcher.rescan();
+        let inner = futures::stream::unfold(watcher, |mut watcher| async move {
+            loop {
+                if let Some(change) = watcher.ready.pop_front() {
+                    return Some((change, watcher));
+                }
+                if *watcher.closed.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    received = watcher.changes.recv() => match received {
+                        Ok(key) if key.model == M::NAME => watcher.refresh(&key.id),
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(_)) => watcher.rescan(),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = watcher.closed.changed() => {}
+                }
+            }
+        });
+        WatchStream {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<M: Model> Watcher<M> {
+    /// Re-reads one row and queues the change the reader has not seen.
+    fn refresh(&mut self, id: &str) {
+        let now = self
+            .shared
+            .pool
+            .get(M::NAME, id)
+            .filter(|row| self.query.matches(row));
+        self.report(id, now);
+    }
+
+    /// Compares every matching row with what the reader was told.
+    fn rescan(&mut self) {
+        let rows: HashMap<String, Json> = self
+            .shared
+            .pool
+            .all(M::NAME)
+            .into_iter()
+            .filter(|row| self.query.matches(row))
+            .filter_map(|row| Some((row.get("id")?.as_str()?.to_owned(), row)))
+            .collect();
+        let gone: Vec<String> = self
+            .view
+            .keys()
+            .filter(|id| !rows.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.report(&id, None);
+        }
+        let mut ordered: Vec<(String, Json)> = rows.into_iter().collect();
+        ordered.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, row) in ordered {
+            self.report(&id, Some(row));
+        }
+    }
+
+    fn report(&mut self, id: &str, now: Option<Json>) {
+        let before = self.view.get(id);
+        let change = match (before, &now) {
+            (None, None) => return,
+            (Some(before), Some(now)) if before == now => return,
+            (None, Some(row)) => decode(row).map(RowChange::Inserted),
+            (Some(_), Some(row)) => decode(row).map(RowChange::Updated),
+            (Some(_), None) => Some(RowChange::Removed(Id::new(id))),
+        };
+        match now {
+            Some(row) => self.view.insert(id.to_owned(), row),
+            None => self.view.remove(id),
+        };
+        if let Some(change) = change {
+            self.ready.push_back(change);
+        }
+    }
+}
+
+fn decode<M: Model>(row: &Json) -> Option<Row<M>> {
+    serde_json::from_value(row.clone()).ok()
+}
