@@ -11,9 +11,11 @@
 //! makes the write fail with `entity_claimed`).
 
 mod board;
+mod presence;
 mod scope;
 
 pub use board::{
     BoardConfig, BoardError, BoardEvent, BoardEventKind, ClaimOutcome, IntentBoard, IntentRequest,
 };
+pub use presence::{PresenceBoard, PresenceEvent};
 pub use scope::WriteScope;
