@@ -1,0 +1,439 @@
+//! Renders `openapi.json` (OpenAPI 3.1): the server's HTTP contract with the
+//! model endpoints, `/v1/commits` and the error envelope specialised to one
+//! schema. Component schemas are the same schemas as the JSON Schema files,
+//! with references rebased onto `#/components/schemas/`.
+
+use ablo_runtime::SchemaDescriptor;
+use serde_json::{Map, Value, json};
+
+use crate::CodegenError;
+use crate::json_out::pretty_ordered;
+use crate::json_schema::{id_schema, model_schemas, rebase_refs, sync_id_schema};
+use crate::validate::NameTable;
+
+const COMPONENTS: &str = "#/components/schemas/";
+
+/// Error responses every authenticated endpoint may return, by status.
+const ERROR_RESPONSES: [(&str, &str); 8] = [
+    ("400", "BadRequest"),
+    ("401", "Unauthorized"),
+    ("403", "Forbidden"),
+    ("404", "NotFound"),
+    ("409", "Conflict"),
+    ("422", "UnprocessableEntity"),
+    ("429", "TooManyRequests"),
+    ("5XX", "ServerError"),
+];
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("{COMPONENTS}{name}") })
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<String, CodegenError> {
+    let mut names = NameTable::new("OpenAPI");
+    let mut schemas = Map::new();
+    for (name, schema) in shared_schemas() {
+        names.claim(name, "the Ablo HTTP API")?;
+        schemas.insert(name.to_owned(), schema);
+    }
+    names.claim("CommitOperation", "the Ablo HTTP API")?;
+    names.claim("AnyRow", "the Ablo HTTP API")?;
+
+    let mut paths = Map::new();
+    paths.insert("/v1/health".into(), health_path());
+    paths.insert("/v1/schema".into(), schema_path());
+    let mut operations = Vec::new();
+    let mut rows = Vec::new();
+    for model in &descriptor.models {
+        let owner = format!("model {}", model.name);
+        let mut parts = model_schemas(descriptor, model)?;
+        let ty = &model.type_name;
+        for schema in [&mut parts.row, &mut parts.input, &mut parts.patch] {
+            rebase_refs(schema, COMPONENTS);
+        }
+        let list = format!("{ty}List");
+        let retrieved = format!("{ty}Retrieved");
+        let create = format!("{ty}CreateRequest");
+        let update = format!("{ty}UpdateRequest");
+        let generated = [
+            (ty.clone(), parts.row),
+            (format!("{ty}Input"), parts.input),
+            (format!("{ty}Patch"), parts.patch),
+            (
+                list.clone(),
+                json!({
+                    "type": "object",
+                    "description": format!("A page of `{}` rows.", model.name),
+                    "properties": {
+                        "data": {"type": "array", "items": schema_ref(ty)},
+                        "stamp": sync_id_schema("The highest sync id the page reflects."),
+                        "nextCursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."}
+                    },
+                    "required": ["data", "stamp", "nextCursor"]
+                }),
+            ),
+            (
+                retrieved.clone(),
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "data": schema_ref(ty),
+                        "stamp": sync_id_schema("The row's stamp, to pass as `readAt` when writing."),
+                        "intents": {"type": "array", "items": schema_ref("Intent")}
+                    },
+                    "required": ["data", "stamp", "intents"]
+                }),
+            ),
+            (
+                create.clone(),
+                json!({
+                    "type": "object",
+                    "properties": {"data": schema_ref(&format!("{ty}Input")), "id": id_schema()},
+                    "required": ["data"],
+                    "additionalProperties": false
+                }),
+            ),
+            (
+                update.clone(),
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "data": schema_ref(&format!("{ty}Patch")),
+                        "readAt": sync_id_schema("The stamp the change is based on; enables the stale check."),
+                        "onStale": schema_ref("OnStale"),
+                        "ifBusy": schema_ref("IfBusy")
+                    },
+                    "required": ["data"],
+                    "additionalProperties": false
+                }),
+            ),
+        ];
+        for (name, schema) in generated {
+            names.claim(&name, &owner)?;
+            schemas.insert(name, schema);
+        }
+        for (name, mut schema) in parts.defs {
+            rebase_refs(&mut schema, COMPONENTS);
+            // Models share enums and objects; the same definition twice is fine.
+            if schemas.get(&name) != Some(&schema) {
+                names.claim(&name, format!("a type used by model {}", model.name))?;
+                schemas.insert(name, schema);
+            }
+        }
+        operations.extend(commit_operations(&model.name, ty));
+        rows.push(schema_ref(ty));
+        let (collection, item) = model_paths(&model.name, ty, &list, &retrieved, &create, &update);
+        paths.insert(format!("/v1/models/{}", model.name), collection);
+        paths.insert(format!("/v1/models/{}/{{id}}", model.name), item);
+    }
+    // An empty `oneOf` is not valid JSON Schema; with no models nothing matches.
+    let one_of = |items: Vec<Value>| {
+        if items.is_empty() {
+            json!(false)
+        } else {
+            json!({"oneOf": items})
+        }
+    };
+    schemas.insert("CommitOperation".into(), one_of(operations));
+    schemas.insert("AnyRow".into(), one_of(rows));
+    paths.insert("/v1/commits".into(), commits_path());
+
+    let mut responses = Map::new();
+    for (status, name) in ERROR_RESPONSES {
+        let mut response = json!({
+            "description": format!("Error ({status}), in the error envelope."),
+            "content": json_body(schema_ref("Error")),
+        });
+        if status == "429" {
+            response["headers"] = json!({"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}});
+        }
+        responses.insert(name.to_owned(), response);
+    }
+
+    Ok(pretty_ordered(&[
+        ("x-generated-by", Value::String(header.to_owned())),
+        ("openapi", json!("3.1.0")),
+        (
+            "jsonSchemaDialect",
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        ),
+        (
+            "info",
+            json!({
+                "title": format!("Ablo API for schema {}", descriptor.name),
+                "version": "v1",
+                "description": format!("The Ablo server's HTTP API over the schema `{}` (hash {}). Every request carries `Authorization: Bearer <api key or capability token>`.", descriptor.name, descriptor.hash),
+                "x-schema-hash": descriptor.hash,
+            }),
+        ),
+        ("security", json!([{"bearer": []}])),
+        ("paths", Value::Object(paths)),
+        (
+            "components",
+            json!({
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key (`sk_test_...`, `sk_live_...`) or a capability token."}},
+                "schemas": schemas,
+                "responses": responses,
+            }),
+        ),
+    ]))
+}
+
+fn error_responses(mut responses: Map<String, Value>) -> Value {
+    for (status, name) in ERROR_RESPONSES {
+        responses.insert(
+            status.into(),
+            json!({"$ref": format!("#/components/responses/{name}")}),
+        );
+    }
+    Value::Object(responses)
+}
+
+fn ok_response(status: &str, description: &str, body: Option<Value>) -> Map<String, Value> {
+    let mut response = json!({ "description": description });
+    if let Some(schema) = body {
+        response["content"] = json_body(schema);
+    }
+    let mut map = Map::new();
+    map.insert(status.into(), response);
+    map
+}
+
+fn model_paths(
+    wire: &str,
+    ty: &str,
+    list: &str,
+    retrieved: &str,
+    create: &str,
+    update: &str,
+) -> (Value, Value) {
+    let tag = json!([wire]);
+    let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let read_at = query(
+        "readAt",
+        sync_id_schema("The stamp the delete is based on."),
+        "Enables the stale check.",
+    );
+    let on_stale = query(
+        "onStale",
+        schema_ref("OnStale"),
+        "What to do when the row changed after `readAt`.",
+    );
+    let idempotency = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1}, "description": "Used as the commit's `clientTxId`."});
+    let collection = json!({
+        "get": {
+            "operationId": format!("list{ty}"),
+            "tags": tag,
+            "summary": format!("List `{wire}` rows."),
+            "parameters": [
+                {"name": "where", "in": "query", "required": false, "description": "Field filters, as a JSON object.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                query("orderBy", json!({"type": "string"}), "The field to order by."),
+                query("limit", json!({"type": "integer", "minimum": 1}), "The largest number of rows to return."),
+                query("cursor", json!({"type": "string"}), "`nextCursor` of the previous page."),
+            ],
+            "responses": error_responses(ok_response("200", "A page of rows.", Some(schema_ref(list)))),
+        },
+        "post": {
+            "operationId": format!("create{ty}"),
+            "tags": tag,
+            "summary": format!("Create a `{wire}` row."),
+            "parameters": [idempotency.clone()],
+            "requestBody": {"required": true, "content": json_body(schema_ref(create))},
+            "responses": error_responses(ok_response("201", "The created row.", Some(schema_ref(ty)))),
+        },
+    });
+    let item = json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}],
+        "get": {
+            "operationId": format!("retrieve{ty}"),
+            "tags": tag,
+            "summary": format!("Retrieve a `{wire}` row with its stamp and active intents."),
+            "parameters": [query("ifBusy", json!({"type": "string"}), "`return` includes the active intents.")],
+            "responses": error_responses(ok_response("200", "The row.", Some(schema_ref(retrieved)))),
+        },
+        "patch": {
+            "operationId": format!("update{ty}"),
+            "tags": tag,
+            "summary": format!("Update a `{wire}` row."),
+            "parameters": [idempotency.clone()],
+            "requestBody": {"required": true, "content": json_body(schema_ref(update))},
+            "responses": error_responses(ok_response("200", "The updated row.", Some(schema_ref(ty)))),
+        },
+        "delete": {
+            "operationId": format!("delete{ty}"),
+            "tags": tag,
+            "summary": format!("Delete a `{wire}` row."),
+            "parameters": [read_at, on_stale, idempotency],
+            "responses": error_responses(ok_response("200", "The row was deleted.", None)),
+        },
+    });
+    (collection, item)
+}
+
+fn commit_operations(wire: &str, ty: &str) -> [Value; 3] {
+    let base = |kind: &str, extra: Value, required: &[&str]| {
+        let mut properties = json!({
+            "type": {"const": kind},
+            "model": {"const": wire},
+            "id": id_schema(),
+        });
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let mut all_required = vec!["type", "model"];
+        all_required.extend(required);
+        json!({
+            "title": format!("{kind} {wire}"),
+            "type": "object",
+            "properties": properties,
+            "required": all_required,
+            "additionalProperties": false,
+        })
+    };
+    let stale = || {
+        json!({
+            "readAt": sync_id_schema("The stamp the operation is based on."),
+            "onStale": schema_ref("OnStale"),
+        })
+    };
+    let mut update_extra = stale();
+    update_extra["data"] = schema_ref(&format!("{ty}Patch"));
+    [
+        base(
+            "create",
+            json!({"data": schema_ref(&format!("{ty}Input"))}),
+            &["data"],
+        ),
+        base("update", update_extra, &["id", "data"]),
+        base("delete", stale(), &["id"]),
+    ]
+}
+
+fn commits_path() -> Value {
+    json!({
+        "post": {
+            "operationId": "commit",
+            "tags": ["commits"],
+            "summary": "Apply several operations atomically: every one applies or none does.",
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1}, "description": "Used as `clientTxId`."}],
+            "requestBody": {"required": true, "content": json_body(schema_ref("CommitRequest"))},
+            "responses": error_responses(ok_response("200", "The commit receipt.", Some(schema_ref("CommitReceipt")))),
+        }
+    })
+}
+
+fn health_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "health",
+            "tags": ["server"],
+            "summary": "Liveness and version.",
+            "security": [],
+            "responses": {"200": {"description": "The server is up.", "content": json_body(json!({"type": "object"}))}},
+        }
+    })
+}
+
+fn schema_path() -> Value {
+    let descriptor =
+        json!({"type": "object", "description": "A schema descriptor (`ablo.schema.json`)."});
+    json!({
+        "get": {
+            "operationId": "getSchema",
+            "tags": ["server"],
+            "summary": "Read the schema descriptor the server enforces.",
+            "responses": error_responses(ok_response("200", "The descriptor.", Some(descriptor.clone()))),
+        },
+        "put": {
+            "operationId": "putSchema",
+            "tags": ["server"],
+            "summary": "Push a schema descriptor (API key only).",
+            "requestBody": {"required": true, "content": json_body(descriptor.clone())},
+            "responses": error_responses(ok_response("200", "The descriptor now enforced.", Some(descriptor))),
+        },
+    })
+}
+
+/// Schemas of the HTTP API that do not depend on the user's schema.
+fn shared_schemas() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "Error",
+            json!({
+                "type": "object",
+                "description": "The error envelope every failed request returns.",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "enum": ["authentication", "permission", "not_found", "validation", "stale_context", "busy", "entity_claimed", "idempotency", "rate_limit", "server"]},
+                            "code": {"type": "string", "description": "A stable machine-readable code, such as `stale_context` or `idempotency_conflict`."},
+                            "message": {"type": "string"},
+                            "requestId": {"type": "string"},
+                            "details": {"description": "Extra data for the error, such as the current row of a stale write."}
+                        },
+                        "required": ["type", "code", "message", "requestId"]
+                    }
+                },
+                "required": ["error"]
+            }),
+        ),
+        (
+            "OnStale",
+            json!({"type": "string", "enum": ["reject", "merge", "flag", "force"], "description": "What a write based on a stale read does: fail (`reject`), fail only on conflicting fields (`merge`), apply and mark flagged (`flag`), or apply (`force`)."}),
+        ),
+        (
+            "IfBusy",
+            json!({"type": "string", "enum": ["ignore", "fail", "wait"], "description": "What a write does while another participant holds an intent on the row."}),
+        ),
+        (
+            "Intent",
+            json!({
+                "type": "object",
+                "description": "A live signal that a participant works on a row or field.",
+                "properties": {
+                    "id": {"type": "string"},
+                    "participant": {"type": "object", "properties": {"id": {"type": "string"}, "kind": {"type": "string", "enum": ["user", "agent", "system"]}}, "required": ["id", "kind"]},
+                    "target": {"type": "object", "properties": {"model": {"type": "string"}, "id": {"type": "string"}, "field": {"type": "string"}}, "required": ["model", "id"]},
+                    "action": {"type": "string"},
+                    "createdAt": {"type": "string", "format": "date-time"},
+                    "expiresAt": {"type": "string", "format": "date-time"}
+                },
+                "required": ["id", "participant", "target", "action", "createdAt", "expiresAt"]
+            }),
+        ),
+        (
+            "CommitRequest",
+            json!({
+                "type": "object",
+                "properties": {
+                    "clientTxId": {"type": "string", "minLength": 1, "description": "Makes retries idempotent; generated by the SDK."},
+                    "operations": {"type": "array", "items": schema_ref("CommitOperation"), "minItems": 1},
+                    "causedByTaskId": {"type": "string", "description": "The agent run that caused this commit."}
+                },
+                "required": ["operations"],
+                "additionalProperties": false
+            }),
+        ),
+        (
+            "CommitReceipt",
+            json!({
+                "type": "object",
+                "properties": {
+                    "object": {"const": "commit_receipt"},
+                    "clientTxId": {"type": "string"},
+                    "syncId": sync_id_schema("The sync id the commit took."),
+                    "status": {"type": "string"},
+                    "rows": {"type": "array", "items": schema_ref("AnyRow")},
+                    "flagged": {"type": "boolean"}
+                },
+                "required": ["object", "clientTxId", "syncId", "status", "rows", "flagged"]
+            }),
+        ),
+    ]
+}

@@ -1,0 +1,296 @@
+//! Renders `ablo.ts`: row interfaces, create inputs, patches, enum unions,
+//! nested objects and the schema as a `const`.
+//!
+//! Field types are taken verbatim from the ts-rs declarations embedded in the
+//! descriptor (so `i64` is `number`, `Option<T>` is `T | null`, `Ref<M>` is
+//! `string`, `Json` is `JsonValue`); names and optionality come from the
+//! descriptor's fields, which the declarations must match.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use ablo_runtime::{FieldDescriptor, SchemaDescriptor};
+use serde_json::json;
+
+use crate::CodegenError;
+use crate::ts_decl::parse_object_declaration;
+use crate::validate::{NameTable, is_identifier};
+
+/// The TypeScript of `Json` fields, the same union ts-rs declares.
+const JSON_VALUE: &str = "export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;";
+
+pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<String, CodegenError> {
+    claim_names(descriptor)?;
+    let mut out = String::new();
+    writeln!(out, "// {header}").unwrap();
+    out.push('\n');
+    out.push_str("/** Any JSON value: the type of `Json` fields. */\n");
+    out.push_str(JSON_VALUE);
+    out.push('\n');
+
+    for en in &descriptor.enums {
+        out.push('\n');
+        write_doc(&mut out, "", en.doc.as_deref());
+        let union = if en.variants.is_empty() {
+            "never".to_owned()
+        } else {
+            en.variants
+                .iter()
+                .map(|v| quote(v))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        writeln!(out, "export type {} = {union};", en.name).unwrap();
+    }
+
+    for object in &descriptor.objects {
+        let types = field_types(
+            &format!("object {}", object.name),
+            &object.ts,
+            &object.fields,
+        )?;
+        out.push('\n');
+        write_doc(&mut out, "", object.doc.as_deref());
+        writeln!(out, "export interface {} {{", object.name).unwrap();
+        for field in &object.fields {
+            write_doc(&mut out, "  ", field.doc.as_deref());
+            writeln!(out, "  {}: {};", property(&field.name), types[&field.name]).unwrap();
+        }
+        out.push_str("}\n");
+    }
+
+    for model in &descriptor.models {
+        let types = field_types(&format!("model {}", model.name), &model.ts, &model.fields)?;
+        let name = &model.type_name;
+        let wire = &model.name;
+
+        out.push('\n');
+        let row_doc = match &model.doc {
+            Some(doc) => format!("{doc}\n\nA `{wire}` row, as the server sends it."),
+            None => format!("A `{wire}` row, as the server sends it."),
+        };
+        write_doc(&mut out, "", Some(&row_doc));
+        writeln!(out, "export interface {name} {{").unwrap();
+        out.push_str("  /** The row's id. */\n  id: string;\n");
+        out.push_str("  /** Sync id of the row's last change. */\n  stamp: number;\n");
+        out.push_str("  /** When the row was created (RFC 3339, UTC). */\n  createdAt: string;\n");
+        out.push_str("  /** When the row last changed (RFC 3339, UTC). */\n  updatedAt: string;\n");
+        for field in &model.fields {
+            write_doc(&mut out, "  ", field.doc.as_deref());
+            writeln!(out, "  {}: {};", property(&field.name), types[&field.name]).unwrap();
+        }
+        out.push_str("}\n\n");
+
+        write_doc(
+            &mut out,
+            "",
+            Some(&format!(
+                "The data of a new `{wire}` row: optional fields may be left out. Without `id` the server chooses one."
+            )),
+        );
+        writeln!(out, "export interface {name}Input {{").unwrap();
+        out.push_str("  id?: string;\n");
+        for field in &model.fields {
+            write_doc(&mut out, "  ", field.doc.as_deref());
+            let mark = if field.is_required() { "" } else { "?" };
+            writeln!(
+                out,
+                "  {}{mark}: {};",
+                property(&field.name),
+                types[&field.name]
+            )
+            .unwrap();
+        }
+        out.push_str("}\n\n");
+
+        write_doc(
+            &mut out,
+            "",
+            Some(&format!(
+                "A change to a `{wire}` row: fields left out keep their value; optional fields accept `null` to clear them."
+            )),
+        );
+        writeln!(out, "export interface {name}Patch {{").unwrap();
+        for field in &model.fields {
+            write_doc(&mut out, "  ", field.doc.as_deref());
+            writeln!(out, "  {}?: {};", property(&field.name), types[&field.name]).unwrap();
+        }
+        out.push_str("}\n");
+    }
+
+    for (type_name, suffix, doc) in [
+        ("Models", "", "Row type of each model, by wire name."),
+        (
+            "ModelInputs",
+            "Input",
+            "Create input of each model, by wire name.",
+        ),
+        (
+            "ModelPatches",
+            "Patch",
+            "Patch type of each model, by wire name.",
+        ),
+    ] {
+        out.push('\n');
+        writeln!(out, "/** {doc} */").unwrap();
+        writeln!(out, "export interface {type_name} {{").unwrap();
+        for model in &descriptor.models {
+            writeln!(
+                out,
+                "  {}: {}{suffix};",
+                property(&model.name),
+                model.type_name
+            )
+            .unwrap();
+        }
+        out.push_str("}\n");
+    }
+    out.push_str("\n/** The wire name of a model. */\nexport type ModelName = keyof Models;\n");
+
+    out.push_str("\n/** The schema: models with their fields in declaration order, enums and nested objects. */\n");
+    let schema = serde_json::to_string_pretty(&schema_const(descriptor)).expect("JSON value");
+    writeln!(out, "export const schema = {schema} as const;").unwrap();
+    Ok(out)
+}
+
+fn claim_names(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
+    let mut names = NameTable::new("TypeScript");
+    for builtin in [
+        "JsonValue",
+        "Models",
+        "ModelInputs",
+        "ModelPatches",
+        "ModelName",
+        "schema",
+    ] {
+        names.claim(builtin, "ablo.ts itself")?;
+    }
+    for en in &descriptor.enums {
+        names.claim(&en.name, format!("enum {}", en.name))?;
+    }
+    for object in &descriptor.objects {
+        names.claim(&object.name, format!("object {}", object.name))?;
+    }
+    for model in &descriptor.models {
+        let owner = format!("model {}", model.name);
+        names.claim(&model.type_name, &owner)?;
+        names.claim(&format!("{}Input", model.type_name), &owner)?;
+        names.claim(&format!("{}Patch", model.type_name), &owner)?;
+    }
+    Ok(())
+}
+
+/// The TypeScript type of each field, from the embedded declaration.
+fn field_types(
+    element: &str,
+    ts: &str,
+    fields: &[FieldDescriptor],
+) -> Result<BTreeMap<String, String>, CodegenError> {
+    let (_, properties) = parse_object_declaration(ts).map_err(|problem| {
+        CodegenError::invalid(element, format!("its TypeScript declaration: {problem}"))
+    })?;
+    let types: BTreeMap<String, String> = properties.into_iter().map(|p| (p.name, p.ty)).collect();
+    for field in fields {
+        if !types.contains_key(&field.name) {
+            return Err(CodegenError::invalid(
+                element,
+                format!(
+                    "its TypeScript declaration has no property `{}`",
+                    field.name
+                ),
+            ));
+        }
+    }
+    if let Some(extra) = types
+        .keys()
+        .find(|name| !fields.iter().any(|f| &f.name == *name))
+    {
+        return Err(CodegenError::invalid(
+            element,
+            format!("its TypeScript declaration has property `{extra}`, which is not a field"),
+        ));
+    }
+    Ok(types)
+}
+
+fn schema_const(descriptor: &SchemaDescriptor) -> serde_json::Value {
+    let fields = |fields: &[FieldDescriptor]| -> Vec<serde_json::Value> {
+        fields
+            .iter()
+            .map(|f| {
+                json!({
+                    "name": f.name,
+                    "type": f.ty,
+                    "required": f.is_required(),
+                    "indexed": f.indexed,
+                })
+            })
+            .collect()
+    };
+    let models: serde_json::Map<String, serde_json::Value> = descriptor
+        .models
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                json!({
+                    "typeName": m.type_name,
+                    "syncGroups": m.sync_groups,
+                    "fields": fields(&m.fields),
+                }),
+            )
+        })
+        .collect();
+    let enums: serde_json::Map<String, serde_json::Value> = descriptor
+        .enums
+        .iter()
+        .map(|e| (e.name.clone(), json!(e.variants)))
+        .collect();
+    let objects: serde_json::Map<String, serde_json::Value> = descriptor
+        .objects
+        .iter()
+        .map(|o| (o.name.clone(), json!({ "fields": fields(&o.fields) })))
+        .collect();
+    json!({
+        "name": descriptor.name,
+        "hash": descriptor.hash,
+        "modelNames": descriptor.models.iter().map(|m| &m.name).collect::<Vec<_>>(),
+        "models": models,
+        "enums": enums,
+        "objects": objects,
+    })
+}
+
+fn property(name: &str) -> String {
+    if is_identifier(name) {
+        name.to_owned()
+    } else {
+        quote(name)
+    }
+}
+
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+fn write_doc(out: &mut String, indent: &str, doc: Option<&str>) {
+    let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let doc = doc.replace("*/", "*\\/");
+    let lines: Vec<&str> = doc.lines().collect();
+    if lines.len() == 1 {
+        writeln!(out, "{indent}/** {} */", lines[0]).unwrap();
+        return;
+    }
+    writeln!(out, "{indent}/**").unwrap();
+    for line in lines {
+        let line = line.trim_end();
+        if line.is_empty() {
+            writeln!(out, "{indent} *").unwrap();
+        } else {
+            writeln!(out, "{indent} * {line}").unwrap();
+        }
+    }
+    writeln!(out, "{indent} */").unwrap();
+}
