@@ -1,4 +1,220 @@
-//! The Ablo sync server: it will own the HTTP and WebSocket API, the commit
-//! pipeline (authenticate, validate, stale check, idempotency, apply, log,
-//! fan out), storage on embedded SQLite, intents and claims, capabilities,
-//! the audit log and Data Source calls.
+//! The Ablo sync server: the HTTP and WebSocket API of `docs/protocol.md`,
+//! the commit pipeline ([`commit`](crate) stages: authenticate, validate,
+//! idempotency, stale check, apply, sync id, log, fan out), storage on
+//! embedded SQLite with group commit, and live fan-out by sync group.
+//!
+//! Run it with the `ablo-server serve` binary, or embed it:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ablo_server::StartError> {
+//! let dir = std::env::temp_dir().join("ablo-embedded");
+//! let config = ablo_server::ServerConfig::new(&dir).with_addr("127.0.0.1:0".parse().unwrap());
+//! let server = ablo_server::start(config).await?;
+//! println!("listening on {} with key {:?}", server.url(), server.api_key());
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+mod commit;
+mod config;
+mod error;
+mod fanout;
+mod group_commit;
+mod http;
+mod openapi;
+pub mod schema;
+mod state;
+pub mod storage;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use openapi::openapi_document;
+
+use crate::auth::ApiKeys;
+use crate::fanout::Hub;
+use crate::group_commit::GroupCommitter;
+use crate::state::AppState;
+use crate::storage::{SqliteStorage, Storage, StorageError};
+
+/// Why a server could not start or stop cleanly.
+///
+/// ```
+/// let err = ablo_server::StartError::InvalidApiKey;
+/// assert!(err.to_string().contains("sk_test_"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or database could not be opened.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The address could not be bound, or a task failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bootstrap API key has the wrong shape.
+    #[error(
+        "the bootstrap API key must be `sk_test_` or `sk_live_` followed by at least 16 letters, digits or `_`"
+    )]
+    InvalidApiKey,
+}
+
+/// A server started with [`start`]: its address, its key, and a way to stop
+/// it. Dropping it also starts a shutdown, without waiting.
+///
+/// ```no_run
+/// # async fn demo(server: ablo_server::RunningServer) {
+/// let health = format!("{}/v1/health", server.url());
+/// # let _ = health;
+/// server.shutdown().await.unwrap();
+/// # }
+/// ```
+pub struct RunningServer {
+    addr: SocketAddr,
+    api_key: Option<String>,
+    shutdown: watch::Sender<bool>,
+    serve: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    state: Arc<AppState>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on (the real port when configured
+    /// with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bootstrap key from the configuration, or the key generated on
+    /// first start; `None` when the data directory already held keys and
+    /// none was configured.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
+    /// Stops accepting connections, lets in-flight requests and queued
+    /// commits finish, closes WebSocket subscribers and waits for the
+    /// writer to stop.
+    pub async fn shutdown(mut self) -> Result<(), StartError> {
+        let _ = self.shutdown.send(true);
+        if let Some(serve) = self.serve.take() {
+            serve.await.map_err(std::io::Error::other)??;
+        }
+        self.state.committer.stop().await;
+        if let Some(writer) = self.writer.take() {
+            tokio::task::spawn_blocking(move || writer.join())
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(|_| std::io::Error::other("commit writer panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Opens the data directory, loads or creates API keys and the schema,
+/// starts the commit writer and listens.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    if let Some(key) = &config.api_key
+        && !auth::is_api_key_format(key)
+    {
+        return Err(StartError::InvalidApiKey);
+    }
+    let data_dir = config.data_dir.clone();
+    let storage: Arc<dyn Storage> = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStorage::open(&data_dir))
+            .await
+            .map_err(std::io::Error::other)??,
+    );
+    let keys = ApiKeys::default();
+    for record in storage.api_keys()? {
+        keys.insert(record);
+    }
+    let api_key = match &config.api_key {
+        Some(key) => Some(key.clone()),
+        None if keys.is_empty() => Some(auth::generate_key()),
+        None => None,
+    };
+    if let Some(key) = &api_key {
+        let record = auth::record_for(key, "bootstrap");
+        storage.put_api_key(&record)?;
+        keys.insert(record);
+    }
+    let schema = storage.schema()?.map(Arc::new);
+    let hub = Hub::new(config.ws_backlog);
+    let (committer, writer) =
+        GroupCommitter::start(storage.clone(), hub.clone(), config.max_group_size)?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = Arc::new(AppState {
+        config,
+        storage,
+        schema: RwLock::new(schema),
+        keys,
+        committer,
+        hub,
+        shutdown: shutdown_rx.clone(),
+    });
+    tokio::spawn(purge_idempotency_records(state.clone()));
+    let router = http::router(state.clone());
+    let mut stop = shutdown_rx;
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "ablo-server listening");
+    Ok(RunningServer {
+        addr,
+        api_key,
+        shutdown,
+        serve: Some(serve),
+        state,
+        writer: Some(writer),
+    })
+}
+
+/// Deletes idempotency records past the retention, every 10 minutes.
+async fn purge_idempotency_records(state: Arc<AppState>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        let retention = state.config.idempotency_retention;
+        let cutoff_ms = ablo_runtime::Timestamp::now().as_millis()
+            - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let Some(cutoff) = ablo_runtime::Timestamp::from_millis(cutoff_ms) else {
+            continue;
+        };
+        match state.storage(move |s| s.purge_idempotency(cutoff)).await {
+            Ok(purged) if purged > 0 => {
+                tracing::info!(purged, "expired idempotency records removed")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+        }
+    }
+}

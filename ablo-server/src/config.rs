@@ -1,0 +1,97 @@
+//! [`ServerConfig`]: everything a server needs to start, with sensible
+//! defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to run a server. Build it with [`ServerConfig::new`] and adjust the
+/// public fields or the `with_*` helpers.
+///
+/// ```
+/// use ablo_server::ServerConfig;
+/// let config = ServerConfig::new("./ablo-data")
+///     .with_addr("127.0.0.1:0".parse().unwrap())
+///     .with_api_key("sk_test_0123456789abcdef");
+/// assert_eq!(config.addr.port(), 0);
+/// assert_eq!(config.body_limit, 1024 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (see
+    /// `RunningServer::addr`). Default `127.0.0.1:7700`.
+    pub addr: SocketAddr,
+    /// Directory of the embedded SQLite database, created if missing.
+    pub data_dir: PathBuf,
+    /// A bootstrap API key (`sk_test_...` or `sk_live_...`) accepted in
+    /// addition to stored ones. Without it, and with no stored key, the
+    /// server creates one (see `RunningServer::api_key`).
+    pub api_key: Option<String>,
+    /// Largest request body in bytes; larger bodies get 413. Default 1 MiB.
+    pub body_limit: usize,
+    /// Most operations in one commit. Default 1000.
+    pub max_operations: usize,
+    /// Most commits written in one group transaction. Default 512.
+    pub max_group_size: usize,
+    /// Commits kept for WebSocket subscribers that fall behind; one further
+    /// behind is told to resync over HTTP. Default 1024.
+    pub ws_backlog: usize,
+    /// Interval of the server's WebSocket `ping` messages. Default 20 s.
+    pub ws_ping_interval: Duration,
+    /// How long idempotency records are kept. Default 24 h.
+    pub idempotency_retention: Duration,
+    /// Largest page of `GET /v1/models/{model}` and `/v1/sync/deltas`.
+    /// Default 1000.
+    pub max_page_size: usize,
+}
+
+impl ServerConfig {
+    /// Defaults, storing data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            data_dir: data_dir.into(),
+            api_key: None,
+            body_limit: 1024 * 1024,
+            max_operations: 1000,
+            max_group_size: 512,
+            ws_backlog: 1024,
+            ws_ping_interval: Duration::from_secs(20),
+            idempotency_retention: Duration::from_secs(24 * 60 * 60),
+            max_page_size: 1000,
+        }
+    }
+
+    /// Sets the listen address.
+    ///
+    /// ```
+    /// let c = ablo_server::ServerConfig::new("d").with_addr("0.0.0.0:8080".parse().unwrap());
+    /// assert_eq!(c.addr.port(), 8080);
+    /// ```
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Sets the bootstrap API key.
+    ///
+    /// ```
+    /// let c = ablo_server::ServerConfig::new("d").with_api_key("sk_test_0123456789abcdef");
+    /// assert!(c.api_key.is_some());
+    /// ```
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sets the body limit in bytes.
+    ///
+    /// ```
+    /// let c = ablo_server::ServerConfig::new("d").with_body_limit(4096);
+    /// assert_eq!(c.body_limit, 4096);
+    /// ```
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}

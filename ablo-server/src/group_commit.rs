@@ -1,0 +1,149 @@
+//! Group commit: one writer thread owns the write connection and drains
+//! every queued commit into one transaction, each commit inside its own
+//! savepoint, so many commits share one durable `COMMIT` (one fsync) and
+//! each stays all-or-nothing. Sync ids are taken in queue order; callers are
+//! answered, and deltas fanned out in sync-id order, only after the
+//! transaction is durable.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ablo_runtime::wire::CommitReceipt;
+use ablo_runtime::{SyncId, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commit::{self, Executed, PreparedCommit, Rejection};
+use crate::error::ApiError;
+use crate::fanout::Hub;
+use crate::storage::{Storage, StorageError, UnitRolledBack};
+
+type Reply = oneshot::Sender<Result<CommitReceipt, ApiError>>;
+
+enum Message {
+    Commit(Box<PreparedCommit>, Reply),
+    Stop,
+}
+
+/// The handle request handlers submit commits through.
+pub(crate) struct GroupCommitter {
+    sender: mpsc::Sender<Message>,
+}
+
+impl GroupCommitter {
+    /// Starts the writer thread.
+    pub(crate) fn start(
+        storage: Arc<dyn Storage>,
+        hub: Hub,
+        max_group: usize,
+    ) -> Result<(GroupCommitter, JoinHandle<()>), StorageError> {
+        let head = storage.head()?;
+        let (sender, receiver) = mpsc::channel(max_group.max(1) * 8);
+        let thread = std::thread::Builder::new()
+            .name("ablo-commit-writer".into())
+            .spawn(move || writer_loop(storage, hub, receiver, head, max_group.max(1)))?;
+        Ok((GroupCommitter { sender }, thread))
+    }
+
+    /// Queues a commit and waits until it is durable (or refused).
+    pub(crate) async fn submit(&self, commit: PreparedCommit) -> Result<CommitReceipt, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Message::Commit(Box::new(commit), reply))
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        answer.await.map_err(|_| ApiError::unavailable())?
+    }
+
+    /// Asks the writer to finish the commits queued so far and stop.
+    pub(crate) async fn stop(&self) {
+        let _ = self.sender.send(Message::Stop).await;
+    }
+}
+
+fn writer_loop(
+    storage: Arc<dyn Storage>,
+    hub: Hub,
+    mut receiver: mpsc::Receiver<Message>,
+    mut head: SyncId,
+    max_group: usize,
+) {
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = receiver.blocking_recv() else {
+            break;
+        };
+        let mut group = Vec::with_capacity(max_group);
+        match first {
+            Message::Commit(commit, reply) => group.push((commit, reply)),
+            Message::Stop => break,
+        }
+        while group.len() < max_group {
+            match receiver.try_recv() {
+                Ok(Message::Commit(commit, reply)) => group.push((commit, reply)),
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        head = write_group(storage.as_ref(), &hub, group, head);
+    }
+    receiver.close();
+    // Anything queued after the stop is refused as unavailable by dropping
+    // its reply channel.
+    tracing::info!(%head, "commit writer stopped");
+}
+
+/// Writes one group, answers every caller and fans out; returns the new
+/// head.
+fn write_group(
+    storage: &dyn Storage,
+    hub: &Hub,
+    group: Vec<(Box<PreparedCommit>, Reply)>,
+    head: SyncId,
+) -> SyncId {
+    let now = Timestamp::now();
+    let mut next = head;
+    let mut outcomes: Vec<Result<Executed, ApiError>> = Vec::with_capacity(group.len());
+    let written = storage.write_group(group.len(), &mut |unit, tx| {
+        let sync_id = next.next();
+        match commit::execute(tx, &group[unit].0, sync_id, now) {
+            Ok(executed) => {
+                if matches!(executed, Executed::Applied { .. }) {
+                    next = sync_id;
+                }
+                outcomes.push(Ok(executed));
+                Ok(Ok(()))
+            }
+            Err(Rejection::Refused(err)) => {
+                outcomes.push(Err(err));
+                Ok(Err(UnitRolledBack))
+            }
+            Err(Rejection::Storage(err)) => Err(err),
+        }
+    });
+    match written {
+        Ok(()) => {
+            for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+                let answer = match outcome {
+                    Ok(Executed::Applied { receipt, deltas }) => {
+                        hub.publish(receipt.sync_id, deltas);
+                        Ok(receipt)
+                    }
+                    Ok(Executed::Replayed(receipt)) => Ok(receipt),
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(answer);
+            }
+            next
+        }
+        Err(err) => {
+            tracing::error!(error = %err, commits = group.len(), "group commit failed; nothing applied");
+            for (_, reply) in group {
+                let _ = reply.send(Err(ApiError::internal()));
+            }
+            storage.head().unwrap_or(head)
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The HTTP layer: routes, the error envelope and request ids, and the
+//! extractors that turn requests into typed input or an enveloped error.
+
+mod models;
+mod sync;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ablo_runtime::wire::{
+    ErrorType, HealthResponse, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, codes,
+};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::auth::Principal;
+use crate::commit;
+use crate::error::ApiError;
+use crate::state::SharedState;
+
+/// Every route of the v1 API.
+pub(crate) fn router(state: SharedState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route(
+            "/v1/schema",
+            get(models::get_schema).put(models::put_schema),
+        )
+        .route("/v1/models/{model}", get(models::list).post(models::create))
+        .route(
+            "/v1/models/{model}/{id}",
+            get(models::retrieve)
+                .patch(models::update)
+                .delete(models::delete),
+        )
+        .route("/v1/commits", post(models::commit))
+        .route("/v1/sync/deltas", get(sync::deltas))
+        .route("/v1/sync/ws", get(crate::ws::upgrade))
+        .fallback(route_not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(envelope))
+        .with_state(state)
+}
+
+async fn health() -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::openapi_document())
+}
+
+async fn route_not_found(request: Request) -> ApiError {
+    ApiError::not_found(
+        codes::ROUTE_NOT_FOUND,
+        format!("no route {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Gives every request an id (`x-request-id`), logs it, and makes sure every
+/// error response carries the envelope with that id, including the ones
+/// produced outside handlers (405 from routing, 413 from the body limit,
+/// WebSocket upgrade refusals).
+async fn envelope(request: Request, next: Next) -> Response {
+    let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = enveloped(response, &request_id).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "handled"
+        )
+    });
+    response
+}
+
+async fn enveloped(mut response: Response, request_id: &str) -> Response {
+    let status = response.status();
+    let error = match response.extensions_mut().remove::<ApiError>() {
+        Some(error) => error,
+        None if status.is_client_error() || status.is_server_error() => {
+            let (parts, body) = response.into_parts();
+            let text = axum::body::to_bytes(body, 16 * 1024)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&text).into_owned();
+            let error = error_for_status(status, text);
+            let mut rebuilt = render(&error, request_id);
+            if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+                rebuilt
+                    .headers_mut()
+                    .insert(axum::http::header::ALLOW, allow.clone());
+            }
+            return rebuilt;
+        }
+        None => return response,
+    };
+    let (parts, _) = response.into_parts();
+    let mut rebuilt = render(&error, request_id);
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rebuilt.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rebuilt
+}
+
+fn render(error: &ApiError, request_id: &str) -> Response {
+    (
+        error.status(),
+        Json(serde_json::json!({"error": error.to_body(request_id)})),
+    )
+        .into_response()
+}
+
+/// An error for a response some layer produced without the envelope.
+fn error_for_status(status: StatusCode, text: String) -> ApiError {
+    let message = |fallback: &str| {
+        if text.trim().is_empty() {
+            fallback.to_owned()
+        } else {
+            text.trim().to_owned()
+        }
+    };
+    match status {
+        StatusCode::NOT_FOUND => {
+            ApiError::not_found(codes::ROUTE_NOT_FOUND, message("no such route"))
+        }
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            ErrorType::Validation,
+            status,
+            codes::METHOD_NOT_ALLOWED,
+            "this route does not accept that method (see the Allow header)",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            ErrorType::Validation,
+            status,
+            codes::PAYLOAD_TOO_LARGE,
+            "the request body is larger than the server's limit",
+        ),
+        s if s.is_client_error() => ApiError::new(
+            ErrorType::Validation,
+            s,
+            codes::INVALID_REQUEST,
+            message("the request is not valid"),
+        ),
+        _ => ApiError::internal(),
+    }
+}
+
+/// Authenticates the `Authorization: Bearer` header (stage 1 of the commit
+/// pipeline, run before any body is read).
+impl FromRequestParts<SharedState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+        commit::authenticate(state, bearer(parts)?)
+    }
+}
+
+/// The bearer token of the `Authorization` header, if any.
+pub(crate) fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().ok();
+    match text.and_then(|t| t.strip_prefix("Bearer ")) {
+        Some(token) if !token.trim().is_empty() => Ok(Some(token.trim())),
+        _ => Err(ApiError::authentication(
+            codes::MISSING_API_KEY,
+            "the Authorization header must be `Bearer <api key>`",
+        )),
+    }
+}
+
+/// A JSON body parsed into `T`; malformed JSON is a 400 `malformed_json`
+/// and a body over the limit a 413 `payload_too_large`.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    error_for_status(StatusCode::PAYLOAD_TOO_LARGE, String::new())
+                } else {
+                    ApiError::bad_request(codes::MALFORMED_JSON, rejection.body_text())
+                }
+            })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                codes::MALFORMED_JSON,
+                "expected a JSON body",
+            ));
+        }
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|err| {
+            ApiError::bad_request(codes::MALFORMED_JSON, format!("invalid JSON body: {err}"))
+        })
+    }
+}
+
+/// The `Idempotency-Key` header, if present.
+pub(crate) struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY_HEADER) else {
+            return Ok(IdempotencyKey(None));
+        };
+        match value.to_str() {
+            Ok(text) if !text.trim().is_empty() && text.len() <= 256 => {
+                Ok(IdempotencyKey(Some(text.trim().to_owned())))
+            }
+            _ => Err(ApiError::bad_request(
+                codes::INVALID_REQUEST,
+                "Idempotency-Key must be 1 to 256 visible ASCII characters",
+            )),
+        }
+    }
+}
+
+/// The query string as key/value pairs; an undecodable one is a 400
+/// `invalid_query`.
+pub(crate) struct QueryParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|rejection| ApiError::bad_request(codes::INVALID_QUERY, rejection.body_text()))
+    }
+}
+
+impl QueryParams {
+    /// Parses an optional parameter, naming it in the error.
+    pub(crate) fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.0
+            .get(name)
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        codes::INVALID_QUERY,
+                        format!("`{name}` is not valid: `{raw}`"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// Parses an optional parameter holding a JSON string value such as an
+    /// enum (`onStale=merge`).
+    pub(crate) fn parse_enum<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.0
+            .get(name)
+            .map(|raw| {
+                serde_json::from_value(serde_json::Value::String(raw.clone())).map_err(|_| {
+                    ApiError::bad_request(
+                        codes::INVALID_QUERY,
+                        format!("`{name}` is not valid: `{raw}`"),
+                    )
+                })
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,40 @@
+//! `GET /v1/sync/deltas`: catch-up from the sync log, in order, paged.
+
+use ablo_runtime::SyncId;
+use ablo_runtime::wire::{DeltasPage, codes};
+use axum::Json;
+use axum::extract::State;
+
+use super::QueryParams;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::SharedState;
+
+/// The default number of deltas per page.
+const DEFAULT_LIMIT: usize = 500;
+
+pub(super) async fn deltas(
+    State(state): State<SharedState>,
+    _: Principal,
+    query: QueryParams,
+) -> Result<Json<DeltasPage>, ApiError> {
+    let after = SyncId(query.parse::<u64>("after")?.unwrap_or(0));
+    let max = state.config.max_page_size;
+    let limit = query
+        .parse::<usize>("limit")?
+        .unwrap_or(DEFAULT_LIMIT.min(max));
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            format!("`limit` must be 1 to {max}"),
+        ));
+    }
+    let page = state.storage(move |s| s.deltas_after(after, limit)).await?;
+    let next_after = page.deltas.last().map(|d| d.sync_id).unwrap_or(after);
+    Ok(Json(DeltasPage {
+        data: page.deltas,
+        stamp: page.head,
+        next_after,
+        has_more: page.has_more,
+    }))
+}

@@ -1,0 +1,139 @@
+//! The OpenAPI 3.1 document of the generic v1 API, served at
+//! `GET /v1/openapi.json`. Model-specific documents (one schema per model)
+//! come from `ablo-codegen`.
+
+use serde_json::{Value, json};
+
+fn error_responses(statuses: &[&str]) -> Value {
+    let mut responses = serde_json::Map::new();
+    for status in statuses {
+        responses.insert(
+            (*status).to_owned(),
+            json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}),
+        );
+    }
+    Value::Object(responses)
+}
+
+fn with_errors(ok_status: &str, ok_schema: Value, errors: &[&str]) -> Value {
+    let mut responses = error_responses(errors);
+    responses[ok_status] = json!({
+        "description": "success",
+        "content": {"application/json": {"schema": ok_schema}}
+    });
+    responses
+}
+
+fn model_param() -> Value {
+    json!({"name": "model", "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn query_param(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+/// The document, built from the routes this server serves.
+///
+/// ```
+/// let doc = ablo_server::openapi_document();
+/// assert_eq!(doc["openapi"], "3.1.0");
+/// assert!(doc["paths"]["/v1/commits"]["post"].is_object());
+/// ```
+pub fn openapi_document() -> Value {
+    let row = json!({"$ref": "#/components/schemas/Row"});
+    let idem = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Ablo sync server", "version": env!("CARGO_PKG_VERSION")},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Row": {"type": "object", "required": ["id", "stamp", "createdAt", "updatedAt"],
+                    "properties": {"id": {"type": "string"}, "stamp": {"type": "integer", "minimum": 0},
+                        "createdAt": {"type": "string", "format": "date-time"},
+                        "updatedAt": {"type": "string", "format": "date-time"}},
+                    "additionalProperties": true},
+                "OnStale": {"type": "string", "enum": ["reject", "merge", "flag", "force"]},
+                "Operation": {"type": "object", "required": ["type", "model"], "additionalProperties": false,
+                    "properties": {"type": {"type": "string", "enum": ["create", "update", "delete"]},
+                        "model": {"type": "string"}, "id": {"type": "string"}, "data": {"type": "object"},
+                        "readAt": {"type": "integer", "minimum": 0}, "onStale": {"$ref": "#/components/schemas/OnStale"}}},
+                "CommitRequest": {"type": "object", "required": ["operations"], "additionalProperties": false,
+                    "properties": {"clientTxId": {"type": "string"}, "causedByTaskId": {"type": "string"},
+                        "operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}}},
+                "CommitReceipt": {"type": "object", "required": ["object", "clientTxId", "syncId", "status", "rows", "flagged"],
+                    "properties": {"object": {"const": "commit_receipt"}, "clientTxId": {"type": "string"},
+                        "syncId": {"type": "integer"}, "status": {"const": "confirmed"},
+                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}}, "flagged": {"type": "boolean"}}},
+                "Delta": {"type": "object", "required": ["syncId", "model", "id", "action", "data", "changedFields", "clientTxId", "actor", "syncGroups", "flagged"],
+                    "properties": {"syncId": {"type": "integer"}, "model": {"type": "string"}, "id": {"type": "string"},
+                        "action": {"type": "string", "enum": ["insert", "update", "delete"]},
+                        "data": {"oneOf": [{"$ref": "#/components/schemas/Row"}, {"type": "null"}]},
+                        "changedFields": {"type": "array", "items": {"type": "string"}}, "clientTxId": {"type": "string"},
+                        "actor": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["user", "agent", "system"]}, "id": {"type": "string"}}},
+                        "syncGroups": {"type": "array", "items": {"type": "string"}},
+                        "leftSyncGroups": {"type": "array", "items": {"type": "string"}}, "flagged": {"type": "boolean"}}},
+                "ErrorEnvelope": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+                    "required": ["type", "code", "message", "requestId"],
+                    "properties": {"type": {"type": "string", "enum": ["authentication", "permission", "not_found", "validation", "stale_context", "busy", "entity_claimed", "idempotency", "rate_limit", "server"]},
+                        "code": {"type": "string"}, "message": {"type": "string"}, "requestId": {"type": "string"}, "details": {}}}}}
+            }
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/health": {"get": {"summary": "Liveness and version (no authentication)", "security": [],
+                "responses": {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object",
+                    "properties": {"status": {"type": "string"}, "version": {"type": "string"}}}}}}}}},
+            "/v1/schema": {
+                "get": {"summary": "The pushed schema descriptor", "responses": with_errors("200", json!({"type": "object"}), &["401", "404"])},
+                "put": {"summary": "Push a schema descriptor", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": with_errors("200", json!({"type": "object", "properties": {"hash": {"type": "string"}, "changed": {"type": "boolean"}}}), &["400", "401", "413", "422"])}
+            },
+            "/v1/models/{model}": {
+                "parameters": [model_param()],
+                "get": {"summary": "List rows", "parameters": [
+                        query_param("where", json!({"type": "string"}), "JSON object of field equalities, e.g. {\"status\":\"todo\"}"),
+                        query_param("orderBy", json!({"type": "string"}), "field, field:asc or field:desc (ties broken by id)"),
+                        query_param("limit", json!({"type": "integer", "minimum": 1}), "page size, default 50"),
+                        query_param("cursor", json!({"type": "string"}), "nextCursor of the previous page")],
+                    "responses": with_errors("200", json!({"type": "object", "properties": {"data": {"type": "array", "items": row},
+                        "stamp": {"type": "integer"}, "nextCursor": {"type": ["string", "null"]}}}), &["400", "401", "404"])},
+                "post": {"summary": "Create a row", "parameters": [idem],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["data"],
+                        "properties": {"data": {"type": "object"}, "id": {"type": "string"}}}}}},
+                    "responses": with_errors("201", row.clone(), &["400", "401", "404", "409", "413", "422"])}
+            },
+            "/v1/models/{model}/{id}": {
+                "parameters": [model_param(), id_param()],
+                "get": {"summary": "Retrieve a row", "parameters": [query_param("ifBusy", json!({"type": "string", "enum": ["ignore", "fail", "wait", "return"]}), "include active intents")],
+                    "responses": with_errors("200", json!({"type": "object", "properties": {"data": row, "stamp": {"type": "integer"}, "intents": {"type": "array"}}}), &["400", "401", "404"])},
+                "patch": {"summary": "Update a row", "parameters": [idem],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["data"],
+                        "properties": {"data": {"type": "object"}, "readAt": {"type": "integer"}, "onStale": {"$ref": "#/components/schemas/OnStale"},
+                            "ifBusy": {"type": "string", "enum": ["ignore", "fail", "wait", "return"]}}}}}},
+                    "responses": with_errors("200", row.clone(), &["400", "401", "404", "409", "413", "422"])},
+                "delete": {"summary": "Delete a row", "parameters": [idem,
+                        query_param("readAt", json!({"type": "integer"}), "stamp the row was read at"),
+                        query_param("onStale", json!({"$ref": "#/components/schemas/OnStale"}), "stale policy")],
+                    "responses": with_errors("200", json!({"type": "object", "properties": {"id": {"type": "string"}, "model": {"type": "string"},
+                        "deleted": {"type": "boolean"}, "stamp": {"type": "integer"}}}), &["400", "401", "404", "409"])}
+            },
+            "/v1/commits": {"post": {"summary": "Atomic batch of operations", "parameters": [idem],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommitRequest"}}}},
+                "responses": with_errors("200", json!({"$ref": "#/components/schemas/CommitReceipt"}), &["400", "401", "404", "409", "413", "422"])}},
+            "/v1/sync/deltas": {"get": {"summary": "Catch up from the sync log, in order, paged",
+                "parameters": [query_param("after", json!({"type": "integer", "minimum": 0}), "last sync id applied"),
+                    query_param("limit", json!({"type": "integer", "minimum": 1}), "deltas per page, default 500")],
+                "responses": with_errors("200", json!({"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Delta"}},
+                    "stamp": {"type": "integer"}, "nextAfter": {"type": "integer"}, "hasMore": {"type": "boolean"}}}), &["400", "401"])}},
+            "/v1/sync/ws": {"get": {"summary": "WebSocket: send {\"type\":\"subscribe\",\"cursor\":N}; receive deltas, caughtUp, ping, resyncRequired",
+                "parameters": [query_param("token", json!({"type": "string"}), "API key, for clients that cannot set headers")],
+                "responses": {"101": {"description": "switching protocols"}, "401": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}}}},
+            "/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        }
+    })
+}

@@ -1,0 +1,49 @@
+//! The state every request handler shares.
+
+use std::sync::{Arc, RwLock};
+
+use ablo_runtime::SchemaDescriptor;
+use tokio::sync::watch;
+
+use crate::auth::ApiKeys;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::fanout::Hub;
+use crate::group_commit::GroupCommitter;
+use crate::storage::{Storage, StorageError};
+
+pub(crate) struct AppState {
+    pub config: ServerConfig,
+    pub storage: Arc<dyn Storage>,
+    pub schema: RwLock<Option<Arc<SchemaDescriptor>>>,
+    pub keys: ApiKeys,
+    pub committer: GroupCommitter,
+    pub hub: Hub,
+    /// Turns `true` when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The schema in force.
+    pub fn schema(&self) -> Option<Arc<SchemaDescriptor>> {
+        self.schema.read().expect("schema lock").clone()
+    }
+
+    /// Runs a blocking storage call off the async threads.
+    pub async fn storage<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let storage = self.storage.clone();
+        let joined = tokio::task::spawn_blocking(move || call(storage.as_ref())).await;
+        match joined {
+            Ok(result) => Ok(result?),
+            Err(err) => {
+                tracing::error!(error = %err, "storage task failed");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+pub(crate) type SharedState = Arc<AppState>;

@@ -1,0 +1,301 @@
+//! Storage: the [`Storage`] trait every backend implements and the records it
+//! holds. The embedded default is [`SqliteStorage`].
+//!
+//! A backend stores rows (JSON fields plus per-field sync ids for `merge`),
+//! the sync log, idempotency records, the pushed schema and API key hashes.
+//! Writes go through [`Storage::write_group`]: one durable transaction in
+//! which every unit (one commit) runs inside its own savepoint.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use ablo_runtime::wire::{CommitReceipt, Delta, JsonObject};
+use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
+
+pub use sqlite::{SqliteStorage, open_connection};
+
+/// A failure of the storage backend (never caused by a client's input).
+///
+/// ```
+/// let err = ablo_server::storage::StorageError::Corrupt("bad row".into());
+/// assert!(err.to_string().contains("bad row"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Stored JSON could not be read back.
+    #[error("stored json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The data directory could not be created or opened.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored value is not what this server wrote.
+    #[error("corrupt storage: {0}")]
+    Corrupt(String),
+}
+
+/// A stored row.
+///
+/// ```
+/// use ablo_server::storage::StoredRow;
+/// use ablo_runtime::{SyncId, Timestamp};
+/// let now = Timestamp::now();
+/// let mut data = serde_json::Map::new();
+/// data.insert("title".into(), "Plan".into());
+/// let row = StoredRow { model: "tasks".into(), id: "t1".into(), data, field_stamps: Default::default(),
+///     stamp: SyncId(3), created_at: now, updated_at: now, sync_groups: vec!["default".into()] };
+/// let flat = row.to_wire();
+/// assert_eq!(flat["title"], "Plan");
+/// assert_eq!(flat["stamp"], 3);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRow {
+    /// The model's wire name.
+    pub model: String,
+    /// The row's id.
+    pub id: String,
+    /// The fields (wire names), without `id`, `stamp` and timestamps.
+    pub data: JsonObject,
+    /// The sync id of each field's last change.
+    pub field_stamps: BTreeMap<String, SyncId>,
+    /// The sync id of the row's last change.
+    pub stamp: SyncId,
+    /// When the row was created.
+    pub created_at: Timestamp,
+    /// When the row last changed.
+    pub updated_at: Timestamp,
+    /// The row's sync groups.
+    pub sync_groups: Vec<String>,
+}
+
+impl StoredRow {
+    /// The flat JSON object clients see: `id`, `stamp`, `createdAt`,
+    /// `updatedAt` and the fields.
+    pub fn to_wire(&self) -> Json {
+        let mut flat = self.data.clone();
+        flat.insert("id".into(), Json::String(self.id.clone()));
+        flat.insert("stamp".into(), Json::from(self.stamp.0));
+        flat.insert(
+            "createdAt".into(),
+            Json::String(self.created_at.to_string()),
+        );
+        flat.insert(
+            "updatedAt".into(),
+            Json::String(self.updated_at.to_string()),
+        );
+        Json::Object(flat)
+    }
+}
+
+/// A remembered commit, for idempotent replay.
+///
+/// ```
+/// use ablo_server::storage::IdempotencyRecord;
+/// fn is_same_body(record: &IdempotencyRecord, hash: &str) -> bool { record.body_hash == hash }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyRecord {
+    /// The client transaction id.
+    pub client_tx_id: String,
+    /// Hex SHA-256 of the canonical request body.
+    pub body_hash: String,
+    /// The receipt first answered.
+    pub receipt: CommitReceipt,
+    /// When the commit was first accepted.
+    pub created_at: Timestamp,
+}
+
+/// A stored API key: only its SHA-256 hash is kept.
+///
+/// ```
+/// use ablo_server::storage::ApiKeyRecord;
+/// let key = ApiKeyRecord { id: "key_1".into(), key_hash: "ab".into(), label: "bootstrap".into(),
+///     created_at: ablo_runtime::Timestamp::now() };
+/// assert_eq!(key.id, "key_1");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKeyRecord {
+    /// Public id of the key (used as the actor id).
+    pub id: String,
+    /// Hex SHA-256 of the key text.
+    pub key_hash: String,
+    /// Where the key came from.
+    pub label: String,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+
+/// What a list is sorted by.
+///
+/// ```
+/// use ablo_server::storage::SortKey;
+/// assert_eq!(SortKey::Field("title".into()).wire_name(), "title");
+/// assert_eq!(SortKey::CreatedAt.wire_name(), "createdAt");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// The row id (the default: ids the server generates are time-ordered).
+    Id,
+    /// The row's stamp.
+    Stamp,
+    /// Creation time.
+    CreatedAt,
+    /// Last change time.
+    UpdatedAt,
+    /// A scalar field of the model.
+    Field(String),
+}
+
+impl SortKey {
+    /// The key's name in `orderBy`.
+    pub fn wire_name(&self) -> &str {
+        match self {
+            SortKey::Id => "id",
+            SortKey::Stamp => "stamp",
+            SortKey::CreatedAt => "createdAt",
+            SortKey::UpdatedAt => "updatedAt",
+            SortKey::Field(name) => name,
+        }
+    }
+}
+
+/// Where the previous page ended: the sort value and id of its last row.
+///
+/// ```
+/// use ablo_server::storage::ListPosition;
+/// let p = ListPosition { value: serde_json::json!("Plan"), id: "t1".into() };
+/// assert_eq!(p.id, "t1");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListPosition {
+    /// The sort value of the last row (`null` when it had none).
+    pub value: Json,
+    /// The id of the last row.
+    pub id: String,
+}
+
+/// A list query: equality filters, one sort key (ties broken by id), a page
+/// size and where the previous page ended.
+///
+/// ```
+/// use ablo_server::storage::{ListQuery, SortKey};
+/// let q = ListQuery { model: "tasks".into(), filters: vec![("status".into(), serde_json::json!("todo"))],
+///     sort: SortKey::Id, descending: false, limit: 50, after: None };
+/// assert_eq!(q.limit, 50);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListQuery {
+    /// The model's wire name.
+    pub model: String,
+    /// `(field, value)` pairs that must all be equal; values are scalars or
+    /// `null`.
+    pub filters: Vec<(String, Json)>,
+    /// The sort key.
+    pub sort: SortKey,
+    /// Descending instead of ascending (`null` sorts first ascending).
+    pub descending: bool,
+    /// The page size.
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub after: Option<ListPosition>,
+}
+
+/// The result of [`Storage::deltas_after`].
+///
+/// ```
+/// use ablo_server::storage::LogPage;
+/// let page = LogPage { deltas: vec![], head: ablo_runtime::SyncId(4), has_more: false };
+/// assert!(page.deltas.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    /// Deltas in order; never splits a commit.
+    pub deltas: Vec<Delta>,
+    /// The newest sync id when the page was read.
+    pub head: SyncId,
+    /// Whether more deltas follow the last one in `deltas`.
+    pub has_more: bool,
+}
+
+/// Why a unit of [`Storage::write_group`] was rolled back to its savepoint.
+///
+/// ```
+/// let _ = ablo_server::storage::UnitRolledBack;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitRolledBack;
+
+/// The outcome of one unit of a group: applied, or rolled back to its
+/// savepoint (the other units are unaffected).
+pub type UnitResult = Result<Result<(), UnitRolledBack>, StorageError>;
+
+/// The operations a commit performs inside its savepoint.
+///
+/// ```
+/// use ablo_server::storage::{StorageError, WriteTx};
+/// fn exists(tx: &mut dyn WriteTx, model: &str, id: &str) -> Result<bool, StorageError> {
+///     Ok(tx.row(model, id)?.is_some())
+/// }
+/// ```
+pub trait WriteTx {
+    /// Reads a row as the transaction sees it.
+    fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError>;
+    /// Inserts or replaces a row.
+    fn put_row(&mut self, row: &StoredRow) -> Result<(), StorageError>;
+    /// Removes a row.
+    fn delete_row(&mut self, model: &str, id: &str) -> Result<(), StorageError>;
+    /// Appends a delta to the sync log (`position` orders deltas of one
+    /// commit).
+    fn append_delta(&mut self, position: usize, delta: &Delta) -> Result<(), StorageError>;
+    /// Looks up a remembered commit.
+    fn idempotency(
+        &mut self,
+        client_tx_id: &str,
+    ) -> Result<Option<IdempotencyRecord>, StorageError>;
+    /// Remembers a commit.
+    fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError>;
+}
+
+/// A storage backend. Every method blocks; the server calls them from
+/// blocking threads.
+///
+/// ```no_run
+/// use ablo_server::storage::{SqliteStorage, Storage};
+/// let storage = SqliteStorage::open(std::path::Path::new("./ablo-data")).unwrap();
+/// println!("head: {}", storage.head().unwrap());
+/// ```
+pub trait Storage: Send + Sync + 'static {
+    /// The newest sync id (0 before any commit).
+    fn head(&self) -> Result<SyncId, StorageError>;
+    /// The pushed schema, if any.
+    fn schema(&self) -> Result<Option<SchemaDescriptor>, StorageError>;
+    /// Stores the schema (replacing the previous one) and prepares indexes
+    /// for its indexed fields.
+    fn put_schema(&self, schema: &SchemaDescriptor) -> Result<(), StorageError>;
+    /// Every stored API key.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StorageError>;
+    /// Stores an API key (a key with the same hash is kept as it is).
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError>;
+    /// One row and the head, read from one snapshot.
+    fn row(&self, model: &str, id: &str) -> Result<(Option<StoredRow>, SyncId), StorageError>;
+    /// A page of rows and the head, read from one snapshot.
+    fn list(&self, query: &ListQuery) -> Result<(Vec<StoredRow>, SyncId), StorageError>;
+    /// Deltas with sync id above `after`, at most about `limit` (a page
+    /// is extended to finish its last commit).
+    fn deltas_after(&self, after: SyncId, limit: usize) -> Result<LogPage, StorageError>;
+    /// Removes idempotency records created before `before`; returns how
+    /// many.
+    fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError>;
+    /// Runs `units` units in one durable transaction, unit `i` inside its
+    /// own savepoint through `run(i, tx)`. A unit that answers
+    /// `Ok(Err(UnitRolledBack))` is rolled back alone. Returns after the
+    /// transaction is durable; on `Err` nothing of the group is applied.
+    fn write_group(
+        &self,
+        units: usize,
+        run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
+    ) -> Result<(), StorageError>;
+}

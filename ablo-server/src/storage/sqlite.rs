@@ -1,0 +1,617 @@
+//! The embedded SQLite backend: one file `ablo.db` in the data directory, WAL
+//! journal, `synchronous = FULL` so a confirmed commit survives a crash.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ablo_runtime::wire::{CommitReceipt, Delta};
+use ablo_runtime::{FieldType, Json, SchemaDescriptor, SyncId, Timestamp};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::{
+    ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, SortKey, Storage, StorageError, StoredRow,
+    UnitResult, WriteTx,
+};
+
+const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS rows (
+    model TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    field_stamps TEXT NOT NULL,
+    stamp INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    sync_groups TEXT NOT NULL,
+    PRIMARY KEY (model, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_log (
+    sync_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    delta TEXT NOT NULL,
+    PRIMARY KEY (sync_id, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    client_tx_id TEXT PRIMARY KEY,
+    body_hash TEXT NOT NULL,
+    receipt TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_at_ms);
+CREATE TABLE IF NOT EXISTS pushed_schema (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    hash TEXT NOT NULL,
+    descriptor TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+";
+
+/// Storage on embedded SQLite: one write connection (used by the group
+/// commit writer) and a small pool of read connections.
+///
+/// ```no_run
+/// use ablo_server::storage::{SqliteStorage, Storage};
+/// let storage = SqliteStorage::open(std::path::Path::new("/tmp/ablo-data")).unwrap();
+/// assert!(storage.schema().unwrap().is_none());
+/// ```
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// Opens a connection with the pragmas every connection of the server uses
+/// (also used by the benchmark's raw SQLite baseline).
+///
+/// ```no_run
+/// let conn = ablo_server::storage::open_connection(std::path::Path::new("/tmp/x.db")).unwrap();
+/// ```
+pub fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Opens (creating on first use) `ablo.db` inside `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("ablo.db");
+        let writer = open_connection(&path)?;
+        writer.execute_batch(SCHEMA_SQL)?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `read` on a pooled read connection inside one read transaction
+    /// (one consistent snapshot).
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let pooled = self.readers.lock().expect("reader pool").pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        conn.execute_batch("BEGIN")?;
+        let result = read(&conn);
+        let end = conn.execute_batch("COMMIT");
+        let mut pool = self.readers.lock().expect("reader pool");
+        if end.is_ok() && pool.len() < 16 {
+            pool.push(conn);
+        }
+        drop(pool);
+        end?;
+        result
+    }
+}
+
+fn head_of(conn: &Connection) -> Result<SyncId, StorageError> {
+    let head: i64 = conn.query_row("SELECT COALESCE(MAX(sync_id), 0) FROM sync_log", [], |r| {
+        r.get(0)
+    })?;
+    Ok(SyncId(head as u64))
+}
+
+const ROW_COLUMNS: &str =
+    "model, id, data, field_stamps, stamp, created_at, updated_at, sync_groups";
+
+fn row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 8]> {
+    Ok([
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get::<_, i64>(4)?.to_string(),
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ])
+}
+
+fn decode_row(raw: [String; 8]) -> Result<StoredRow, StorageError> {
+    let [
+        model,
+        id,
+        data,
+        field_stamps,
+        stamp,
+        created_at,
+        updated_at,
+        sync_groups,
+    ] = raw;
+    let time = |text: &str| {
+        Timestamp::parse(text).map_err(|e| StorageError::Corrupt(format!("timestamp {text}: {e}")))
+    };
+    Ok(StoredRow {
+        data: serde_json::from_str(&data)?,
+        field_stamps: serde_json::from_str::<BTreeMap<String, SyncId>>(&field_stamps)?,
+        stamp: SyncId(
+            stamp
+                .parse()
+                .map_err(|_| StorageError::Corrupt(format!("stamp {stamp}")))?,
+        ),
+        created_at: time(&created_at)?,
+        updated_at: time(&updated_at)?,
+        sync_groups: serde_json::from_str(&sync_groups)?,
+        model,
+        id,
+    })
+}
+
+fn select_row(conn: &Connection, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM rows WHERE model = ?1 AND id = ?2"
+    ))?;
+    let raw = stmt
+        .query_row(params![model, id], row_from_sql)
+        .optional()?;
+    raw.map(decode_row).transpose()
+}
+
+/// The SQL expression of a sort key or filter field. Field names are
+/// checked against `[A-Za-z_][A-Za-z0-9_]*` when the schema is pushed, so
+/// they are safe inside the JSON path literal.
+fn field_expr(field: &str) -> String {
+    format!("json_extract(data, '$.{field}')")
+}
+
+fn sort_expr(key: &SortKey) -> String {
+    match key {
+        SortKey::Id => "id".into(),
+        SortKey::Stamp => "stamp".into(),
+        SortKey::CreatedAt => "created_at".into(),
+        SortKey::UpdatedAt => "updated_at".into(),
+        SortKey::Field(name) => field_expr(name),
+    }
+}
+
+/// A JSON scalar as the SQL value `json_extract` yields for it.
+fn sql_value(value: &Json) -> SqlValue {
+    match value {
+        Json::Null => SqlValue::Null,
+        Json::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+fn build_list_sql(query: &ListQuery) -> (String, Vec<SqlValue>) {
+    let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE model = ?");
+    let mut args = vec![SqlValue::Text(query.model.clone())];
+    for (field, value) in &query.filters {
+        if value.is_null() {
+            sql.push_str(&format!(" AND {} IS NULL", field_expr(field)));
+        } else {
+            sql.push_str(&format!(" AND {} = ?", field_expr(field)));
+            args.push(sql_value(value));
+        }
+    }
+    let key = sort_expr(&query.sort);
+    if let Some(after) = &query.after {
+        let id = SqlValue::Text(after.id.clone());
+        if query.sort == SortKey::Id {
+            sql.push_str(if query.descending {
+                " AND id < ?"
+            } else {
+                " AND id > ?"
+            });
+            args.push(id);
+        } else if after.value.is_null() {
+            // Nulls sort first ascending and last descending.
+            if query.descending {
+                sql.push_str(&format!(" AND ({key} IS NULL AND id < ?)"));
+            } else {
+                sql.push_str(&format!(
+                    " AND (({key} IS NULL AND id > ?) OR {key} IS NOT NULL)"
+                ));
+            }
+            args.push(id);
+        } else {
+            let value = sql_value(&after.value);
+            if query.descending {
+                sql.push_str(&format!(
+                    " AND ({key} < ? OR ({key} = ? AND id < ?) OR {key} IS NULL)"
+                ));
+            } else {
+                sql.push_str(&format!(" AND ({key} > ? OR ({key} = ? AND id > ?))"));
+            }
+            args.extend([value.clone(), value, id]);
+        }
+    }
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    if query.sort == SortKey::Id {
+        sql.push_str(&format!(" ORDER BY id {direction}"));
+    } else {
+        sql.push_str(&format!(" ORDER BY {key} {direction}, id {direction}"));
+    }
+    sql.push_str(" LIMIT ?");
+    args.push(SqlValue::Integer(query.limit as i64));
+    (sql, args)
+}
+
+fn is_scalar(ty: &FieldType) -> bool {
+    match ty {
+        FieldType::Optional { of } => is_scalar(of),
+        FieldType::Json | FieldType::Object { .. } | FieldType::List { .. } => false,
+        _ => true,
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn head(&self) -> Result<SyncId, StorageError> {
+        self.read(head_of)
+    }
+
+    fn schema(&self) -> Result<Option<SchemaDescriptor>, StorageError> {
+        self.read(|conn| {
+            let text: Option<String> = conn
+                .query_row("SELECT descriptor FROM pushed_schema", [], |r| r.get(0))
+                .optional()?;
+            Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+        })
+    }
+
+    fn put_schema(&self, schema: &SchemaDescriptor) -> Result<(), StorageError> {
+        let conn = open_connection(&self.path)?;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, ?1, ?2)
+             ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
+            params![schema.hash, serde_json::to_string(schema)?],
+        )?;
+        for model in &schema.models {
+            for field in model
+                .fields
+                .iter()
+                .filter(|f| f.indexed && is_scalar(&f.ty))
+            {
+                tx.execute_batch(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, {expr})",
+                    m = model.name,
+                    f = field.name,
+                    expr = field_expr(&field.name),
+                ))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, key_hash, label, created_at FROM api_keys")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut keys = Vec::new();
+            for row in rows {
+                let (id, key_hash, label, created_at) = row?;
+                keys.push(ApiKeyRecord {
+                    id,
+                    key_hash,
+                    label,
+                    created_at: Timestamp::parse(&created_at)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                });
+            }
+            Ok(keys)
+        })
+    }
+
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
+        let conn = open_connection(&self.path)?;
+        conn.execute(
+            "INSERT INTO api_keys (id, key_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![key.id, key.key_hash, key.label, key.created_at.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn row(&self, model: &str, id: &str) -> Result<(Option<StoredRow>, SyncId), StorageError> {
+        self.read(|conn| Ok((select_row(conn, model, id)?, head_of(conn)?)))
+    }
+
+    fn list(&self, query: &ListQuery) -> Result<(Vec<StoredRow>, SyncId), StorageError> {
+        let (sql, args) = build_list_sql(query);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let raws = stmt
+                .query_map(params_from_iter(args), row_from_sql)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows = raws.into_iter().map(decode_row).collect::<Result<_, _>>()?;
+            Ok((rows, head_of(conn)?))
+        })
+    }
+
+    fn deltas_after(&self, after: SyncId, limit: usize) -> Result<LogPage, StorageError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT sync_id, delta FROM sync_log WHERE sync_id > ?1 ORDER BY sync_id, position LIMIT ?2",
+            )?;
+            let mut raws: Vec<(i64, String)> = stmt
+                .query_map(params![after.0 as i64, limit.max(1) as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            if let Some(&(last, _)) = raws.last() {
+                // Finish the last commit so a page never splits one.
+                let mut rest = conn.prepare_cached(
+                    "SELECT sync_id, delta FROM sync_log WHERE sync_id = ?1 ORDER BY position",
+                )?;
+                let whole: Vec<(i64, String)> = rest
+                    .query_map(params![last], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                raws.retain(|(id, _)| *id != last);
+                raws.extend(whole);
+            }
+            let head = head_of(conn)?;
+            let deltas = raws
+                .iter()
+                .map(|(_, text)| serde_json::from_str::<Delta>(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            let last = deltas.last().map(|d| d.sync_id).unwrap_or(after);
+            Ok(LogPage {
+                deltas,
+                head,
+                has_more: head > last,
+            })
+        })
+    }
+
+    fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError> {
+        let conn = self.writer.lock().expect("writer connection");
+        Ok(conn.execute(
+            "DELETE FROM idempotency WHERE created_at_ms < ?1",
+            params![before.as_millis()],
+        )?)
+    }
+
+    fn write_group(
+        &self,
+        units: usize,
+        run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
+    ) -> Result<(), StorageError> {
+        let conn = self.writer.lock().expect("writer connection");
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let outcome = (|| {
+            let mut tx = SqliteTx { conn: &conn };
+            for unit in 0..units {
+                conn.execute_batch("SAVEPOINT unit")?;
+                match run(unit, &mut tx) {
+                    Ok(Ok(())) => conn.execute_batch("RELEASE unit")?,
+                    Ok(Err(_rolled_back)) => {
+                        conn.execute_batch("ROLLBACK TO unit; RELEASE unit")?
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        })();
+        if outcome.is_err() && !conn.is_autocommit() {
+            // Best effort: the transaction failed, nothing of it applies.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        outcome
+    }
+}
+
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError> {
+        select_row(self.conn, model, id)
+    }
+
+    fn put_row(&mut self, row: &StoredRow) -> Result<(), StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO rows (model, id, data, field_stamps, stamp, created_at, updated_at, sync_groups)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (model, id) DO UPDATE SET data = excluded.data,
+               field_stamps = excluded.field_stamps, stamp = excluded.stamp,
+               updated_at = excluded.updated_at, sync_groups = excluded.sync_groups",
+        )?;
+        stmt.execute(params![
+            row.model,
+            row.id,
+            serde_json::to_string(&row.data)?,
+            serde_json::to_string(&row.field_stamps)?,
+            row.stamp.0 as i64,
+            row.created_at.to_string(),
+            row.updated_at.to_string(),
+            serde_json::to_string(&row.sync_groups)?,
+        ])?;
+        Ok(())
+    }
+
+    fn delete_row(&mut self, model: &str, id: &str) -> Result<(), StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM rows WHERE model = ?1 AND id = ?2")?;
+        stmt.execute(params![model, id])?;
+        Ok(())
+    }
+
+    fn append_delta(&mut self, position: usize, delta: &Delta) -> Result<(), StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO sync_log (sync_id, position, delta) VALUES (?1, ?2, ?3)",
+        )?;
+        stmt.execute(params![
+            delta.sync_id.0 as i64,
+            position as i64,
+            serde_json::to_string(delta)?
+        ])?;
+        Ok(())
+    }
+
+    fn idempotency(
+        &mut self,
+        client_tx_id: &str,
+    ) -> Result<Option<IdempotencyRecord>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body_hash, receipt, created_at_ms FROM idempotency WHERE client_tx_id = ?1",
+        )?;
+        let raw: Option<(String, String, i64)> = stmt
+            .query_row(params![client_tx_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        raw.map(|(body_hash, receipt, created_at_ms)| {
+            Ok(IdempotencyRecord {
+                client_tx_id: client_tx_id.to_owned(),
+                body_hash,
+                receipt: serde_json::from_str::<CommitReceipt>(&receipt)?,
+                created_at: Timestamp::from_millis(created_at_ms)
+                    .ok_or_else(|| StorageError::Corrupt("idempotency time".into()))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO idempotency (client_tx_id, body_hash, receipt, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        stmt.execute(params![
+            record.client_tx_id,
+            record.body_hash,
+            serde_json::to_string(&record.receipt)?,
+            record.created_at.as_millis()
+        ])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{ListPosition, UnitRolledBack};
+
+    fn row(id: &str, title: Json, stamp: u64) -> StoredRow {
+        let mut data = serde_json::Map::new();
+        data.insert("title".into(), title);
+        StoredRow {
+            model: "tasks".into(),
+            id: id.into(),
+            data,
+            field_stamps: BTreeMap::new(),
+            stamp: SyncId(stamp),
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            sync_groups: vec!["default".into()],
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_unit_leaves_the_others_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        storage
+            .write_group(3, &mut |unit, tx| {
+                tx.put_row(&row(&format!("t{unit}"), Json::from(unit), 1))?;
+                Ok(if unit == 1 {
+                    Err(UnitRolledBack)
+                } else {
+                    Ok(())
+                })
+            })
+            .unwrap();
+        assert!(storage.row("tasks", "t0").unwrap().0.is_some());
+        assert!(storage.row("tasks", "t1").unwrap().0.is_none());
+        assert!(storage.row("tasks", "t2").unwrap().0.is_some());
+    }
+
+    #[test]
+    fn keyset_pages_cover_every_row_once_with_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let titles = [
+            Json::Null,
+            "b".into(),
+            "a".into(),
+            Json::Null,
+            "b".into(),
+            "c".into(),
+        ];
+        storage
+            .write_group(1, &mut |_, tx| {
+                for (i, title) in titles.iter().enumerate() {
+                    tx.put_row(&row(&format!("t{i}"), title.clone(), 1))?;
+                }
+                Ok(Ok(()))
+            })
+            .unwrap();
+        for descending in [false, true] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let query = ListQuery {
+                    model: "tasks".into(),
+                    filters: vec![],
+                    sort: SortKey::Field("title".into()),
+                    descending,
+                    limit: 2,
+                    after: after.clone(),
+                };
+                let (rows, _) = storage.list(&query).unwrap();
+                let Some(last) = rows.last() else { break };
+                after = Some(ListPosition {
+                    value: last.data["title"].clone(),
+                    id: last.id.clone(),
+                });
+                seen.extend(rows.iter().map(|r| r.id.clone()));
+            }
+            let mut expected = vec!["t0", "t3", "t2", "t1", "t4", "t5"];
+            if descending {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "descending: {descending}");
+        }
+    }
+}

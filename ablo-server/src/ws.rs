@@ -1,0 +1,289 @@
+//! `GET /v1/sync/ws`: the live stream.
+//!
+//! A client sends `subscribe {cursor}` first. The session then subscribes to
+//! the live hub *before* replaying the log after `cursor`, sends
+//! `caughtUp`, and forwards live commits, skipping any whose sync id it has
+//! already replayed: every delta arrives once, in order, with no gap at the
+//! seam. A subscriber more than the hub's backlog behind gets
+//! `resyncRequired` and is closed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ablo_runtime::SyncId;
+use ablo_runtime::wire::{ClientMessage, Delta, ServerMessage, codes};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::Principal;
+use crate::commit;
+use crate::error::ApiError;
+use crate::http::{QueryParams, bearer};
+use crate::state::SharedState;
+
+/// How long a new connection may take to send `subscribe`.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one send may block on a client that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deltas per replay message.
+const REPLAY_PAGE: usize = 500;
+/// Unanswered server pings before the connection is dropped.
+const MAX_SILENT_PINGS: u32 = 3;
+
+/// Authenticates (header or `?token=` for browsers) and upgrades.
+pub(crate) async fn upgrade(
+    State(state): State<SharedState>,
+    query: QueryParams,
+    mut parts: Parts,
+) -> Result<Response, ApiError> {
+    let token = match bearer(&parts)? {
+        Some(token) => Some(token.to_owned()),
+        None => query.0.get("token").cloned(),
+    };
+    let principal = commit::authenticate(&state, token.as_deref())?;
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return Ok(upgrade_refused(rejection)),
+    };
+    Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| session(state, principal, socket)))
+}
+
+fn upgrade_refused(rejection: WebSocketUpgradeRejection) -> Response {
+    // The envelope middleware wraps this response's status and text.
+    rejection.into_response()
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn send_json(sink: &mut Sink, message: &ServerMessage) -> bool {
+    let text = serde_json::to_string(message).expect("server messages serialize");
+    send(sink, Message::Text(text.into())).await
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = send(sink, Message::Close(Some(frame))).await;
+}
+
+async fn refuse(sink: &mut Sink, error: ApiError) {
+    let body = error.to_body(&format!("ws_{}", uuid::Uuid::now_v7().simple()));
+    let _ = send_json(sink, &ServerMessage::Error { error: body }).await;
+    close(sink, 1008, "protocol error").await;
+}
+
+/// The groups a subscriber receives: `None` for every group.
+struct GroupFilter(Option<HashSet<String>>);
+
+impl GroupFilter {
+    fn admits(&self, delta: &Delta) -> bool {
+        match &self.0 {
+            None => true,
+            Some(groups) => delta
+                .sync_groups
+                .iter()
+                .chain(&delta.left_sync_groups)
+                .any(|g| groups.contains(g)),
+        }
+    }
+
+    fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
+        deltas.iter().filter(|d| self.admits(d)).cloned().collect()
+    }
+}
+
+async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let Some((cursor, filter)) = await_subscribe(&mut sink, &mut stream).await else {
+        return;
+    };
+    tracing::debug!(actor = %principal.actor.id, %cursor, "subscriber joined");
+    let mut live = state.hub.subscribe();
+    let Some(mut cursor) = replay(&state, &mut sink, cursor, &filter).await else {
+        return;
+    };
+    if !send_json(&mut sink, &ServerMessage::CaughtUp { cursor }).await {
+        return;
+    }
+    let mut shutdown = state.shutdown.clone();
+    if *shutdown.borrow_and_update() {
+        close(&mut sink, 1001, "server shutting down").await;
+        return;
+    }
+    let mut ping = tokio::time::interval(state.config.ws_ping_interval);
+    ping.tick().await;
+    let mut silent_pings = 0;
+    loop {
+        tokio::select! {
+            event = live.recv() => match event {
+                Ok(event) if event.sync_id <= cursor => {}
+                Ok(event) => {
+                    cursor = event.sync_id;
+                    let message = if filter.0.is_none() {
+                        Message::Text(event.message.clone())
+                    } else {
+                        let deltas = filter.keep(&event.deltas);
+                        if deltas.is_empty() {
+                            continue;
+                        }
+                        let text = serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("serializes");
+                        Message::Text(text.into())
+                    };
+                    if !send(&mut sink, message).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let message = ServerMessage::ResyncRequired {
+                        cursor,
+                        message: "too far behind the live stream: catch up with GET /v1/sync/deltas?after=cursor, then subscribe again".into(),
+                    };
+                    let _ = send_json(&mut sink, &message).await;
+                    close(&mut sink, 4000, "resync required").await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = stream.next() => {
+                silent_pings = 0;
+                match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
+                        Ok(ClientMessage::Ping) => {
+                            if !send_json(&mut sink, &ServerMessage::Pong).await {
+                                return;
+                            }
+                        }
+                        Ok(ClientMessage::Pong) => {}
+                        Ok(ClientMessage::Subscribe { .. }) => {
+                            refuse(&mut sink, ApiError::bad_request(codes::INVALID_REQUEST, "already subscribed")).await;
+                            return;
+                        }
+                        Err(err) => {
+                            refuse(&mut sink, ApiError::bad_request(codes::MALFORMED_JSON, format!("invalid message: {err}"))).await;
+                            return;
+                        }
+                    },
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = ping.tick() => {
+                if silent_pings >= MAX_SILENT_PINGS {
+                    close(&mut sink, 1001, "no answer to pings").await;
+                    return;
+                }
+                silent_pings += 1;
+                if !send_json(&mut sink, &ServerMessage::Ping).await {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => {
+                close(&mut sink, 1001, "server shutting down").await;
+                return;
+            }
+        }
+    }
+}
+
+/// Waits for `subscribe`, answering pings meanwhile.
+async fn await_subscribe(
+    sink: &mut Sink,
+    stream: &mut SplitStream<WebSocket>,
+) -> Option<(SyncId, GroupFilter)> {
+    let deadline = tokio::time::Instant::now() + SUBSCRIBE_TIMEOUT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let text = match next {
+            Err(_) => {
+                refuse(
+                    sink,
+                    ApiError::bad_request(
+                        codes::INVALID_REQUEST,
+                        "no subscribe message within 30 s",
+                    ),
+                )
+                .await;
+                return None;
+            }
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return None,
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+        };
+        match serde_json::from_str::<ClientMessage>(&text) {
+            Ok(ClientMessage::Subscribe {
+                cursor,
+                sync_groups,
+            }) => {
+                return Some((
+                    cursor,
+                    GroupFilter(sync_groups.map(|g| g.into_iter().collect())),
+                ));
+            }
+            Ok(ClientMessage::Ping) => {
+                if !send_json(sink, &ServerMessage::Pong).await {
+                    return None;
+                }
+            }
+            Ok(ClientMessage::Pong) => {}
+            Err(err) => {
+                refuse(
+                    sink,
+                    ApiError::bad_request(codes::MALFORMED_JSON, format!("invalid message: {err}")),
+                )
+                .await;
+                return None;
+            }
+        }
+    }
+}
+
+/// Sends every logged delta after `cursor`; returns the new cursor.
+async fn replay(
+    state: &SharedState,
+    sink: &mut Sink,
+    mut cursor: SyncId,
+    filter: &GroupFilter,
+) -> Option<SyncId> {
+    loop {
+        let after = cursor;
+        let page = match state
+            .storage(move |s| s.deltas_after(after, REPLAY_PAGE))
+            .await
+        {
+            Ok(page) => page,
+            Err(err) => {
+                refuse(sink, err).await;
+                return None;
+            }
+        };
+        if let Some(last) = page.deltas.last() {
+            cursor = last.sync_id;
+        }
+        let deltas = filter.keep(&page.deltas);
+        if !deltas.is_empty() && !send_json(sink, &ServerMessage::Deltas { deltas }).await {
+            return None;
+        }
+        if !page.has_more {
+            return Some(cursor);
+        }
+    }
+}
