@@ -45,7 +45,10 @@ fn without(mut value: Value, key: &str) -> Value {
 
 /// Runs the Python validators over generated output for `cases` and returns
 /// (label, valid, errors) per case, in order.
-fn run_python(out_dir: &Path, cases: &[Case]) -> (Vec<String>, Vec<(String, bool, Vec<String>)>) {
+/// Per case: its label, whether it validated, and the validator's messages.
+type CaseResult = (String, bool, Vec<String>);
+
+fn run_python(out_dir: &Path, cases: &[Case]) -> (Vec<String>, Vec<CaseResult>) {
     let cases_file = out_dir.join("cases.json");
     let payload: Vec<Value> = cases
         .iter()
