@@ -15,6 +15,9 @@ use crate::model::Model;
 use crate::types::{Id, Json, Row, SyncId};
 use crate::wire::{Intent, ListResponse, RetrieveResponse};
 
+/// Rows asked for per page by [`ModelHandle::load`].
+const LOAD_PAGE: usize = 500;
+
 /// The rows of model `M`: server reads and writes, and queries of the local
 /// pool. Get one with [`Client::model`] (or the generated `app.tasks()`).
 ///
@@ -201,9 +204,14 @@ impl<M: Model> ModelHandle<M> {
     pub async fn load(&self, query: Query<M>) -> Result<Vec<Row<M>>, Error> {
         let shared = self.client.shared();
         let total = query.limit_value();
+        if total == Some(0) {
+            return Ok(Vec::new());
+        }
         let mut query = query;
         let mut rows = Vec::new();
         loop {
+            let page_size = total.map_or(LOAD_PAGE, |t| (t - rows.len()).min(LOAD_PAGE));
+            query = query.limit(page_size);
             let response = self.fetch_page(&query).await?;
             shared
                 .pool

@@ -48,9 +48,9 @@ pub use sync::SyncStatus;
 pub use watch::{RowChange, WatchStream};
 pub use write::{Create, Delete, Pending, Update, Wait, WriteRejection};
 
+pub use crate::error::Error;
 pub use crate::wire::{IfBusy, OnStale};
 
-use crate::error::Error;
 use crate::model::Model;
 use crate::schema::SchemaDescriptor;
 use crate::types::{Id, Row, SyncId};
@@ -259,9 +259,16 @@ impl Client {
         self.shared().pool.cursor()
     }
 
-    /// The stamp to pass as `read_at` for a write based on what the client
-    /// holds of `targets` (ids or rows): the highest sync id up to which it
-    /// knows every one of them to be current. With no targets, the cursor.
+    /// The stamp to pass as `read_at` for a write based on `targets` (ids
+    /// or rows): the highest sync id up to which the client knows every one
+    /// of them to be current (its cursor, or a later read). With no
+    /// targets, the cursor.
+    ///
+    /// Pass the rows you read rather than their ids when you can: for a
+    /// row, the stamp covers that very version, so if the pool received a
+    /// newer one in the meantime the write is rejected as stale instead of
+    /// overwriting a change you never saw. For an id, the stamp covers what
+    /// the pool holds now.
     ///
     /// ```
     /// use ablo_runtime::{Id, Model, SyncId, client::{Client, ModelHandle}};
@@ -273,14 +280,14 @@ impl Client {
     /// }
     /// ```
     pub fn snapshot<T: SnapshotTarget>(&self, targets: impl IntoIterator<Item = T>) -> SyncId {
-        let keys: Vec<RowKey> = targets
+        let targets: Vec<(RowKey, Option<SyncId>)> = targets
             .into_iter()
             .map(|t| {
                 let (model, id) = t.target();
-                RowKey::new(model, id)
+                (RowKey::new(model, id), t.held_stamp())
             })
             .collect();
-        self.shared().pool.snapshot(&keys)
+        self.shared().pool.snapshot(&targets)
     }
 
     /// Every queued write the server rejected, after it was rolled back in
@@ -346,7 +353,23 @@ impl Client {
 /// ```
 pub trait SnapshotTarget {
     /// The model's wire name and the row's id.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, Model, client::SnapshotTarget};
+    /// fn id_of<M: Model>(id: &Id<M>) -> String { id.target().1 }
+    /// ```
     fn target(&self) -> (&'static str, String);
+
+    /// The stamp of the version the caller holds, for a row; `None` for a
+    /// bare id.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, Model, client::SnapshotTarget};
+    /// fn bare<M: Model>(id: &Id<M>) -> bool { id.held_stamp().is_none() }
+    /// ```
+    fn held_stamp(&self) -> Option<SyncId> {
+        None
+    }
 }
 
 impl<M: Model> SnapshotTarget for Id<M> {
@@ -359,10 +382,18 @@ impl<M: Model> SnapshotTarget for Row<M> {
     fn target(&self) -> (&'static str, String) {
         (M::NAME, self.id.as_str().to_owned())
     }
+
+    fn held_stamp(&self) -> Option<SyncId> {
+        Some(self.stamp)
+    }
 }
 
 impl<T: SnapshotTarget + ?Sized> SnapshotTarget for &T {
     fn target(&self) -> (&'static str, String) {
         (**self).target()
+    }
+
+    fn held_stamp(&self) -> Option<SyncId> {
+        (**self).held_stamp()
     }
 }

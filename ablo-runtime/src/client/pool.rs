@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use tokio::sync::broadcast;
 
-use crate::types::{Json, SyncId, Timestamp};
+use crate::types::{Json, SyncId};
 use crate::wire::{Delta, DeltaAction, JsonObject};
 
 /// Identifies one row: model wire name and id.
@@ -37,7 +37,7 @@ impl RowKey {
 pub(crate) enum LocalOp {
     /// The whole new row (flat JSON, with id, stamp and timestamps).
     Create(JsonObject),
-    /// Fields to overwrite.
+    /// Fields to overwrite (with `updatedAt` set when the write was queued).
     Update(JsonObject),
     /// The row goes away.
     Delete,
@@ -71,7 +71,14 @@ struct State {
 /// The local pool. All methods take the lock briefly and never await.
 pub(crate) struct Pool {
     state: Mutex<State>,
-    changes: broadcast::Sender<RowKey>,
+    changes: broadcast::Sender<PoolChange>,
+}
+
+/// A row whose visible state changed, and that state (`None`: gone).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PoolChange {
+    pub key: RowKey,
+    pub row: Option<Json>,
 }
 
 /// How many change notifications a slow watcher may fall behind before it
@@ -90,8 +97,8 @@ impl Pool {
         }
     }
 
-    /// A receiver of the keys of rows whose visible state changed.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<RowKey> {
+    /// A receiver of every change of a row's visible state, in order.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<PoolChange> {
         self.changes.subscribe()
     }
 
@@ -139,18 +146,31 @@ impl Pool {
         rows.into_values().map(Json::Object).collect()
     }
 
-    /// The stamp to read `keys` at: the highest sync id up to which the
-    /// client knows every one of them to be current.
-    pub(crate) fn snapshot(&self, keys: &[RowKey]) -> SyncId {
+    /// The stamp to read `targets` at: for each, the highest sync id up to
+    /// which the client knows the version it holds to be current, and the
+    /// lowest of those. A target may name the version the caller read
+    /// (`Some(stamp)` of a row it holds); when the pool has moved past that
+    /// version, the version's own stamp is used, so a write based on it is
+    /// rejected as stale.
+    pub(crate) fn snapshot(&self, targets: &[(RowKey, Option<SyncId>)]) -> SyncId {
         let state = self.lock();
-        keys.iter()
-            .map(|key| {
-                let observed = state
+        targets
+            .iter()
+            .map(|(key, held)| {
+                let entry = state
                     .rows
                     .get(&key.model)
-                    .and_then(|rows| rows.get(&key.id))
-                    .map_or(SyncId::ZERO, |c| c.observed_at);
-                observed.max(state.cursor)
+                    .and_then(|rows| rows.get(&key.id));
+                let current_as_of = entry
+                    .map_or(SyncId::ZERO, |c| c.observed_at)
+                    .max(state.cursor);
+                match (held, entry) {
+                    (Some(held), Some(entry)) if *held != SyncId::ZERO && *held != entry.stamp => {
+                        *held
+                    }
+                    (Some(held), None) if *held != SyncId::ZERO => *held,
+                    _ => current_as_of,
+                }
             })
             .min()
             .unwrap_or(state.cursor)
@@ -158,45 +178,40 @@ impl Pool {
 
     /// Stores rows read from the server as of `observed_at`.
     pub(crate) fn store_rows(&self, model: &str, rows: &[Json], observed_at: SyncId) {
-        let mut changed = Vec::new();
-        {
-            let mut state = self.lock();
-            for row in rows {
-                let Some((id, stamp, object)) = split_row(row) else {
-                    continue;
-                };
-                let key = RowKey::new(model, id);
-                if put_confirmed(&mut state, &key, Some(object), stamp, observed_at) {
-                    changed.push(key);
-                }
+        let rows: Vec<(RowKey, SyncId, JsonObject)> = rows
+            .iter()
+            .filter_map(split_row)
+            .map(|(id, stamp, object)| (RowKey::new(model, id), stamp, object))
+            .collect();
+        let keys: Vec<RowKey> = rows.iter().map(|(key, _, _)| key.clone()).collect();
+        self.change_visible(&keys, |state| {
+            for (key, stamp, object) in rows {
+                put_confirmed(state, &key, Some(object), stamp, observed_at);
             }
-        }
-        self.notify(changed);
+        });
     }
 
     /// Applies deltas of the live stream or of a catch-up, in order; those
     /// at or below the cursor were applied before and are skipped.
     pub(crate) fn apply_deltas(&self, deltas: &[Delta]) {
-        let mut changed = Vec::new();
-        {
-            let mut state = self.lock();
-            for delta in deltas {
+        let keys: Vec<RowKey> = deltas
+            .iter()
+            .map(|delta| RowKey::new(&delta.model, &delta.id))
+            .collect();
+        self.change_visible(&keys, |state| {
+            for (delta, key) in deltas.iter().zip(&keys) {
                 if delta.sync_id <= state.cursor {
                     continue;
                 }
-                let key = RowKey::new(&delta.model, &delta.id);
                 let row = match (delta.action, &delta.data) {
                     (DeltaAction::Delete, _) => None,
                     (_, Json::Object(object)) => Some(object.clone()),
                     _ => continue,
                 };
-                if put_confirmed(&mut state, &key, row, delta.sync_id, delta.sync_id) {
-                    changed.push(key);
-                }
+                put_confirmed(state, key, row, delta.sync_id, delta.sync_id);
                 state.cursor = delta.sync_id;
             }
-        }
-        self.notify(changed);
+        });
     }
 
     /// Lays a queued write over the pool. Returns the visible rows after it,
@@ -207,14 +222,12 @@ impl Pool {
         ops: Vec<(RowKey, LocalOp)>,
     ) -> Vec<Option<Json>> {
         let keys: Vec<RowKey> = ops.iter().map(|(key, _)| key.clone()).collect();
-        let (after, changed) = self.change_visible(&keys, |state| {
+        self.change_visible(&keys, |state| {
             state.pending.push(PendingWrite {
                 client_tx_id: client_tx_id.to_owned(),
                 ops,
             });
-        });
-        self.notify(changed);
-        after
+        })
     }
 
     /// A write was accepted as commit `sync_id`: its pending operations (if
@@ -227,7 +240,7 @@ impl Pool {
         rows: Vec<(RowKey, Option<JsonObject>)>,
     ) {
         let keys: Vec<RowKey> = rows.iter().map(|(key, _)| key.clone()).collect();
-        let (_, changed) = self.change_visible(&keys, |state| {
+        self.change_visible(&keys, |state| {
             state
                 .pending
                 .retain(|write| write.client_tx_id != client_tx_id);
@@ -235,7 +248,6 @@ impl Pool {
                 put_confirmed(state, &key, row, sync_id, sync_id);
             }
         });
-        self.notify(changed);
     }
 
     /// A queued write was rejected: its operations are dropped, which rolls
@@ -250,43 +262,45 @@ impl Pool {
                 .flat_map(|write| write.ops.iter().map(|(key, _)| key.clone()))
                 .collect()
         };
-        let (_, changed) = self.change_visible(&keys, |state| {
+        self.change_visible(&keys, |state| {
             state
                 .pending
                 .retain(|write| write.client_tx_id != client_tx_id);
         });
-        self.notify(changed);
     }
 
-    /// Runs `change` and reports the visible rows of `keys` after it, and
-    /// which of them changed.
+    /// Runs `change`, tells watchers about every row of `keys` whose
+    /// visible state it changed (while still holding the lock, so they hear
+    /// changes in the order they happened), and returns the visible rows of
+    /// `keys` after it.
     fn change_visible(
         &self,
         keys: &[RowKey],
         change: impl FnOnce(&mut State),
-    ) -> (Vec<Option<Json>>, Vec<RowKey>) {
+    ) -> Vec<Option<Json>> {
         let mut state = self.lock();
         let before: Vec<Option<JsonObject>> = keys.iter().map(|k| visible(&state, k)).collect();
         change(&mut state);
-        let after: Vec<Option<JsonObject>> = keys.iter().map(|k| visible(&state, k)).collect();
-        let mut seen = HashSet::new();
-        let changed = keys
+        let after: Vec<Option<Json>> = keys
             .iter()
-            .zip(before.iter().zip(&after))
-            .filter(|(key, (b, a))| b != a && seen.insert((*key).clone()))
-            .map(|(key, _)| key.clone())
+            .map(|k| visible(&state, k).map(Json::Object))
             .collect();
-        (
-            after.into_iter().map(|r| r.map(Json::Object)).collect(),
-            changed,
-        )
-    }
-
-    fn notify(&self, changed: Vec<RowKey>) {
-        for key in changed {
-            // No receiver is not an error: nobody is watching.
-            let _ = self.changes.send(key);
+        let mut told = HashSet::new();
+        for ((key, before), after) in keys.iter().zip(before).zip(&after) {
+            let unchanged = match (&before, after) {
+                (None, None) => true,
+                (Some(b), Some(Json::Object(a))) => b == a,
+                _ => false,
+            };
+            if !unchanged && told.insert(key.clone()) {
+                // No receiver is not an error: nobody is watching.
+                let _ = self.changes.send(PoolChange {
+                    key: key.clone(),
+                    row: after.clone(),
+                });
+            }
         }
+        after
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -321,10 +335,6 @@ fn apply_op(row: Option<JsonObject>, op: &LocalOp) -> Option<JsonObject> {
             for (field, value) in fields {
                 row.insert(field.clone(), value.clone());
             }
-            row.insert(
-                "updatedAt".to_owned(),
-                Json::String(Timestamp::now().to_string()),
-            );
             row
         }),
         LocalOp::Delete => None,
@@ -372,4 +382,242 @@ fn split_row(row: &Json) -> Option<(String, SyncId, JsonObject)> {
     let id = object.get("id")?.as_str()?.to_owned();
     let stamp = SyncId(object.get("stamp")?.as_u64()?);
     Some((id, stamp, object.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Actor, ParticipantKind};
+    use serde_json::json;
+
+    fn row(id: &str, stamp: u64, title: &str) -> Json {
+        json!({"id": id, "stamp": stamp, "createdAt": "2026-01-01T00:00:00.000Z",
+               "updatedAt": "2026-01-01T00:00:00.000Z", "title": title})
+    }
+
+    fn object(value: Json) -> JsonObject {
+        value.as_object().unwrap().clone()
+    }
+
+    fn delta(sync_id: u64, id: &str, action: DeltaAction, data: Json) -> Delta {
+        Delta {
+            sync_id: SyncId(sync_id),
+            model: "tasks".into(),
+            id: id.into(),
+            action,
+            data,
+            changed_fields: vec![],
+            client_tx_id: format!("tx_{sync_id}"),
+            actor: Actor {
+                kind: ParticipantKind::System,
+                id: "key".into(),
+            },
+            sync_groups: vec!["default".into()],
+            left_sync_groups: vec![],
+            flagged: false,
+        }
+    }
+
+    fn title(pool: &Pool, id: &str) -> Option<String> {
+        pool.get("tasks", id)
+            .map(|row| row["title"].as_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn older_versions_never_replace_newer_ones() {
+        let pool = Pool::new(SyncId(0));
+        pool.store_rows("tasks", &[row("t1", 5, "five")], SyncId(7));
+        pool.store_rows("tasks", &[row("t1", 3, "three")], SyncId(9));
+        assert_eq!(title(&pool, "t1").as_deref(), Some("five"));
+        pool.apply_deltas(&[delta(4, "t1", DeltaAction::Update, row("t1", 4, "four"))]);
+        assert_eq!(title(&pool, "t1").as_deref(), Some("five"));
+        pool.apply_deltas(&[delta(8, "t1", DeltaAction::Delete, Json::Null)]);
+        assert_eq!(title(&pool, "t1"), None);
+        // A late read of the row as of before the delete does not revive it.
+        pool.store_rows("tasks", &[row("t1", 5, "five")], SyncId(7));
+        assert_eq!(title(&pool, "t1"), None);
+    }
+
+    #[test]
+    fn deltas_move_the_cursor_and_duplicates_are_skipped() {
+        let pool = Pool::new(SyncId(10));
+        pool.apply_deltas(&[
+            delta(9, "old", DeltaAction::Insert, row("old", 9, "old")),
+            delta(11, "t1", DeltaAction::Insert, row("t1", 11, "a")),
+            delta(12, "t1", DeltaAction::Update, row("t1", 12, "b")),
+        ]);
+        assert_eq!(pool.cursor(), SyncId(12));
+        assert_eq!(
+            title(&pool, "old"),
+            None,
+            "deltas at or below the cursor were seen"
+        );
+        assert_eq!(title(&pool, "t1").as_deref(), Some("b"));
+        pool.advance_cursor(SyncId(11));
+        assert_eq!(pool.cursor(), SyncId(12), "the cursor never moves back");
+    }
+
+    #[test]
+    fn queued_writes_show_at_once_and_roll_back() {
+        let pool = Pool::new(SyncId(0));
+        pool.store_rows("tasks", &[row("t1", 5, "original")], SyncId(5));
+        let key = RowKey::new("tasks", "t1");
+        let after = pool.enqueue(
+            "tx_a",
+            vec![(
+                key.clone(),
+                LocalOp::Update(object(json!({"title": "mine"}))),
+            )],
+        );
+        assert_eq!(after[0].as_ref().unwrap()["title"], "mine");
+        assert_eq!(title(&pool, "t1").as_deref(), Some("mine"));
+        pool.roll_back("tx_a");
+        assert_eq!(title(&pool, "t1").as_deref(), Some("original"));
+    }
+
+    #[test]
+    fn remote_changes_are_rebased_under_pending_writes() {
+        let pool = Pool::new(SyncId(0));
+        pool.store_rows("tasks", &[row("t1", 5, "original")], SyncId(5));
+        let key = RowKey::new("tasks", "t1");
+        pool.enqueue(
+            "tx_a",
+            vec![(
+                key.clone(),
+                LocalOp::Update(object(json!({"title": "mine"}))),
+            )],
+        );
+        let mut remote = row("t1", 6, "theirs");
+        remote["points"] = json!(3);
+        pool.apply_deltas(&[delta(6, "t1", DeltaAction::Update, remote)]);
+        let visible = pool.get("tasks", "t1").unwrap();
+        assert_eq!(visible["title"], "mine", "the pending write stays on top");
+        assert_eq!(visible["points"], 3, "the remote change shows under it");
+        pool.roll_back("tx_a");
+        assert_eq!(title(&pool, "t1").as_deref(), Some("theirs"));
+    }
+
+    #[test]
+    fn confirmation_replaces_the_pending_write_with_the_stored_row() {
+        let pool = Pool::new(SyncId(0));
+        let key = RowKey::new("tasks", "t2");
+        pool.enqueue(
+            "tx_c",
+            vec![(key.clone(), LocalOp::Create(object(row("t2", 0, "draft"))))],
+        );
+        assert_eq!(title(&pool, "t2").as_deref(), Some("draft"));
+        pool.confirm(
+            "tx_c",
+            SyncId(9),
+            vec![(key.clone(), Some(object(row("t2", 9, "draft"))))],
+        );
+        assert_eq!(pool.get("tasks", "t2").unwrap()["stamp"], 9);
+        pool.roll_back("tx_c");
+        assert_eq!(
+            title(&pool, "t2").as_deref(),
+            Some("draft"),
+            "a confirmed write has nothing left to roll back"
+        );
+        pool.confirm("tx_d", SyncId(10), vec![(key, None)]);
+        assert_eq!(title(&pool, "t2"), None);
+    }
+
+    #[test]
+    fn a_rolled_back_create_disappears_and_all_lists_in_id_order() {
+        let pool = Pool::new(SyncId(0));
+        pool.store_rows("tasks", &[row("b", 1, "b"), row("a", 2, "a")], SyncId(2));
+        pool.enqueue(
+            "tx_new",
+            vec![(
+                RowKey::new("tasks", "c"),
+                LocalOp::Create(object(row("c", 0, "c"))),
+            )],
+        );
+        pool.enqueue("tx_del", vec![(RowKey::new("tasks", "a"), LocalOp::Delete)]);
+        let ids: Vec<Json> = pool
+            .all("tasks")
+            .into_iter()
+            .map(|r| r["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!("b"), json!("c")]);
+        pool.roll_back("tx_new");
+        pool.roll_back("tx_del");
+        let ids: Vec<Json> = pool
+            .all("tasks")
+            .into_iter()
+            .map(|r| r["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!("a"), json!("b")]);
+        assert!(pool.all("projects").is_empty());
+    }
+
+    #[test]
+    fn snapshot_is_the_freshest_stamp_known_for_every_row() {
+        let pool = Pool::new(SyncId(10));
+        assert_eq!(pool.snapshot(&[]), SyncId(10));
+        pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(14));
+        pool.store_rows("tasks", &[row("t2", 6, "b")], SyncId(12));
+        let t1 = (RowKey::new("tasks", "t1"), None);
+        let t2 = (RowKey::new("tasks", "t2"), None);
+        let unknown = (RowKey::new("tasks", "nope"), None);
+        assert_eq!(pool.snapshot(std::slice::from_ref(&t1)), SyncId(14));
+        assert_eq!(pool.snapshot(&[t1.clone(), t2.clone()]), SyncId(12));
+        assert_eq!(pool.snapshot(&[t1.clone(), unknown]), SyncId(10));
+        pool.apply_deltas(&[delta(20, "t9", DeltaAction::Insert, row("t9", 20, "z"))]);
+        assert_eq!(
+            pool.snapshot(&[t1, t2]),
+            SyncId(20),
+            "the live cursor covers every row"
+        );
+    }
+
+    #[test]
+    fn snapshot_of_a_row_version_the_pool_moved_past_is_that_version() {
+        let pool = Pool::new(SyncId(10));
+        pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(12));
+        let held_current = (RowKey::new("tasks", "t1"), Some(SyncId(5)));
+        assert_eq!(
+            pool.snapshot(std::slice::from_ref(&held_current)),
+            SyncId(12)
+        );
+        pool.apply_deltas(&[delta(15, "t1", DeltaAction::Update, row("t1", 15, "b"))]);
+        assert_eq!(
+            pool.snapshot(std::slice::from_ref(&held_current)),
+            SyncId(5),
+            "the caller's copy is older than the pool's: guard from the copy"
+        );
+        let held_new = (RowKey::new("tasks", "t1"), Some(SyncId(15)));
+        assert_eq!(pool.snapshot(&[held_new]), SyncId(15));
+        let retrieved_elsewhere = (RowKey::new("tasks", "t7"), Some(SyncId(30)));
+        assert_eq!(pool.snapshot(&[retrieved_elsewhere]), SyncId(30));
+        let unconfirmed = (RowKey::new("tasks", "t8"), Some(SyncId::ZERO));
+        assert_eq!(pool.snapshot(&[unconfirmed]), SyncId(15));
+    }
+
+    #[test]
+    fn watchers_hear_every_visible_change_with_its_state() {
+        let pool = Pool::new(SyncId(0));
+        let mut changes = pool.subscribe();
+        pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(5));
+        pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(6));
+        let change = changes.try_recv().unwrap();
+        assert_eq!(change.key, RowKey::new("tasks", "t1"));
+        assert_eq!(change.row.unwrap()["title"], "a");
+        assert!(
+            changes.try_recv().is_err(),
+            "the same version again is no change"
+        );
+        pool.enqueue(
+            "tx",
+            vec![(
+                RowKey::new("tasks", "t1"),
+                LocalOp::Update(object(json!({"title": "b"}))),
+            )],
+        );
+        assert_eq!(changes.try_recv().unwrap().row.unwrap()["title"], "b");
+        pool.roll_back("tx");
+        assert_eq!(changes.try_recv().unwrap().row.unwrap()["title"], "a");
+        pool.apply_deltas(&[delta(6, "t1", DeltaAction::Delete, Json::Null)]);
+        assert_eq!(changes.try_recv().unwrap().row, None);
+    }
 }

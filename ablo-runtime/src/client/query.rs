@@ -42,7 +42,7 @@ pub enum Direction {
 /// ```
 pub struct Query<M> {
     filters: Vec<(String, Json)>,
-    order: Vec<(String, Direction)>,
+    order: Option<(String, Direction)>,
     limit: Option<usize>,
     cursor: Option<String>,
     invalid: Option<String>,
@@ -77,7 +77,7 @@ impl<M> Default for Query<M> {
     fn default() -> Self {
         Query {
             filters: Vec::new(),
-            order: Vec::new(),
+            order: None,
             limit: None,
             cursor: None,
             invalid: None,
@@ -98,12 +98,14 @@ impl<M> Query<M> {
         Query::default()
     }
 
-    /// Only rows whose field `field` (wire name) equals `value`.
+    /// Only rows whose field `field` (wire name) equals `value` (a string,
+    /// number, boolean or null; the server refuses other values and fields
+    /// the model lacks with `invalid_query`).
     ///
     /// ```
     /// use ablo_runtime::client::Query;
-    /// let q: Query<()> = Query::new().where_eq("id", "t1");
-    /// assert!(q.matches(&serde_json::json!({"id": "t1"})));
+    /// let q: Query<()> = Query::new().where_eq("status", "todo");
+    /// assert!(q.matches(&serde_json::json!({"status": "todo"})));
     /// ```
     pub fn where_eq(mut self, field: impl Into<String>, value: impl Serialize) -> Self {
         let field = field.into();
@@ -116,31 +118,35 @@ impl<M> Query<M> {
         self
     }
 
-    /// Sorts by `field` ascending (after any earlier sort keys).
+    /// Sorts by `field` (wire name; `id`, `stamp`, `createdAt` and
+    /// `updatedAt` too) ascending, ties broken by id. A later `order_by`
+    /// replaces an earlier one.
     ///
     /// ```
     /// use ablo_runtime::client::Query;
     /// let q: Query<()> = Query::new().order_by("title");
-    /// assert_eq!(q.to_params().unwrap(), vec![("orderBy".to_string(), "title".to_string())]);
+    /// assert_eq!(q.to_params().unwrap(), vec![("orderBy".to_string(), "title:asc".to_string())]);
     /// ```
     pub fn order_by(mut self, field: impl Into<String>) -> Self {
-        self.order.push((field.into(), Direction::Asc));
+        self.order = Some((field.into(), Direction::Asc));
         self
     }
 
-    /// Sorts by `field` descending (after any earlier sort keys).
+    /// Sorts by `field` descending, ties broken by id. A later `order_by`
+    /// replaces an earlier one.
     ///
     /// ```
     /// use ablo_runtime::client::Query;
     /// let q: Query<()> = Query::new().order_by_desc("createdAt");
-    /// assert_eq!(q.to_params().unwrap()[0].1, "-createdAt");
+    /// assert_eq!(q.to_params().unwrap()[0].1, "createdAt:desc");
     /// ```
     pub fn order_by_desc(mut self, field: impl Into<String>) -> Self {
-        self.order.push((field.into(), Direction::Desc));
+        self.order = Some((field.into(), Direction::Desc));
         self
     }
 
-    /// At most `limit` rows (one page for `list`).
+    /// At most `limit` rows: the page size of `list` (the server allows 1
+    /// to 1000 by default, 50 when unset), the total of `load`.
     ///
     /// ```
     /// use ablo_runtime::client::Query;
@@ -176,7 +182,8 @@ impl<M> Query<M> {
             .all(|(field, expected)| row.get(field).unwrap_or(&Json::Null) == expected)
     }
 
-    /// Sorts rows by the query's keys, then by id; applies the limit.
+    /// Sorts rows by the query's key, ties by id (both in the key's
+    /// direction, as the server pages them); applies the limit.
     ///
     /// ```
     /// use ablo_runtime::client::Query;
@@ -187,24 +194,25 @@ impl<M> Query<M> {
     /// assert_eq!(ids, vec!["b", "c"]);
     /// ```
     pub fn sort_and_limit(&self, mut rows: Vec<Json>) -> Vec<Json> {
+        let (field, direction) = match &self.order {
+            Some((field, direction)) => (field.as_str(), *direction),
+            None => ("id", Direction::Asc),
+        };
         rows.sort_by(|a, b| {
-            for (field, direction) in &self.order {
-                let ordering = compare_json(
-                    a.get(field).unwrap_or(&Json::Null),
-                    b.get(field).unwrap_or(&Json::Null),
-                );
-                let ordering = match direction {
-                    Direction::Asc => ordering,
-                    Direction::Desc => ordering.reverse(),
-                };
-                if ordering != Ordering::Equal {
-                    return ordering;
-                }
-            }
-            compare_json(
-                a.get("id").unwrap_or(&Json::Null),
-                b.get("id").unwrap_or(&Json::Null),
+            let ordering = compare_json(
+                a.get(field).unwrap_or(&Json::Null),
+                b.get(field).unwrap_or(&Json::Null),
             )
+            .then_with(|| {
+                compare_json(
+                    a.get("id").unwrap_or(&Json::Null),
+                    b.get("id").unwrap_or(&Json::Null),
+                )
+            });
+            match direction {
+                Direction::Asc => ordering,
+                Direction::Desc => ordering.reverse(),
+            }
         });
         if let Some(limit) = self.limit {
             rows.truncate(limit);
@@ -213,8 +221,8 @@ impl<M> Query<M> {
     }
 
     /// The query string parameters of `GET /v1/models/{model}`: `where` (a
-    /// JSON object of field → value), `orderBy` (comma-separated, `-` for
-    /// descending), `limit` and `cursor`.
+    /// JSON object of field → value), `orderBy` (`field:asc` or
+    /// `field:desc`), `limit` and `cursor`.
     ///
     /// ```
     /// use ablo_runtime::client::Query;
@@ -232,16 +240,12 @@ impl<M> Query<M> {
             let object: JsonObject = self.filters.iter().cloned().collect();
             params.push(("where".to_owned(), Json::Object(object).to_string()));
         }
-        if !self.order.is_empty() {
-            let keys: Vec<String> = self
-                .order
-                .iter()
-                .map(|(field, direction)| match direction {
-                    Direction::Asc => field.clone(),
-                    Direction::Desc => format!("-{field}"),
-                })
-                .collect();
-            params.push(("orderBy".to_owned(), keys.join(",")));
+        if let Some((field, direction)) = &self.order {
+            let key = match direction {
+                Direction::Asc => format!("{field}:asc"),
+                Direction::Desc => format!("{field}:desc"),
+            };
+            params.push(("orderBy".to_owned(), key));
         }
         if let Some(limit) = self.limit {
             params.push(("limit".to_owned(), limit.to_string()));
@@ -338,7 +342,7 @@ mod tests {
             q.to_params().unwrap(),
             vec![
                 ("where".into(), r#"{"status":"todo"}"#.into()),
-                ("orderBy".into(), "title,-createdAt".into()),
+                ("orderBy".into(), "createdAt:desc".into()),
                 ("limit".into(), "10".into()),
                 ("cursor".into(), "next".into()),
             ]

@@ -210,8 +210,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_server_is_a_connection_error() {
-        // Port 9 (discard) on localhost is closed on any test machine that
-        // does not run inetd; a refused connection maps to `connect_failed`.
+        // A port that was just free: nothing listens, so the connection is
+        // refused, which maps to `connect_failed`.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);

@@ -11,7 +11,7 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Shared;
-use super::pool::RowKey;
+use super::pool::PoolChange;
 use super::query::Query;
 use crate::model::Model;
 use crate::types::{Id, Json, Row};
@@ -61,10 +61,11 @@ type Inner<M> = Pin<Box<dyn Stream<Item = RowChange<M>> + Send>>;
 /// A [`futures::Stream`] of [`RowChange`]s, from
 /// [`ModelHandle::watch`](super::ModelHandle::watch).
 ///
-/// Changes that happen in quick succession may reach a slow reader as one
-/// (the stream always converges on the pool's current state, and never
-/// reports a row twice in a row with the same content). The stream ends when
-/// the client is disposed.
+/// Every change of the pool's visible state is reported in order (changes
+/// applied together, such as one batch of the live stream, arrive as one).
+/// A reader that falls more than a few thousand changes behind is brought up
+/// to date with the changes between what it was told and the pool's state
+/// now. The stream ends when the client is disposed.
 ///
 /// ```no_run
 /// use futures::StreamExt;
@@ -95,7 +96,7 @@ impl<M> Stream for WatchStream<M> {
 struct Watcher<M: Model> {
     shared: Arc<Shared>,
     query: Query<M>,
-    changes: tokio::sync::broadcast::Receiver<RowKey>,
+    changes: tokio::sync::broadcast::Receiver<PoolChange>,
     closed: tokio::sync::watch::Receiver<bool>,
     /// What the reader has been told: id → row JSON.
     view: HashMap<String, Json>,
@@ -127,7 +128,7 @@ impl<M: Model> WatchStream<M> {
                 }
                 tokio::select! {
                     received = watcher.changes.recv() => match received {
-                        Ok(key) if key.model == M::NAME => watcher.refresh(&key.id),
+                        Ok(change) if change.key.model == M::NAME => watcher.apply(change),
                         Ok(_) => {}
                         Err(RecvError::Lagged(_)) => watcher.rescan(),
                         Err(RecvError::Closed) => return None,
@@ -143,14 +144,10 @@ impl<M: Model> WatchStream<M> {
 }
 
 impl<M: Model> Watcher<M> {
-    /// Re-reads one row and queues the change the reader has not seen.
-    fn refresh(&mut self, id: &str) {
-        let now = self
-            .shared
-            .pool
-            .get(M::NAME, id)
-            .filter(|row| self.query.matches(row));
-        self.report(id, now);
+    /// Queues the change of one row as the reader will see it.
+    fn apply(&mut self, change: PoolChange) {
+        let now = change.row.filter(|row| self.query.matches(row));
+        self.report(&change.key.id, now);
     }
 
     /// Compares every matching row with what the reader was told.

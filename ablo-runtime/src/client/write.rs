@@ -333,10 +333,15 @@ impl<M: Model> Update<M> {
     fn prepare(self) -> Result<(Client, PreparedWrite), Error> {
         let fields = to_object(&self.patch, M::NAME)?;
         let operation = Operation::update(M::NAME, self.id.as_str(), Json::Object(fields.clone()));
+        let mut local = fields;
+        local.insert(
+            "updatedAt".into(),
+            Json::String(Timestamp::now().to_string()),
+        );
         let prepared = PreparedWrite {
             operation,
             key: RowKey::new(M::NAME, self.id.as_str()),
-            local: LocalOp::Update(fields),
+            local: LocalOp::Update(local),
             options: self.options,
         };
         Ok((self.client, prepared))
