@@ -3,7 +3,7 @@
 //! schema. Component schemas are the same schemas as the JSON Schema files,
 //! with references rebased onto `#/components/schemas/`.
 
-use ablo_runtime::SchemaDescriptor;
+use ablo_runtime::{FieldType, ModelDescriptor, SchemaDescriptor};
 use serde_json::{Map, Value, json};
 
 use crate::CodegenError;
@@ -89,6 +89,20 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
                 }),
             ),
             (
+                format!("{ty}Deleted"),
+                json!({
+                    "type": "object",
+                    "description": format!("The answer to deleting a `{}` row.", model.name),
+                    "properties": {
+                        "id": id_schema(),
+                        "model": {"const": model.name},
+                        "deleted": {"const": true},
+                        "stamp": sync_id_schema("The sync id of the delete."),
+                    },
+                    "required": ["id", "model", "deleted", "stamp"]
+                }),
+            ),
+            (
                 create.clone(),
                 json!({
                     "type": "object",
@@ -126,7 +140,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
         }
         operations.extend(commit_operations(&model.name, ty));
         rows.push(schema_ref(ty));
-        let (collection, item) = model_paths(&model.name, ty, &list, &retrieved, &create, &update);
+        let (collection, item) = model_paths(model, ty, &list, &retrieved, &create, &update);
         paths.insert(format!("/v1/models/{}", model.name), collection);
         paths.insert(format!("/v1/models/{}/{{id}}", model.name), item);
     }
@@ -139,8 +153,16 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
         }
     };
     schemas.insert("CommitOperation".into(), one_of(operations));
-    schemas.insert("AnyRow".into(), one_of(rows));
+    let any_of = |items: Vec<Value>| {
+        if items.is_empty() {
+            json!(false)
+        } else {
+            json!({"anyOf": items})
+        }
+    };
+    schemas.insert("AnyRow".into(), any_of(rows));
     paths.insert("/v1/commits".into(), commits_path());
+    paths.insert("/v1/sync/deltas".into(), deltas_path());
 
     let mut responses = Map::new();
     for (status, name) in ERROR_RESPONSES {
@@ -204,14 +226,28 @@ fn ok_response(status: &str, description: &str, body: Option<Value>) -> Map<Stri
 }
 
 fn model_paths(
-    wire: &str,
+    model: &ModelDescriptor,
     ty: &str,
     list: &str,
     retrieved: &str,
     create: &str,
     update: &str,
 ) -> (Value, Value) {
+    let wire = &model.name;
     let tag = json!([wire]);
+    // The server filters and sorts on fields holding a single scalar value.
+    let comparable: Vec<&str> = model
+        .fields
+        .iter()
+        .filter(|f| is_comparable(&f.ty))
+        .map(|f| f.name.as_str())
+        .collect();
+    let sortable: Vec<String> = ["id", "stamp", "createdAt", "updatedAt"]
+        .into_iter()
+        .chain(comparable.iter().copied())
+        .map(regex_escape)
+        .collect();
+    let order_by_pattern = format!("^({})(:(asc|desc))?$", sortable.join("|"));
     let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
     let read_at = query(
         "readAt",
@@ -230,8 +266,12 @@ fn model_paths(
             "tags": tag,
             "summary": format!("List `{wire}` rows."),
             "parameters": [
-                {"name": "where", "in": "query", "required": false, "description": "Field filters, as a JSON object.", "content": {"application/json": {"schema": {"type": "object"}}}},
-                query("orderBy", json!({"type": "string"}), "The field to order by."),
+                {"name": "where", "in": "query", "required": false, "description": "Equality filters: a JSON object from field name to a string, number, boolean or null.", "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "propertyNames": {"enum": comparable},
+                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                }}}},
+                query("orderBy", json!({"type": "string", "pattern": order_by_pattern}), "`field` or `field:asc` / `field:desc`; the default is `id:asc`."),
                 query("limit", json!({"type": "integer", "minimum": 1}), "The largest number of rows to return."),
                 query("cursor", json!({"type": "string"}), "`nextCursor` of the previous page."),
             ],
@@ -252,7 +292,7 @@ fn model_paths(
             "operationId": format!("retrieve{ty}"),
             "tags": tag,
             "summary": format!("Retrieve a `{wire}` row with its stamp and active intents."),
-            "parameters": [query("ifBusy", json!({"type": "string"}), "`return` includes the active intents.")],
+            "parameters": [query("ifBusy", schema_ref("IfBusy"), "`return` includes the active intents.")],
             "responses": error_responses(ok_response("200", "The row.", Some(schema_ref(retrieved)))),
         },
         "patch": {
@@ -268,10 +308,27 @@ fn model_paths(
             "tags": tag,
             "summary": format!("Delete a `{wire}` row."),
             "parameters": [read_at, on_stale, idempotency],
-            "responses": error_responses(ok_response("200", "The row was deleted.", None)),
+            "responses": error_responses(ok_response("200", "The row was deleted.", Some(schema_ref(&format!("{ty}Deleted"))))),
         },
     });
     (collection, item)
+}
+
+fn is_comparable(ty: &FieldType) -> bool {
+    match ty {
+        FieldType::Optional { of } => is_comparable(of),
+        FieldType::Json | FieldType::Object { .. } | FieldType::List { .. } => false,
+        _ => true,
+    }
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = "\\^$.|?*+()[]{}".contains(c);
+            escape.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 fn commit_operations(wire: &str, ty: &str) -> [Value; 3] {
@@ -327,6 +384,21 @@ fn commits_path() -> Value {
     })
 }
 
+fn deltas_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "listDeltas",
+            "tags": ["sync"],
+            "summary": "Catch up: the deltas after a sync id, in commit order, paged.",
+            "parameters": [
+                {"name": "after", "in": "query", "required": false, "schema": sync_id_schema("Return deltas with a larger sync id; 0 (the default) starts at the beginning."), "description": "The reader's cursor."},
+                {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}, "description": "The largest number of deltas to return."}
+            ],
+            "responses": error_responses(ok_response("200", "A page of deltas.", Some(schema_ref("DeltasPage")))),
+        }
+    })
+}
+
 fn health_path() -> Value {
     json!({
         "get": {
@@ -334,7 +406,11 @@ fn health_path() -> Value {
             "tags": ["server"],
             "summary": "Liveness and version.",
             "security": [],
-            "responses": {"200": {"description": "The server is up.", "content": json_body(json!({"type": "object"}))}},
+            "responses": {"200": {"description": "The server is up.", "content": json_body(json!({
+                "type": "object",
+                "properties": {"status": {"const": "ok"}, "version": {"type": "string"}},
+                "required": ["status", "version"]
+            }))}},
         }
     })
 }
@@ -353,8 +429,12 @@ fn schema_path() -> Value {
             "operationId": "putSchema",
             "tags": ["server"],
             "summary": "Push a schema descriptor (API key only).",
-            "requestBody": {"required": true, "content": json_body(descriptor.clone())},
-            "responses": error_responses(ok_response("200", "The descriptor now enforced.", Some(descriptor))),
+            "requestBody": {"required": true, "content": json_body(descriptor)},
+            "responses": error_responses(ok_response("200", "The hash of the descriptor now enforced, and whether it changed.", Some(json!({
+                "type": "object",
+                "properties": {"hash": {"type": "string"}, "changed": {"type": "boolean"}},
+                "required": ["hash", "changed"]
+            })))),
         },
     })
 }
@@ -389,7 +469,7 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
         ),
         (
             "IfBusy",
-            json!({"type": "string", "enum": ["ignore", "fail", "wait"], "description": "What a write does while another participant holds an intent on the row."}),
+            json!({"type": "string", "enum": ["ignore", "fail", "wait", "return"], "description": "What a request does while another participant holds an intent on the row: writes `ignore` it, `fail` with `busy`, or `wait` until it clears; a read with `return` includes the active intents."}),
         ),
         (
             "Intent",
@@ -401,10 +481,45 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
                     "participant": {"type": "object", "properties": {"id": {"type": "string"}, "kind": {"type": "string", "enum": ["user", "agent", "system"]}}, "required": ["id", "kind"]},
                     "target": {"type": "object", "properties": {"model": {"type": "string"}, "id": {"type": "string"}, "field": {"type": "string"}}, "required": ["model", "id"]},
                     "action": {"type": "string"},
+                    "exclusive": {"type": "boolean", "description": "Whether the intent is a claim."},
                     "createdAt": {"type": "string", "format": "date-time"},
                     "expiresAt": {"type": "string", "format": "date-time"}
                 },
-                "required": ["id", "participant", "target", "action", "createdAt", "expiresAt"]
+                "required": ["id", "participant", "target", "action", "exclusive", "createdAt", "expiresAt"]
+            }),
+        ),
+        (
+            "Delta",
+            json!({
+                "type": "object",
+                "description": "One changed row in the sync log.",
+                "properties": {
+                    "syncId": sync_id_schema("The commit's sync id."),
+                    "model": {"type": "string"},
+                    "id": {"type": "string"},
+                    "action": {"type": "string", "enum": ["insert", "update", "delete"]},
+                    "data": {"description": "The row after the change."},
+                    "changedFields": {"type": "array", "items": {"type": "string"}},
+                    "clientTxId": {"type": "string"},
+                    "actor": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["user", "agent", "system"]}, "id": {"type": "string"}}, "required": ["kind", "id"]},
+                    "syncGroups": {"type": "array", "items": {"type": "string"}},
+                    "leftSyncGroups": {"type": "array", "items": {"type": "string"}, "description": "Groups the row left with this change (absent when none)."},
+                    "flagged": {"type": "boolean"}
+                },
+                "required": ["syncId", "model", "id", "action", "data", "changedFields", "clientTxId", "actor", "syncGroups", "flagged"]
+            }),
+        ),
+        (
+            "DeltasPage",
+            json!({
+                "type": "object",
+                "properties": {
+                    "data": {"type": "array", "items": schema_ref("Delta")},
+                    "stamp": sync_id_schema("The newest sync id of the project."),
+                    "nextAfter": sync_id_schema("Pass as `after` for the next page."),
+                    "hasMore": {"type": "boolean"}
+                },
+                "required": ["data", "stamp", "nextAfter", "hasMore"]
             }),
         ),
         (
@@ -428,7 +543,7 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
                     "object": {"const": "commit_receipt"},
                     "clientTxId": {"type": "string"},
                     "syncId": sync_id_schema("The sync id the commit took."),
-                    "status": {"type": "string"},
+                    "status": {"type": "string", "enum": ["confirmed"]},
                     "rows": {"type": "array", "items": schema_ref("AnyRow")},
                     "flagged": {"type": "boolean"}
                 },
