@@ -219,3 +219,69 @@ async fn the_client_reconnects_after_a_server_restart() {
     assert!(reader.model::<Task>().get(first.id.clone()).is_some());
     reader.ready().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_too_far_behind_catches_up_over_http_and_resubscribes() {
+    // A server that keeps only a few commits for slow subscribers, and a
+    // reader whose connection stops draining: the server tells it to
+    // resync, and it catches up from its cursor over HTTP.
+    let server = TestServer::start_with(|mut config| {
+        config.ws_backlog = 4;
+        config
+    })
+    .await;
+    let proxy = Proxy::start(&server.url).await;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log_sink = log.clone();
+    let reader = Client::builder(&proxy.url, API_KEY)
+        .schema(App::descriptor())
+        .timeout(Duration::from_secs(20))
+        .retry(
+            RetryPolicy::default()
+                .initial_delay(Duration::from_millis(20))
+                .max_delay(Duration::from_millis(100)),
+        )
+        .logger(move |_, message| log_sink.lock().unwrap().push(message.to_owned()))
+        .connect()
+        .await
+        .unwrap();
+    reader.ready().await.unwrap();
+    let writer = server.client().await;
+
+    proxy.stall();
+    // Large rows fill the socket buffers between server and reader quickly.
+    let big = "x".repeat(200 * 1024);
+    let mut last = None;
+    for i in 0..60 {
+        let mut t = task(&format!("bulk {i}"));
+        t.summary = Some(big.clone());
+        last = Some(writer.model::<Task>().create(t).await.unwrap());
+    }
+    let last = last.unwrap();
+    proxy.resume();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while reader.cursor() != last.stamp {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reader did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reader.model::<Task>().get_count(&Query::new()), 60);
+    let messages = log.lock().unwrap().clone();
+    assert!(
+        messages.iter().any(|m| m.contains("resync")),
+        "the server asked for a resync: {messages:#?}"
+    );
+    reader.ready().await.unwrap();
+    let after = writer
+        .model::<Task>()
+        .create(task("live again"))
+        .await
+        .unwrap();
+    eventually("the resubscribed reader is live", || {
+        reader.model::<Task>().get(after.id.clone()).is_some()
+    })
+    .await;
+}

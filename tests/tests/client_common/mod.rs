@@ -53,8 +53,20 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a free port in a new temporary directory.
     pub async fn start() -> TestServer {
+        TestServer::start_with(|config| config).await
+    }
+
+    /// Starts a server with an adjusted configuration.
+    pub async fn start_with(
+        adjust: impl FnOnce(ablo_server::ServerConfig) -> ablo_server::ServerConfig,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = start_in(dir.path(), "127.0.0.1:0").await;
+        let config = ablo_server::ServerConfig::new(dir.path())
+            .with_addr("127.0.0.1:0".parse().expect("addr"))
+            .with_api_key(API_KEY);
+        let server = ablo_server::start(adjust(config))
+            .await
+            .expect("server starts");
         let url = server.url();
         TestServer {
             server: Some(server),
@@ -110,13 +122,6 @@ impl TestServer {
         }
         panic!("the server did not start again on {addr}");
     }
-}
-
-async fn start_in(dir: &std::path::Path, addr: &str) -> ablo_server::RunningServer {
-    let config = ablo_server::ServerConfig::new(dir)
-        .with_addr(addr.parse().expect("addr"))
-        .with_api_key(API_KEY);
-    ablo_server::start(config).await.expect("server starts")
 }
 
 /// A task with the given title, `todo`, no summary, no points.

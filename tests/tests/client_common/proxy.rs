@@ -25,6 +25,9 @@ struct State {
     connections: AtomicUsize,
     /// Bumped to cut every open connection.
     generation: watch::Sender<u64>,
+    /// While `true`, nothing is read from the server: its answers pile up
+    /// in socket buffers as they would behind a slow client.
+    stalled: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -33,6 +36,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (generation, _) = watch::channel(0);
+        let (stalled, _) = watch::channel(false);
         let state = Arc::new(State {
             upstream: upstream_url.trim_start_matches("http://").to_owned(),
             refusing: AtomicBool::new(false),
@@ -40,6 +44,7 @@ impl Proxy {
             swallowed: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             generation,
+            stalled,
         });
         let accept_state = state.clone();
         let task = tokio::spawn(async move {
@@ -75,6 +80,17 @@ impl Proxy {
     /// the request.
     pub fn swallow_answers(&self, count: usize) {
         self.state.answers_to_swallow.store(count, Ordering::SeqCst);
+    }
+
+    /// Stops reading from the server on every connection (new ones too),
+    /// like a client too slow to keep up, until [`Proxy::resume`].
+    pub fn stall(&self) {
+        self.state.stalled.send_replace(true);
+    }
+
+    /// Reads from the server again.
+    pub fn resume(&self) {
+        self.state.stalled.send_replace(false);
     }
 
     /// How many answers were swallowed so far.
@@ -114,7 +130,11 @@ async fn relay(client: TcpStream, state: Arc<State>) {
     };
     let downstream = async {
         let mut buffer = vec![0u8; 16 * 1024];
+        let mut stalled = state.stalled.subscribe();
         loop {
+            if stalled.wait_for(|stalled| !*stalled).await.is_err() {
+                return;
+            }
             let n = server_read.read(&mut buffer).await.unwrap_or(0);
             if n == 0 {
                 return;
