@@ -21,8 +21,8 @@ pub enum StructKind {
 impl StructKind {
     pub fn attribute(self) -> &'static str {
         match self {
-            StructKind::Model => "#[ablo::model]",
-            StructKind::Object => "#[ablo::object]",
+            StructKind::Model => "`#[ablo::model]`",
+            StructKind::Object => "`#[ablo::object]`",
         }
     }
 }

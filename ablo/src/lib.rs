@@ -63,7 +63,7 @@ pub mod prelude {
     pub use ablo_runtime::{
         EnumDescriptor, FieldDescriptor, FieldPatch, FieldType, FieldValue, Id, Json, Model,
         ModelDescriptor, ObjectDescriptor, Ref, Row, Schema, SchemaDescriptor, SyncId, Timestamp,
-        Uuid,
+        TypeRegistry, Uuid,
     };
 }
 

@@ -1,0 +1,7 @@
+#[ablo::model]
+pub struct Task {
+    #[ablo(indexed)]
+    pub title: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(ablo::Enum)]
+pub enum Status {
+    Todo,
+    Blocked(String),
+    Done { at: i64 },
+}
+
+fn main() {}

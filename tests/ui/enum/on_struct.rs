@@ -1,0 +1,6 @@
+#[derive(ablo::Enum)]
+pub struct Status {
+    pub value: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[ablo::model]
+pub struct Task {
+    pub title: String,
+    pub boxed: Box<String>,
+}
+
+fn main() {}

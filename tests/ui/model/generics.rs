@@ -1,0 +1,6 @@
+#[ablo::model]
+pub struct Task<T> {
+    pub title: T,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[ablo::model(name = "my tasks")]
+pub struct Task {
+    pub title: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[ablo::model]
+pub struct Task<'a> {
+    pub title: &'a str,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[ablo::model]
+pub enum Status {
+    Todo,
+    Done,
+}
+
+fn main() {}

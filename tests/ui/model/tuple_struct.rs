@@ -1,0 +1,4 @@
+#[ablo::model]
+pub struct Task(String, bool);
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ablo::model]
+pub struct Marker;
+
+fn main() {}
