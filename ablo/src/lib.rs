@@ -41,6 +41,21 @@
 //! assert_eq!(serde_json::to_string(&patch).unwrap(), r#"{"title":"Ship it","summary":null}"#);
 //! ```
 //!
+//! The schema also declares a typed client, `AppClient`, with one accessor
+//! per model:
+//!
+//! ```no_run
+//! # use ablo::prelude::*;
+//! # #[ablo::model] pub struct Task { pub title: String }
+//! # ablo::schema! { pub struct App { tasks: Task } }
+//! # async fn run() -> Result<(), ablo::Error> {
+//! let app: AppClient = App::connect("http://127.0.0.1:7700", "sk_test_123").await?;
+//! let tasks: ablo::ModelHandle<Task> = app.tasks();
+//! # let _ = tasks;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The DSL's rules (wire names, enum values, 64-bit integers, reserved names,
 //! hash stability) are written down in `docs/schema-dsl.md`.
 
@@ -119,12 +134,18 @@ pub mod __private {
         deserializer.deserialize_str(Visit { expecting, values })
     }
 
+    /// The client types the typed surface of `ablo::schema!` is built on.
+    pub mod client {
+        pub use ablo_runtime::Error;
+        pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
+    }
+
     /// Emits the typed client surface of `ablo::schema!` (`App::connect`,
-    /// `AppClient`) when the client is built.
+    /// `AppClient`); one place to gate it should the client become optional.
     #[macro_export]
     #[doc(hidden)]
     macro_rules! __client_surface {
-        ($($item:item)*) => {};
+        ($($item:item)*) => { $($item)* };
     }
     pub use __client_surface;
 }
