@@ -99,7 +99,7 @@ pub(crate) fn model_schemas(
         "required": row_required,
         "additionalProperties": false,
     });
-    let mut row_description = format!("A `{}` row, as the server sends it.", model.name);
+    let mut row_description = format!("A row of `{}`, as the server sends it.", model.name);
     if let Some(doc) = model
         .doc
         .as_deref()
@@ -112,7 +112,7 @@ pub(crate) fn model_schemas(
 
     let input = json!({
         "title": format!("{}Input", model.type_name),
-        "description": format!("The `data` of a request creating a `{}` row: optional fields may be left out.", model.name),
+        "description": format!("The `data` of a request creating a row of `{}`: optional fields may be left out.", model.name),
         "type": "object",
         "properties": properties,
         "required": required,
@@ -120,7 +120,7 @@ pub(crate) fn model_schemas(
     });
     let patch = json!({
         "title": format!("{}Patch", model.type_name),
-        "description": format!("The `data` of a request updating a `{}` row: fields left out keep their value; optional fields accept null.", model.name),
+        "description": format!("The `data` of a request updating a row of `{}`: fields left out keep their value; optional fields accept null.", model.name),
         "type": "object",
         "properties": properties,
         "additionalProperties": false,

@@ -92,7 +92,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
                 format!("{ty}Deleted"),
                 json!({
                     "type": "object",
-                    "description": format!("The answer to deleting a `{}` row.", model.name),
+                    "description": format!("The answer to deleting a row of `{}`.", model.name),
                     "properties": {
                         "id": id_schema(),
                         "model": {"const": model.name},
@@ -280,7 +280,7 @@ fn model_paths(
         "post": {
             "operationId": format!("create{ty}"),
             "tags": tag,
-            "summary": format!("Create a `{wire}` row."),
+            "summary": format!("Create a row of `{wire}`."),
             "parameters": [idempotency.clone()],
             "requestBody": {"required": true, "content": json_body(schema_ref(create))},
             "responses": error_responses(ok_response("201", "The created row.", Some(schema_ref(ty)))),
@@ -291,14 +291,14 @@ fn model_paths(
         "get": {
             "operationId": format!("retrieve{ty}"),
             "tags": tag,
-            "summary": format!("Retrieve a `{wire}` row with its stamp and active intents."),
+            "summary": format!("Retrieve a row of `{wire}` with its stamp and active intents."),
             "parameters": [query("ifBusy", schema_ref("IfBusy"), "`return` includes the active intents.")],
             "responses": error_responses(ok_response("200", "The row.", Some(schema_ref(retrieved)))),
         },
         "patch": {
             "operationId": format!("update{ty}"),
             "tags": tag,
-            "summary": format!("Update a `{wire}` row."),
+            "summary": format!("Update a row of `{wire}`."),
             "parameters": [idempotency.clone()],
             "requestBody": {"required": true, "content": json_body(schema_ref(update))},
             "responses": error_responses(ok_response("200", "The updated row.", Some(schema_ref(ty)))),
@@ -306,7 +306,7 @@ fn model_paths(
         "delete": {
             "operationId": format!("delete{ty}"),
             "tags": tag,
-            "summary": format!("Delete a `{wire}` row."),
+            "summary": format!("Delete a row of `{wire}`."),
             "parameters": [read_at, on_stale, idempotency],
             "responses": error_responses(ok_response("200", "The row was deleted.", Some(schema_ref(&format!("{ty}Deleted"))))),
         },

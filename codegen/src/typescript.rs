@@ -66,8 +66,8 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
 
         out.push('\n');
         let row_doc = match &model.doc {
-            Some(doc) => format!("{doc}\n\nA `{wire}` row, as the server sends it."),
-            None => format!("A `{wire}` row, as the server sends it."),
+            Some(doc) => format!("{doc}\n\nA row of `{wire}`, as the server sends it."),
+            None => format!("A row of `{wire}`, as the server sends it."),
         };
         write_doc(&mut out, "", Some(&row_doc));
         writeln!(out, "export interface {name} {{").unwrap();
@@ -85,7 +85,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
             &mut out,
             "",
             Some(&format!(
-                "The data of a new `{wire}` row: optional fields may be left out. Without `id` the server chooses one."
+                "The data of a new row of `{wire}`: optional fields may be left out. Without `id` the server chooses one."
             )),
         );
         writeln!(out, "export interface {name}Input {{").unwrap();
@@ -107,7 +107,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
             &mut out,
             "",
             Some(&format!(
-                "A change to a `{wire}` row: fields left out keep their value; optional fields accept `null` to clear them."
+                "A change to a row of `{wire}`: fields left out keep their value; optional fields accept `null` to clear them."
             )),
         );
         writeln!(out, "export interface {name}Patch {{").unwrap();

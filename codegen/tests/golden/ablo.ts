@@ -23,7 +23,7 @@ export interface ChecklistItem {
 /**
  * A project groups tasks of one organisation.
  *
- * A `projects` row, as the server sends it.
+ * A row of `projects`, as the server sends it.
  */
 export interface Project {
   /** The row's id. */
@@ -41,7 +41,7 @@ export interface Project {
   office: Address | null;
 }
 
-/** The data of a new `projects` row: optional fields may be left out. Without `id` the server chooses one. */
+/** The data of a new row of `projects`: optional fields may be left out. Without `id` the server chooses one. */
 export interface ProjectInput {
   id?: string;
   orgId: string;
@@ -51,7 +51,7 @@ export interface ProjectInput {
   office?: Address | null;
 }
 
-/** A change to a `projects` row: fields left out keep their value; optional fields accept `null` to clear them. */
+/** A change to a row of `projects`: fields left out keep their value; optional fields accept `null` to clear them. */
 export interface ProjectPatch {
   orgId?: string;
   name?: string;
@@ -63,7 +63,7 @@ export interface ProjectPatch {
 /**
  * A unit of work.
  *
- * A `tasks` row, as the server sends it.
+ * A row of `tasks`, as the server sends it.
  */
 export interface Task {
   /** The row's id. */
@@ -90,7 +90,7 @@ export interface Task {
   score: number;
 }
 
-/** The data of a new `tasks` row: optional fields may be left out. Without `id` the server chooses one. */
+/** The data of a new row of `tasks`: optional fields may be left out. Without `id` the server chooses one. */
 export interface TaskInput {
   id?: string;
   /** What the task is about. */
@@ -109,7 +109,7 @@ export interface TaskInput {
   score: number;
 }
 
-/** A change to a `tasks` row: fields left out keep their value; optional fields accept `null` to clear them. */
+/** A change to a row of `tasks`: fields left out keep their value; optional fields accept `null` to clear them. */
 export interface TaskPatch {
   /** What the task is about. */
   title?: string;
