@@ -421,10 +421,10 @@ impl Error {
 
 fn kind_for_status(status: u16) -> &'static str {
     match status {
-        400 | 413 | 422 => "validation",
+        400 | 405 | 413 | 422 => "validation",
         401 => "authentication",
         403 => "permission",
-        404 | 405 => "not_found",
+        404 => "not_found",
         409 => "idempotency",
         429 => "rate_limit",
         _ => "server",
@@ -619,6 +619,7 @@ mod tests {
             (401, "authentication"),
             (403, "permission"),
             (404, "not_found"),
+            (405, "validation"),
             (413, "validation"),
             (429, "rate_limit"),
             (503, "server"),

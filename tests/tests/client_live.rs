@@ -285,3 +285,72 @@ async fn a_client_too_far_behind_catches_up_over_http_and_resubscribes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ready_waits_for_the_subscription_and_times_out_without_it() {
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(&server.url).await;
+    let client = Client::builder(&proxy.url, API_KEY)
+        .schema(App::descriptor())
+        .timeout(Duration::from_millis(800))
+        .retry(
+            RetryPolicy::default()
+                .initial_delay(Duration::from_millis(20))
+                .max_delay(Duration::from_millis(50)),
+        )
+        .connect()
+        .await
+        .unwrap();
+    client.ready().await.unwrap();
+    assert!(client.sync_status().is_live());
+
+    proxy.cut(true);
+    eventually("the client notices the break", || {
+        matches!(client.sync_status(), SyncStatus::Reconnecting { .. })
+    })
+    .await;
+    let err = client.ready().await.unwrap_err();
+    assert!(matches!(err, ablo::Error::Connection(_)), "{err:?}");
+    assert_eq!(err.code(), "not_ready");
+
+    proxy.restore();
+    client.ready().await.unwrap();
+    assert!(client.sync_status().is_live());
+}
+
+#[tokio::test]
+async fn dispose_flushes_queued_writes_and_closes_the_client() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let mut statuses = Box::pin(client.sync_statuses());
+    assert_eq!(next_within(&mut statuses, "live").await, SyncStatus::Live);
+    for i in 0..15 {
+        client
+            .model::<Task>()
+            .create(task(&format!("queued {i}")))
+            .wait(ablo::client::Wait::Queued)
+            .await
+            .unwrap();
+    }
+    client.dispose().await;
+    assert_eq!(client.sync_status(), SyncStatus::Closed);
+    assert_eq!(
+        next_within(&mut statuses, "closed").await,
+        SyncStatus::Closed
+    );
+
+    let err = client
+        .model::<Task>()
+        .create(task("too late"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ablo::Error::Connection(_)), "{err:?}");
+    assert_eq!(err.code(), "closed");
+    let err = client.ready().await.unwrap_err();
+    assert_eq!(err.code(), "closed");
+
+    let reader = server.builder().live(false).connect().await.unwrap();
+    let stored = reader.model::<Task>().load(Query::new()).await.unwrap();
+    assert_eq!(stored.len(), 15, "every queued write reached the server");
+    assert!(stored.iter().all(|row| row.stamp > SyncId::ZERO));
+}

@@ -150,7 +150,7 @@ impl<M: Model> ModelHandle<M> {
     pub async fn retrieve(&self, id: impl Into<Id<M>>) -> Result<Retrieved<M>, Error> {
         let id = id.into();
         let shared = self.client.shared();
-        shared.check_model(M::NAME)?;
+        shared.check_usable(M::NAME)?;
         let request = Request::new(Method::GET, &["v1", "models", M::NAME, id.as_str()]);
         let response: RetrieveResponse = shared.transport.call(&request, shared.timeout).await?;
         Ok(Retrieved {
@@ -233,7 +233,7 @@ impl<M: Model> ModelHandle<M> {
 
     async fn fetch_page(&self, query: &Query<M>) -> Result<ListResponse, Error> {
         let shared = self.client.shared();
-        shared.check_model(M::NAME)?;
+        shared.check_usable(M::NAME)?;
         let request =
             Request::new(Method::GET, &["v1", "models", M::NAME]).query(query.to_params()?);
         shared.transport.call(&request, shared.timeout).await

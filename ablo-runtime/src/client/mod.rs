@@ -80,8 +80,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Fails when the client was given a schema that lacks `model`.
-    pub(crate) fn check_model(&self, model: &str) -> Result<(), Error> {
+    /// Fails when the client was disposed, or was given a schema that lacks
+    /// `model`.
+    pub(crate) fn check_usable(&self, model: &str) -> Result<(), Error> {
+        if *self.closed.borrow() {
+            return Err(Error::connection("closed", "the client was disposed"));
+        }
         match &self.schema {
             Some(schema) if schema.model(model).is_none() => Err(Error::configuration(
                 "unknown_model",

@@ -447,7 +447,7 @@ impl<M: Model> IntoFuture for Delete<M> {
 /// delete, the row before).
 async fn execute(client: &Client, prepared: PreparedWrite) -> Result<Option<Json>, Error> {
     let shared = client.shared();
-    shared.check_model(&prepared.key.model)?;
+    shared.check_usable(&prepared.key.model)?;
     match prepared.options.wait.unwrap_or(shared.default_wait) {
         Wait::Queued => Ok(enqueue(client, prepared)?.local),
         Wait::Confirmed => {
@@ -469,7 +469,7 @@ struct UntypedPending {
 /// Lays the write over the local pool and hands it to the queue task.
 fn enqueue(client: &Client, prepared: PreparedWrite) -> Result<UntypedPending, Error> {
     let shared = client.shared();
-    shared.check_model(&prepared.key.model)?;
+    shared.check_usable(&prepared.key.model)?;
     let key = prepared.key.clone();
     if matches!(prepared.local, LocalOp::Update(_) | LocalOp::Delete)
         && shared.pool.get(&key.model, &key.id).is_none()
