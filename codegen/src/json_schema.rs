@@ -135,6 +135,16 @@ pub(crate) fn model_schemas(
         }
     }
     resolve_references(descriptor, &element, [&row, &input, &patch], &mut defs)?;
+    // The server refuses unknown keys in nested objects too.
+    for (name, schema) in defs.iter_mut() {
+        if descriptor.object_named(name).is_some()
+            && let Some(map) = schema.as_object_mut()
+            && map.contains_key("properties")
+        {
+            map.entry("additionalProperties")
+                .or_insert(Value::Bool(false));
+        }
+    }
     Ok(ModelSchemas {
         row,
         input,

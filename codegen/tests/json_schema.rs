@@ -198,6 +198,24 @@ fn standard_validators_accept_the_schemas_and_judge_rows_inputs_and_patches() {
             false,
         ),
         case(
+            "unknown key in a nested object",
+            t,
+            None,
+            with(
+                task.clone(),
+                "checklist",
+                json!([{"label": "x", "done": true, "colour": "red"}]),
+            ),
+            false,
+        ),
+        case(
+            "nested optional field left out of an input",
+            p,
+            Some("ProjectInput"),
+            json!({"orgId": "o", "name": "n", "archived": false, "office": {"street": "s", "city": "c"}}),
+            true,
+        ),
+        case(
             "null nested optional object",
             p,
             None,
