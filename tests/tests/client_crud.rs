@@ -282,3 +282,29 @@ async fn the_server_refuses_data_against_another_schema() {
     assert_eq!(err.code(), "unknown_model");
     drop(client);
 }
+
+#[tokio::test]
+async fn the_schema_client_has_one_typed_accessor_per_model() {
+    let server = TestServer::start().await;
+    let app = App::connect(&server.url, API_KEY).await.unwrap();
+    app.ready().await.unwrap();
+    let created = app.tasks().create(task("Typed")).await.unwrap();
+    let counter = app
+        .counters()
+        .create(Counter {
+            name: "typed".into(),
+            value: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.tasks().get(created.id.clone()).unwrap(), created);
+    assert_eq!(app.counters().get(counter.id.clone()).unwrap(), counter);
+    // The typed client derefs to the untyped one.
+    assert!(app.snapshot([&created]) >= created.stamp);
+
+    let err = App::connect(&server.url, "sk_test_wrong_key_0000000000")
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::Authentication(_)), "{err:?}");
+}

@@ -68,12 +68,9 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     writeln!(out, "1. server listening on {}", server.url())?;
 
     // 2. Connect: the schema is pushed to the server, which enforces it.
-    let station = Client::builder(server.url(), &api_key)
-        .schema(App::descriptor())
-        .connect()
-        .await?;
+    let station = App::connect(server.url(), &api_key).await?;
     station.ready().await?;
-    let reports = station.model::<WeatherReport>();
+    let reports = station.weather_reports();
     writeln!(
         out,
         "2. connected; schema hash {}",
@@ -119,12 +116,12 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     // 5. A second writer read the report before that update and now writes
     //    from its stale read: the server rejects it with `stale_context`
     //    and sends the current row along.
-    let field_agent = Client::builder(server.url(), &api_key)
-        .schema(App::descriptor())
-        .connect()
-        .await?;
+    let field_agent = App::connect_with(
+        Client::builder(server.url(), &api_key).timeout(std::time::Duration::from_secs(5)),
+    )
+    .await?;
     let stale_write = field_agent
-        .model::<WeatherReport>()
+        .weather_reports()
         .update(
             created.id.clone(),
             WeatherReportPatch::new().conditions(Conditions::Rain),
@@ -155,7 +152,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     // 6. The second writer looks at the current row, decides, and retries
     //    from its stamp.
     let retried = field_agent
-        .model::<WeatherReport>()
+        .weather_reports()
         .update(
             created.id.clone(),
             WeatherReportPatch::new()
