@@ -308,3 +308,57 @@ async fn the_schema_client_has_one_typed_accessor_per_model() {
         .expect("refused");
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn values_the_schema_refuses_are_validation_errors() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let mut huge = task("Too many points");
+    huge.points = i64::MAX;
+    let err = client.model::<Task>().create(huge).await.unwrap_err();
+    assert!(matches!(err, Error::Validation(_)), "{err:?}");
+    assert_eq!(err.code(), "invalid_field_value");
+    assert_eq!(err.status(), Some(422));
+    assert!(err.request_id().is_some());
+    assert_eq!(
+        client.model::<Task>().get_count(&Query::new()),
+        0,
+        "nothing was stored, locally or on the server"
+    );
+}
+
+#[tokio::test]
+async fn load_with_a_limit_stops_at_the_limit_across_pages() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    for i in 0..520 {
+        client
+            .model::<Counter>()
+            .create(Counter {
+                name: format!("c{i:04}"),
+                value: i,
+            })
+            .wait(ablo::client::Wait::Queued)
+            .await
+            .unwrap();
+    }
+    client.dispose().await;
+    let reader = server.builder().live(false).connect().await.unwrap();
+    let rows = reader
+        .model::<Counter>()
+        .load(Query::new().order_by("value").limit(510))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 510);
+    let values: Vec<i64> = rows.iter().map(|r| r.value).collect();
+    assert_eq!(values, (0..510).collect::<Vec<i64>>());
+    assert_eq!(reader.model::<Counter>().get_count(&Query::new()), 510);
+    assert!(
+        reader
+            .model::<Counter>()
+            .load(Query::new().limit(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -401,3 +401,99 @@ impl<T: SnapshotTarget + ?Sized> SnapshotTarget for &T {
         (**self).held_stamp()
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A model for tests of local behaviour: `notes` with one text field.
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    pub(crate) struct Note {
+        pub text: String,
+    }
+
+    impl Model for Note {
+        const NAME: &'static str = "notes";
+        type Patch = serde_json::Map<String, crate::Json>;
+        fn descriptor() -> crate::ModelDescriptor {
+            crate::ModelDescriptor {
+                name: "notes".into(),
+                type_name: "Note".into(),
+                doc: None,
+                fields: vec![crate::FieldDescriptor::new(
+                    "text",
+                    "text",
+                    crate::FieldType::String,
+                )],
+                sync_groups: vec![],
+                ts: "type Note = { text: string, };".into(),
+                json_schema: serde_json::json!({"type": "object"}),
+            }
+        }
+        fn register_types(_: &mut crate::TypeRegistry) {}
+    }
+
+    /// A client that was never connected: its pool and handles work, its
+    /// network calls would fail. For tests of local behaviour.
+    pub(crate) fn offline_client() -> Client {
+        let transport = Transport::new(
+            reqwest::Url::parse("http://127.0.0.1:9").unwrap(),
+            "sk_test_offline".into(),
+            RetryPolicy::none(),
+            log::Logger::default(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let (status, _) = watch_channel::channel(SyncStatus::Off);
+        let (rejections, _) = broadcast::channel(16);
+        let (queue, _) = tokio::sync::mpsc::unbounded_channel();
+        let (queued, _) = watch_channel::channel(0);
+        let (shutdown, closed) = watch_channel::channel(false);
+        let shared = Arc::new(Shared {
+            transport,
+            pool: Pool::new(SyncId::ZERO),
+            schema: None,
+            timeout: Duration::from_secs(1),
+            default_wait: Wait::Confirmed,
+            rejections,
+            queue,
+            queued,
+            status,
+            closed,
+        });
+        Client::start(shared, shutdown, Vec::new())
+    }
+
+    #[tokio::test]
+    async fn snapshot_takes_rows_and_ids() {
+        let client = offline_client();
+        let row = serde_json::json!({"id": "n1", "stamp": 4, "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z", "text": "a"});
+        client.shared().pool.store_rows("notes", &[row], SyncId(9));
+        let held: Row<Note> = client.model::<Note>().get("n1").unwrap();
+        assert_eq!(client.snapshot([&held]), SyncId(9));
+        assert_eq!(client.snapshot([held.id.clone()]), SyncId(9));
+        assert_eq!(client.model::<Note>().snapshot("n1"), SyncId(9));
+        assert_eq!(client.snapshot(Vec::<Id<Note>>::new()), SyncId::ZERO);
+        let newer = serde_json::json!({"id": "n1", "stamp": 12, "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z", "text": "b"});
+        client
+            .shared()
+            .pool
+            .store_rows("notes", &[newer], SyncId(12));
+        assert_eq!(
+            client.snapshot([&held]),
+            SyncId(4),
+            "the held copy is behind"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_disposed_client_refuses_calls() {
+        let client = offline_client();
+        client.dispose().await;
+        assert_eq!(client.sync_status(), SyncStatus::Closed);
+        let err = client.shared().check_usable("notes").unwrap_err();
+        assert_eq!(err.code(), "closed");
+    }
+}

@@ -198,3 +198,103 @@ impl<M: Model> Watcher<M> {
 fn decode<M: Model>(row: &Json) -> Option<Row<M>> {
     serde_json::from_value(row.clone()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use serde_json::json;
+
+    use super::*;
+    use crate::client::Client;
+    use crate::client::pool::{LocalOp, RowKey};
+    use crate::client::tests::{Note, offline_client};
+    use crate::types::SyncId;
+
+    fn note(id: &str, stamp: u64, text: &str) -> Json {
+        json!({"id": id, "stamp": stamp, "createdAt": "2026-01-01T00:00:00.000Z",
+               "updatedAt": "2026-01-01T00:00:00.000Z", "text": text})
+    }
+
+    async fn next(stream: &mut WatchStream<Note>) -> RowChange<Note> {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("a change in time")
+            .expect("the stream goes on")
+    }
+
+    fn pool(client: &Client) -> &crate::client::pool::Pool {
+        &client.shared().pool
+    }
+
+    #[tokio::test]
+    async fn filters_report_rows_entering_and_leaving() {
+        let client = offline_client();
+        let mut stream = client
+            .model::<Note>()
+            .watch(crate::client::Query::new().where_eq("text", "hot"));
+        pool(&client).store_rows("notes", &[note("n1", 1, "cold")], SyncId(1));
+        pool(&client).store_rows("notes", &[note("n1", 2, "hot")], SyncId(2));
+        assert!(matches!(next(&mut stream).await, RowChange::Inserted(r) if r.stamp == SyncId(2)));
+        pool(&client).enqueue(
+            "tx",
+            vec![(
+                RowKey::new("notes", "n1"),
+                LocalOp::Update(json!({"text": "cold"}).as_object().unwrap().clone()),
+            )],
+        );
+        assert_eq!(next(&mut stream).await, RowChange::Removed(Id::new("n1")));
+        pool(&client).roll_back("tx");
+        assert!(matches!(next(&mut stream).await, RowChange::Inserted(r) if r.text == "hot"));
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_converges_without_duplicates() {
+        let client = offline_client();
+        let mut stream = client.model::<Note>().watch(crate::client::Query::new());
+        pool(&client).store_rows(
+            "notes",
+            &[note("keep", 1, "k"), note("gone", 1, "g")],
+            SyncId(1),
+        );
+        // Far more changes than the notification buffer holds, while the
+        // reader reads nothing.
+        let rows: Vec<Json> = (0..6000)
+            .map(|i| note(&format!("bulk{i:05}"), 2, "b"))
+            .collect();
+        pool(&client).store_rows("notes", &rows, SyncId(2));
+        pool(&client).confirm(
+            "tx_del",
+            SyncId(3),
+            vec![(RowKey::new("notes", "gone"), None)],
+        );
+
+        let mut present = HashSet::new();
+        let mut inserted = HashSet::new();
+        while present.len() != 6001 || present.contains("gone") {
+            match next(&mut stream).await {
+                RowChange::Inserted(row) => {
+                    assert!(
+                        inserted.insert(row.id.as_str().to_owned()),
+                        "{} twice",
+                        row.id
+                    );
+                    present.insert(row.id.as_str().to_owned());
+                }
+                RowChange::Updated(row) => panic!("nothing was updated, got {}", row.id),
+                RowChange::Removed(id) => {
+                    assert!(present.remove(id.as_str()), "{id} removed unseen");
+                }
+            }
+        }
+        assert!(present.contains("keep"));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), stream.next())
+                .await
+                .is_err(),
+            "nothing more to report"
+        );
+    }
+}
