@@ -6,7 +6,7 @@
 //! the confirmed row with every pending operation replayed over it, in the
 //! order the writes were queued; so a remote change that arrives while a
 //! write is pending is rebased under it, and a rejected write disappears by
-//! dropping it from the pending list.
+//! dropping its operations.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -43,12 +43,6 @@ pub(crate) enum LocalOp {
     Delete,
 }
 
-#[derive(Debug)]
-struct PendingWrite {
-    client_tx_id: String,
-    ops: Vec<(RowKey, LocalOp)>,
-}
-
 /// The confirmed version of a row the client knows of.
 #[derive(Debug)]
 struct Confirmed {
@@ -64,8 +58,39 @@ struct Confirmed {
 #[derive(Debug, Default)]
 struct State {
     rows: HashMap<String, BTreeMap<String, Confirmed>>,
-    pending: Vec<PendingWrite>,
+    /// Pending operations per row, in the order they were queued, each with
+    /// its write's `clientTxId`.
+    pending: HashMap<RowKey, Vec<(String, LocalOp)>>,
+    /// The rows each pending write touches.
+    pending_rows: HashMap<String, Vec<RowKey>>,
     cursor: SyncId,
+}
+
+impl State {
+    fn add_pending(&mut self, client_tx_id: &str, ops: Vec<(RowKey, LocalOp)>) {
+        let touched = self
+            .pending_rows
+            .entry(client_tx_id.to_owned())
+            .or_default();
+        for (key, op) in ops {
+            touched.push(key.clone());
+            self.pending
+                .entry(key)
+                .or_default()
+                .push((client_tx_id.to_owned(), op));
+        }
+    }
+
+    fn remove_pending(&mut self, client_tx_id: &str) {
+        for key in self.pending_rows.remove(client_tx_id).unwrap_or_default() {
+            if let Some(ops) = self.pending.get_mut(&key) {
+                ops.retain(|(tx, _)| tx != client_tx_id);
+                if ops.is_empty() {
+                    self.pending.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 /// The local pool. All methods take the lock briefly and never await.
@@ -132,15 +157,16 @@ impl Pool {
                     .collect()
             })
             .unwrap_or_default();
-        for write in &state.pending {
-            for (key, op) in &write.ops {
-                if key.model != model {
-                    continue;
-                }
-                let current = rows.remove(&key.id);
-                if let Some(row) = apply_op(current, op) {
-                    rows.insert(key.id.clone(), row);
-                }
+        for (key, ops) in &state.pending {
+            if key.model != model {
+                continue;
+            }
+            let mut row = rows.remove(&key.id);
+            for (_, op) in ops {
+                row = apply_op(row, op);
+            }
+            if let Some(row) = row {
+                rows.insert(key.id.clone(), row);
             }
         }
         rows.into_values().map(Json::Object).collect()
@@ -222,12 +248,7 @@ impl Pool {
         ops: Vec<(RowKey, LocalOp)>,
     ) -> Vec<Option<Json>> {
         let keys: Vec<RowKey> = ops.iter().map(|(key, _)| key.clone()).collect();
-        self.change_visible(&keys, |state| {
-            state.pending.push(PendingWrite {
-                client_tx_id: client_tx_id.to_owned(),
-                ops,
-            });
-        })
+        self.change_visible(&keys, |state| state.add_pending(client_tx_id, ops))
     }
 
     /// A write was accepted as commit `sync_id`: its pending operations (if
@@ -241,9 +262,7 @@ impl Pool {
     ) {
         let keys: Vec<RowKey> = rows.iter().map(|(key, _)| key.clone()).collect();
         self.change_visible(&keys, |state| {
-            state
-                .pending
-                .retain(|write| write.client_tx_id != client_tx_id);
+            state.remove_pending(client_tx_id);
             for (key, row) in rows {
                 put_confirmed(state, &key, row, sync_id, sync_id);
             }
@@ -253,20 +272,13 @@ impl Pool {
     /// A queued write was rejected: its operations are dropped, which rolls
     /// the rows back to what they would be without it.
     pub(crate) fn roll_back(&self, client_tx_id: &str) {
-        let keys: Vec<RowKey> = {
-            let state = self.lock();
-            state
-                .pending
-                .iter()
-                .filter(|write| write.client_tx_id == client_tx_id)
-                .flat_map(|write| write.ops.iter().map(|(key, _)| key.clone()))
-                .collect()
-        };
-        self.change_visible(&keys, |state| {
-            state
-                .pending
-                .retain(|write| write.client_tx_id != client_tx_id);
-        });
+        let keys: Vec<RowKey> = self
+            .lock()
+            .pending_rows
+            .get(client_tx_id)
+            .cloned()
+            .unwrap_or_default();
+        self.change_visible(&keys, |state| state.remove_pending(client_tx_id));
     }
 
     /// Runs `change`, tells watchers about every row of `keys` whose
@@ -318,12 +330,8 @@ fn visible(state: &State, key: &RowKey) -> Option<JsonObject> {
         .get(&key.model)
         .and_then(|rows| rows.get(&key.id))
         .and_then(|c| c.row.clone());
-    for write in &state.pending {
-        for (op_key, op) in &write.ops {
-            if op_key == key {
-                row = apply_op(row, op);
-            }
-        }
+    for (_, op) in state.pending.get(key).into_iter().flatten() {
+        row = apply_op(row, op);
     }
     row
 }
