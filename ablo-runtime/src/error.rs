@@ -37,6 +37,11 @@ pub struct ErrorInfo {
 
 impl ErrorInfo {
     /// An error raised on the client side: no request id, no status.
+    ///
+    /// ```
+    /// let info = ablo_runtime::ErrorInfo::new("closed", "the client was disposed");
+    /// assert_eq!(info.to_string(), "the client was disposed (closed)");
+    /// ```
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         ErrorInfo {
             code: code.into(),

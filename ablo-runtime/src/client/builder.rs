@@ -46,6 +46,20 @@ pub struct ClientBuilder {
     live: bool,
 }
 
+impl std::fmt::Debug for ClientBuilder {
+    /// Shows every option but the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("schema", &self.schema.as_ref().map(|s| &s.name))
+            .field("timeout", &self.timeout)
+            .field("default_wait", &self.default_wait)
+            .field("retry", &self.retry)
+            .field("live", &self.live)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClientBuilder {
     pub(crate) fn new(url: String, api_key: String) -> Self {
         ClientBuilder {
@@ -283,6 +297,14 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.code(), "missing_api_key");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let builder = Client::builder("http://127.0.0.1:7700", "sk_test_secret_value");
+        let text = format!("{builder:?}");
+        assert!(text.contains("127.0.0.1:7700"), "{text}");
+        assert!(!text.contains("sk_test_secret_value"), "{text}");
     }
 
     #[tokio::test]

@@ -349,6 +349,17 @@ impl Client {
     }
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = self.shared();
+        f.debug_struct("Client")
+            .field("url", &shared.transport.url(&[]).as_str())
+            .field("cursor", &shared.pool.cursor())
+            .field("status", &*shared.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Something [`Client::snapshot`] can take: an id or a row of a model.
 ///
 /// ```

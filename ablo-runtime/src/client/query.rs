@@ -171,11 +171,23 @@ impl<M> Query<M> {
     }
 
     /// The page size, if one was set.
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// assert_eq!(Query::<()>::new().limit_value(), None);
+    /// ```
     pub fn limit_value(&self) -> Option<usize> {
         self.limit
     }
 
     /// Whether a row (flat JSON) passes every filter.
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// let q: Query<()> = Query::new().where_eq("points", 3);
+    /// assert!(q.matches(&serde_json::json!({"points": 3})));
+    /// assert!(!q.matches(&serde_json::json!({"points": 4})));
+    /// ```
     pub fn matches(&self, row: &Json) -> bool {
         self.filters
             .iter()

@@ -90,11 +90,24 @@ impl RetryPolicy {
     }
 
     /// The configured number of attempts.
+    ///
+    /// ```
+    /// use ablo_runtime::client::RetryPolicy;
+    /// assert_eq!(RetryPolicy::default().attempts(), 5);
+    /// ```
     pub fn attempts(&self) -> u32 {
         self.max_attempts
     }
 
     /// The upper bound of the delay before retry `retry` (1-based).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ablo_runtime::client::RetryPolicy;
+    /// let p = RetryPolicy::default();
+    /// assert_eq!(p.delay_ceiling(1), Duration::from_millis(100));
+    /// assert_eq!(p.delay_ceiling(3), Duration::from_millis(400));
+    /// ```
     pub fn delay_ceiling(&self, retry: u32) -> Duration {
         let exponent = retry.saturating_sub(1).min(30);
         self.initial_delay
