@@ -69,6 +69,13 @@ pub struct SchemaDiff {
 
 impl SchemaDiff {
     /// Whether any change is breaking.
+    ///
+    /// ```
+    /// use ablo_codegen::{SchemaChange, SchemaDiff};
+    /// let change = |breaking| SchemaChange { subject: "tasks".into(), description: "d".into(), breaking };
+    /// assert!(!SchemaDiff { changes: vec![change(false)] }.is_breaking());
+    /// assert!(SchemaDiff { changes: vec![change(false), change(true)] }.is_breaking());
+    /// ```
     pub fn is_breaking(&self) -> bool {
         self.changes.iter().any(|c| c.breaking)
     }

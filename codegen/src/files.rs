@@ -242,7 +242,10 @@ fn existing_files(dir: &Path) -> Result<BTreeSet<PathBuf>, CodegenError> {
         for entry in entries {
             let entry = entry.map_err(|e| CodegenError::io("list", &current, e))?;
             let path = entry.path();
-            if path.is_dir() {
+            // `file_type` does not follow symlinks, so a link loop cannot
+            // make this walk endless; a link counts as a file.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir {
                 pending.push(path);
             } else {
                 let relative = path

@@ -14,6 +14,34 @@ pub(crate) const ROW_ENVELOPE_FIELDS: [&str; 4] = ["id", "stamp", "createdAt", "
 /// Checks names, references between models, enums and objects, and that every
 /// model and object carries its ts-rs declaration and JSON Schema.
 pub(crate) fn validate(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
+    // Definitions first, so a bad name is reported as such rather than as
+    // a dangling reference from a field.
+    for en in &descriptor.enums {
+        if !is_identifier(&en.name) {
+            return Err(CodegenError::invalid(
+                format!("enum {}", en.name),
+                "the name is not an identifier",
+            ));
+        }
+        let unique: BTreeSet<_> = en.variants.iter().collect();
+        if unique.len() != en.variants.len() {
+            return Err(CodegenError::invalid(
+                format!("enum {}", en.name),
+                "a variant is listed twice",
+            ));
+        }
+    }
+    for object in &descriptor.objects {
+        let element = format!("object {}", object.name);
+        if !is_identifier(&object.name) {
+            return Err(CodegenError::invalid(
+                element,
+                "the name is not an identifier",
+            ));
+        }
+        require_declarations(&element, &object.ts, &object.json_schema)?;
+        check_fields(descriptor, &object.name, &object.fields, false)?;
+    }
     let mut wire_names = BTreeSet::new();
     let mut type_names = BTreeSet::new();
     for model in &descriptor.models {
@@ -46,32 +74,6 @@ pub(crate) fn validate(descriptor: &SchemaDescriptor) -> Result<(), CodegenError
         }
         require_declarations(&element, &model.ts, &model.json_schema)?;
         check_fields(descriptor, &model.name, &model.fields, true)?;
-    }
-    for object in &descriptor.objects {
-        let element = format!("object {}", object.name);
-        if !is_identifier(&object.name) {
-            return Err(CodegenError::invalid(
-                element,
-                "the name is not an identifier",
-            ));
-        }
-        require_declarations(&element, &object.ts, &object.json_schema)?;
-        check_fields(descriptor, &object.name, &object.fields, false)?;
-    }
-    for en in &descriptor.enums {
-        if !is_identifier(&en.name) {
-            return Err(CodegenError::invalid(
-                format!("enum {}", en.name),
-                "the name is not an identifier",
-            ));
-        }
-        let unique: BTreeSet<_> = en.variants.iter().collect();
-        if unique.len() != en.variants.len() {
-            return Err(CodegenError::invalid(
-                format!("enum {}", en.name),
-                "a variant is listed twice",
-            ));
-        }
     }
     Ok(())
 }

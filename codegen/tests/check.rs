@@ -194,3 +194,35 @@ fn write_schema_json_round_trips() {
     assert_eq!(ablo_codegen::read_schema_json(&path).unwrap(), schema);
     assert_eq!(fs::read_to_string(&path).unwrap(), schema.to_json_pretty());
 }
+
+#[test]
+fn write_schema_json_reports_an_unwritable_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    fs::write(&blocker, "x").unwrap();
+    let err = ablo_codegen::write_schema_json(
+        &common::tracker_schema(),
+        blocker.join("ablo.schema.json"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ablo_codegen::CodegenError::Io {
+                action: "create directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("file"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_the_output_directory_does_not_hang_check() {
+    let (dir, schema) = generated();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let report = ablo_codegen::check(&schema, dir.path()).unwrap();
+    assert_eq!(report.extra, [Path::new("loop")]);
+}

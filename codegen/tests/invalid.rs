@@ -112,6 +112,39 @@ fn bad_names_and_sizes() {
 }
 
 #[test]
+fn bad_enum_object_and_field_names() {
+    assert_invalid(
+        |s| s.enums[0].name = "task-status".into(),
+        "enum task-status",
+        "not an identifier",
+    );
+    assert_invalid(
+        |s| s.objects[0].name = "1Address".into(),
+        "object 1Address",
+        "not an identifier",
+    );
+    assert_invalid(
+        |s| tasks(s).fields[1].name.clear(),
+        "field tasks.",
+        "wire name is empty",
+    );
+    assert_invalid(
+        |s| tasks(s).fields[12].ty = FieldType::Float { bits: 16 },
+        "field tasks.score",
+        "floats of 16 bits",
+    );
+    assert_invalid(
+        |s| {
+            tasks(s).fields[8].ty = FieldType::list(FieldType::Enum {
+                name: "Missing".into(),
+            })
+        },
+        "field tasks.tags",
+        "uses enum `Missing`",
+    );
+}
+
+#[test]
 fn missing_or_mismatched_typescript_declarations() {
     assert_invalid(
         |s| tasks(s).ts.clear(),
