@@ -177,6 +177,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let router = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            // Deltas are small messages that must leave at once.
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
