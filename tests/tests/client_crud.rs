@@ -214,8 +214,7 @@ async fn a_wrong_api_key_is_an_authentication_error() {
         .schema(App::descriptor())
         .connect()
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
     assert_eq!(err.code(), "invalid_api_key");
     assert_eq!(err.status(), Some(401));
@@ -232,8 +231,7 @@ async fn an_unreachable_server_is_a_connection_error() {
         .retry(ablo::client::RetryPolicy::none())
         .connect()
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
 }
 

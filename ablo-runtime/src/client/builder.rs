@@ -6,12 +6,13 @@ use std::time::Duration;
 use reqwest::{Method, Url};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::commit;
 use super::log::{LogLevel, Logger};
 use super::pool::Pool;
 use super::retry::RetryPolicy;
 use super::sync::{self, SyncStatus};
 use super::transport::{Request, Transport};
-use super::write::{self, Wait};
+use super::write::Wait;
 use super::{Client, Shared};
 use crate::error::Error;
 use crate::schema::SchemaDescriptor;
@@ -237,7 +238,7 @@ impl ClientBuilder {
             status,
             closed: shutdown_rx.clone(),
         });
-        let mut tasks = vec![tokio::spawn(write::run_queue(
+        let mut tasks = vec![tokio::spawn(commit::run_queue(
             shared.clone(),
             queue_rx,
             shutdown_rx.clone(),

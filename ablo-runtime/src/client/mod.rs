@@ -21,7 +21,9 @@
 //!   `on_stale`, `wait`, `idempotency_key`, `timeout`;
 //! - [`Query`], [`RowChange`], [`RetryPolicy`], [`Wait`], [`SyncStatus`].
 
+mod batch;
 mod builder;
+mod commit;
 mod handle;
 mod log;
 mod pool;
@@ -39,14 +41,16 @@ use futures::Stream;
 use tokio::sync::{broadcast, watch as watch_channel};
 use tokio::task::JoinHandle;
 
+pub use batch::{Batch, BatchReceipt};
 pub use builder::ClientBuilder;
+pub use commit::WriteRejection;
 pub use handle::{ModelHandle, Page, Retrieved};
 pub use log::LogLevel;
 pub use query::{Direction, Query};
 pub use retry::RetryPolicy;
 pub use sync::SyncStatus;
 pub use watch::{RowChange, WatchStream};
-pub use write::{Create, Delete, Pending, Update, Wait, WriteRejection};
+pub use write::{BatchOp, Create, Delete, Pending, Update, Wait};
 
 pub use crate::error::Error;
 pub use crate::wire::{IfBusy, OnStale};
@@ -54,9 +58,9 @@ pub use crate::wire::{IfBusy, OnStale};
 use crate::model::Model;
 use crate::schema::SchemaDescriptor;
 use crate::types::{Id, Row, SyncId};
+use commit::QueuedCommit;
 use pool::{Pool, RowKey};
 use transport::Transport;
-use write::QueuedCommit;
 
 /// Resolves once the client is shut down (or its lifecycle is gone).
 pub(crate) async fn stopped(shutdown: &mut watch_channel::Receiver<bool>) {

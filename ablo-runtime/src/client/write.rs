@@ -1,25 +1,23 @@
 //! Writes: the [`Create`], [`Update`] and [`Delete`] builders, what they
-//! wait for ([`Wait`]), and the queue that sends queued writes in order.
+//! wait for ([`Wait`]), and [`Pending`] writes.
 //!
-//! Every write is one commit (`POST /v1/commits`) with a `clientTxId`, so a
-//! transport failure can be retried without applying the write twice.
+//! Every write is one commit (`POST /v1/commits`, see [`super::commit`])
+//! with a `clientTxId`, so a transport failure can be retried without
+//! applying the write twice.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Method;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
 use super::Client;
-use super::Shared;
+use super::commit::{self, Commit, Staged};
 use super::pool::{LocalOp, RowKey};
-use super::transport::Request;
 use crate::error::Error;
 use crate::model::Model;
 use crate::types::{Id, Json, Row, SyncId, Timestamp};
-use crate::wire::{CommitReceipt, CommitRequest, JsonObject, OnStale, Operation, OperationType};
+use crate::wire::{CommitReceipt, JsonObject, OnStale, Operation};
 
 /// What an awaited write waits for.
 ///
@@ -39,27 +37,6 @@ pub enum Wait {
     Queued,
 }
 
-/// A queued write the server refused (or that could not be delivered within
-/// its timeout), after it was rolled back in the local pool.
-///
-/// ```
-/// use ablo_runtime::client::WriteRejection;
-/// fn report(r: &WriteRejection) -> String {
-///     format!("{} {} {:?}: {}", r.client_tx_id, r.model, r.id, r.error)
-/// }
-/// ```
-#[derive(Clone, Debug)]
-pub struct WriteRejection {
-    /// The write's `clientTxId`.
-    pub client_tx_id: String,
-    /// The model's wire name.
-    pub model: String,
-    /// The row's id.
-    pub id: String,
-    /// Why.
-    pub error: Error,
-}
-
 /// A write applied to the local pool and on its way to the server.
 ///
 /// ```
@@ -70,9 +47,9 @@ pub struct WriteRejection {
 /// }
 /// ```
 pub struct Pending<T> {
-    local: T,
-    client_tx_id: String,
-    confirmation: oneshot::Receiver<Result<T, Error>>,
+    pub(crate) local: T,
+    pub(crate) client_tx_id: String,
+    pub(crate) confirmation: oneshot::Receiver<Result<T, Error>>,
 }
 
 impl<T> Pending<T> {
@@ -122,22 +99,29 @@ struct WriteOptions {
     timeout: Option<Duration>,
 }
 
-/// A queued commit waiting for the queue task.
-pub(crate) struct QueuedCommit {
-    request: CommitRequest,
-    key: RowKey,
-    kind: OperationType,
-    deadline: Duration,
-    reply: oneshot::Sender<Result<Option<Json>, Error>>,
-}
-
-/// A write ready to go: the operation for the server and its effect on the
-/// local pool.
+/// A write ready to go: the operation for the server, its effect on the
+/// local pool, and its options.
 struct PreparedWrite {
     operation: Operation,
     key: RowKey,
     local: LocalOp,
     options: WriteOptions,
+}
+
+impl PreparedWrite {
+    /// The operation with its stale guard, and the options that apply to
+    /// the commit as a whole.
+    fn split(self) -> (Staged, WriteOptions) {
+        let mut operation = self.operation;
+        operation.read_at = self.options.read_at;
+        operation.on_stale = self.options.on_stale;
+        let staged = Staged {
+            operation,
+            key: self.key,
+            local: self.local,
+        };
+        (staged, self.options)
+    }
 }
 
 /// Adds the shared option setters to a write builder.
@@ -396,12 +380,7 @@ impl<M: Model> Delete<M> {
     /// ```
     pub fn enqueue(self) -> Result<Pending<()>, Error> {
         let (client, prepared) = self.prepare();
-        let pending = enqueue(&client, prepared)?;
-        Ok(Pending {
-            local: (),
-            client_tx_id: pending.client_tx_id,
-            confirmation: map_confirmation(pending.confirmation, |_| Ok(())),
-        })
+        enqueue_one(&client, prepared, |_| Ok(()), |_| Ok(()))
     }
 }
 
@@ -447,76 +426,43 @@ impl<M: Model> IntoFuture for Delete<M> {
 /// delete, the row before).
 async fn execute(client: &Client, prepared: PreparedWrite) -> Result<Option<Json>, Error> {
     let shared = client.shared();
-    shared.check_usable(&prepared.key.model)?;
-    match prepared.options.wait.unwrap_or(shared.default_wait) {
-        Wait::Queued => Ok(enqueue(client, prepared)?.local),
+    let (staged, options) = prepared.split();
+    let commit = Commit::new(
+        shared,
+        vec![staged],
+        options.idempotency_key,
+        options.timeout,
+    )?;
+    match options.wait.unwrap_or(shared.default_wait) {
+        Wait::Queued => Ok(commit::enqueue(shared, commit)?.local.pop().flatten()),
         Wait::Confirmed => {
-            let deadline = prepared.options.timeout.unwrap_or(shared.timeout);
-            let kind = prepared.operation.kind;
-            let key = prepared.key.clone();
-            let request = commit_request(prepared);
-            send_commit(shared, &request, &key, kind, deadline).await
+            let receipt = commit::send(shared, &commit).await?;
+            Ok(first_row(receipt))
         }
     }
 }
 
-struct UntypedPending {
-    local: Option<Json>,
-    client_tx_id: String,
-    confirmation: oneshot::Receiver<Result<Option<Json>, Error>>,
-}
-
-/// Lays the write over the local pool and hands it to the queue task.
-fn enqueue(client: &Client, prepared: PreparedWrite) -> Result<UntypedPending, Error> {
+/// Queues a single write; the [`Pending`] converts the receipt with
+/// `convert`.
+fn enqueue_one<T: Send + 'static>(
+    client: &Client,
+    prepared: PreparedWrite,
+    local: impl FnOnce(Option<Json>) -> Result<T, Error>,
+    convert: impl FnOnce(CommitReceipt) -> Result<T, Error> + Send + 'static,
+) -> Result<Pending<T>, Error> {
     let shared = client.shared();
-    shared.check_usable(&prepared.key.model)?;
-    let key = prepared.key.clone();
-    if matches!(prepared.local, LocalOp::Update(_) | LocalOp::Delete)
-        && shared.pool.get(&key.model, &key.id).is_none()
-    {
-        return Err(Error::NotFound(Box::new(crate::error::ErrorInfo::new(
-            "row_not_loaded",
-            format!(
-                "{} row `{}` is not in the local pool; load it first, or write with Wait::Confirmed",
-                key.model, key.id
-            ),
-        ))));
-    }
-    let deadline = prepared.options.timeout.unwrap_or(shared.timeout);
-    let kind = prepared.operation.kind;
-    let local_op = prepared.local.clone();
-    let request = commit_request(prepared);
-    let client_tx_id = request
-        .client_tx_id
-        .clone()
-        .expect("commit_request always sets a clientTxId");
-    let local = shared
-        .pool
-        .enqueue(&client_tx_id, vec![(key.clone(), local_op)])
-        .pop()
-        .flatten();
-    let (reply, confirmation) = oneshot::channel();
-    shared.queued.send_modify(|n| *n += 1);
-    let queued = QueuedCommit {
-        request,
-        key,
-        kind,
-        deadline,
-        reply,
-    };
-    if let Err(mpsc::error::SendError(queued)) = shared.queue.send(queued) {
-        shared.pool.roll_back(&client_tx_id);
-        shared.queued.send_modify(|n| *n -= 1);
-        let _ = queued;
-        return Err(Error::connection(
-            "closed",
-            "the client was disposed; the write was not sent",
-        ));
-    }
-    Ok(UntypedPending {
-        local,
-        client_tx_id,
-        confirmation,
+    let (staged, options) = prepared.split();
+    let commit = Commit::new(
+        shared,
+        vec![staged],
+        options.idempotency_key,
+        options.timeout,
+    )?;
+    let mut enqueued = commit::enqueue(shared, commit)?;
+    Ok(Pending {
+        local: local(enqueued.local.pop().flatten())?,
+        client_tx_id: enqueued.client_tx_id,
+        confirmation: commit::map_confirmation(enqueued.confirmation, convert),
     })
 }
 
@@ -524,115 +470,16 @@ fn enqueue_typed<M: Model>(
     client: &Client,
     prepared: PreparedWrite,
 ) -> Result<Pending<Row<M>>, Error> {
-    let pending = enqueue(client, prepared)?;
-    let local = decode_row::<M>(pending.local)?;
-    Ok(Pending {
-        local,
-        client_tx_id: pending.client_tx_id,
-        confirmation: map_confirmation(pending.confirmation, decode_row::<M>),
+    enqueue_one(client, prepared, decode_row::<M>, |receipt| {
+        decode_row::<M>(first_row(receipt))
     })
 }
 
-/// Converts a confirmation channel's value with `convert`, without a task
-/// of its own: a relay future is spawned only to adapt the type.
-fn map_confirmation<T: Send + 'static>(
-    confirmation: oneshot::Receiver<Result<Option<Json>, Error>>,
-    convert: impl FnOnce(Option<Json>) -> Result<T, Error> + Send + 'static,
-) -> oneshot::Receiver<Result<T, Error>> {
-    let (sender, receiver) = oneshot::channel();
-    tokio::spawn(async move {
-        let result = match confirmation.await {
-            Ok(result) => result.and_then(convert),
-            Err(_) => Err(Error::connection(
-                "closed",
-                "the client was disposed before the write was confirmed",
-            )),
-        };
-        let _ = sender.send(result);
-    });
-    receiver
+fn first_row(receipt: CommitReceipt) -> Option<Json> {
+    receipt.rows.into_iter().next()
 }
 
-fn commit_request(prepared: PreparedWrite) -> CommitRequest {
-    let mut operation = prepared.operation;
-    operation.read_at = prepared.options.read_at;
-    operation.on_stale = prepared.options.on_stale;
-    let client_tx_id = prepared
-        .options
-        .idempotency_key
-        .unwrap_or_else(|| format!("tx_{}", uuid::Uuid::now_v7().simple()));
-    CommitRequest::new(vec![operation]).client_tx_id(client_tx_id)
-}
-
-/// Sends one commit (retrying transient failures with the same
-/// `clientTxId`) and applies its receipt to the local pool.
-async fn send_commit(
-    shared: &Shared,
-    request: &CommitRequest,
-    key: &RowKey,
-    kind: OperationType,
-    deadline: Duration,
-) -> Result<Option<Json>, Error> {
-    let body = serde_json::to_value(request).map_err(|e| {
-        Error::validation("invalid_data", format!("commit does not serialize: {e}"))
-    })?;
-    let http = Request::new(Method::POST, &["v1", "commits"]).body(body);
-    let receipt: CommitReceipt = shared.transport.call(&http, deadline).await?;
-    let row = receipt.rows.first().cloned();
-    let stored = match kind {
-        OperationType::Delete => None,
-        _ => row.as_ref().and_then(|r| r.as_object().cloned()),
-    };
-    let client_tx_id = request.client_tx_id.as_deref().unwrap_or_default();
-    shared
-        .pool
-        .confirm(client_tx_id, receipt.sync_id, vec![(key.clone(), stored)]);
-    Ok(row)
-}
-
-/// The queue task: sends queued writes one at a time, in order, and settles
-/// each (confirm or roll back) before the next.
-pub(crate) async fn run_queue(
-    shared: Arc<Shared>,
-    mut queue: mpsc::UnboundedReceiver<QueuedCommit>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let queued = tokio::select! {
-            queued = queue.recv() => match queued {
-                Some(queued) => queued,
-                None => return,
-            },
-            _ = super::stopped(&mut shutdown) => return,
-        };
-        let client_tx_id = queued.request.client_tx_id.clone().unwrap_or_default();
-        let result = send_commit(
-            &shared,
-            &queued.request,
-            &queued.key,
-            queued.kind,
-            queued.deadline,
-        )
-        .await;
-        if let Err(error) = &result {
-            shared.pool.roll_back(&client_tx_id);
-            shared.transport.log.warn(format!(
-                "queued write {client_tx_id} to {} `{}` rolled back: {error}",
-                queued.key.model, queued.key.id
-            ));
-            let _ = shared.rejections.send(WriteRejection {
-                client_tx_id: client_tx_id.clone(),
-                model: queued.key.model.clone(),
-                id: queued.key.id.clone(),
-                error: error.clone(),
-            });
-        }
-        let _ = queued.reply.send(result);
-        shared.queued.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-fn to_object<T: serde::Serialize>(value: &T, model: &str) -> Result<JsonObject, Error> {
+pub(crate) fn to_object<T: serde::Serialize>(value: &T, model: &str) -> Result<JsonObject, Error> {
     match serde_json::to_value(value) {
         Ok(Json::Object(object)) => Ok(object),
         Ok(other) => Err(Error::validation(
@@ -651,4 +498,45 @@ pub(crate) fn decode_row<M: Model>(row: Option<Json>) -> Result<Row<M>, Error> {
         row.ok_or_else(|| Error::invalid_response(format!("no `{}` row returned", M::NAME)))?;
     serde_json::from_value(row)
         .map_err(|e| Error::invalid_response(format!("a `{}` row does not decode: {e}", M::NAME)))
+}
+
+/// One write of a [`Batch`](super::Batch): a [`Create`], [`Update`] or
+/// [`Delete`] builder, converted with `into()` (what
+/// [`Batch::with`](super::Batch::with) does). Its `read_at` and `on_stale`
+/// apply; `wait`, `idempotency_key` and `timeout` are the batch's.
+///
+/// ```
+/// use ablo_runtime::{Model, client::{BatchOp, Create}};
+/// fn op<M: Model>(write: Create<M>) -> BatchOp { write.into() }
+/// ```
+pub struct BatchOp {
+    pub(crate) client: Client,
+    pub(crate) staged: Result<Staged, Error>,
+}
+
+impl<M: Model> From<Create<M>> for BatchOp {
+    fn from(write: Create<M>) -> Self {
+        let client = write.client.clone();
+        let staged = write.prepare().map(|(_, prepared)| prepared.split().0);
+        BatchOp { client, staged }
+    }
+}
+
+impl<M: Model> From<Update<M>> for BatchOp {
+    fn from(write: Update<M>) -> Self {
+        let client = write.client.clone();
+        let staged = write.prepare().map(|(_, prepared)| prepared.split().0);
+        BatchOp { client, staged }
+    }
+}
+
+impl<M: Model> From<Delete<M>> for BatchOp {
+    fn from(write: Delete<M>) -> Self {
+        let client = write.client.clone();
+        let (_, prepared) = write.prepare();
+        BatchOp {
+            client,
+            staged: Ok(prepared.split().0),
+        }
+    }
 }

@@ -1,0 +1,247 @@
+//! Sending commits: one or more operations, one `clientTxId`, all applied or
+//! none. A commit is either sent and awaited (confirmed writes) or laid over
+//! the local pool and handed to the queue task, which sends queued commits
+//! one at a time, in order, and confirms or rolls back each.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Shared;
+use super::pool::{LocalOp, RowKey};
+use super::transport::Request;
+use crate::error::{Error, ErrorInfo};
+use crate::types::Json;
+use crate::wire::{CommitReceipt, CommitRequest, JsonObject, Operation, OperationType};
+
+/// A queued write the server refused (or that could not be delivered within
+/// its timeout), after it was rolled back in the local pool.
+///
+/// ```
+/// use ablo_runtime::client::WriteRejection;
+/// fn report(r: &WriteRejection) -> String {
+///     format!("{} {} {:?}: {}", r.client_tx_id, r.model, r.id, r.error)
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct WriteRejection {
+    /// The write's `clientTxId`.
+    pub client_tx_id: String,
+    /// The model's wire name (for a batch, of its first operation).
+    pub model: String,
+    /// The row's id (for a batch, of its first operation).
+    pub id: String,
+    /// Why.
+    pub error: Error,
+}
+
+/// One operation ready to send, with its effect on the local pool.
+pub(crate) struct Staged {
+    pub operation: Operation,
+    pub key: RowKey,
+    pub local: LocalOp,
+}
+
+/// A commit ready to send.
+pub(crate) struct Commit {
+    staged: Vec<Staged>,
+    client_tx_id: String,
+    deadline: Duration,
+}
+
+impl Commit {
+    /// A commit of `staged` with the given idempotency key (or a generated
+    /// `clientTxId`) and timeout (or the client's).
+    pub(crate) fn new(
+        shared: &Shared,
+        staged: Vec<Staged>,
+        idempotency_key: Option<String>,
+        timeout: Option<Duration>,
+    ) -> Result<Commit, Error> {
+        if staged.is_empty() {
+            return Err(Error::validation(
+                "invalid_commit",
+                "a commit needs at least one operation",
+            ));
+        }
+        for op in &staged {
+            shared.check_usable(&op.key.model)?;
+        }
+        Ok(Commit {
+            staged,
+            client_tx_id: idempotency_key
+                .unwrap_or_else(|| format!("tx_{}", uuid::Uuid::now_v7().simple())),
+            deadline: timeout.unwrap_or(shared.timeout),
+        })
+    }
+
+    pub(crate) fn client_tx_id(&self) -> &str {
+        &self.client_tx_id
+    }
+
+    fn request(&self) -> CommitRequest {
+        let operations = self.staged.iter().map(|s| s.operation.clone()).collect();
+        CommitRequest::new(operations).client_tx_id(self.client_tx_id.clone())
+    }
+
+    /// The rows of a receipt as the pool stores them: `None` for deletes.
+    fn stored_rows(&self, receipt: &CommitReceipt) -> Vec<(RowKey, Option<JsonObject>)> {
+        self.staged
+            .iter()
+            .zip(&receipt.rows)
+            .map(|(staged, row)| {
+                let row = match staged.operation.kind {
+                    OperationType::Delete => None,
+                    _ => row.as_object().cloned(),
+                };
+                (staged.key.clone(), row)
+            })
+            .collect()
+    }
+}
+
+/// Sends a commit (retrying transient failures with the same `clientTxId`)
+/// and applies its receipt to the local pool.
+pub(crate) async fn send(shared: &Shared, commit: &Commit) -> Result<CommitReceipt, Error> {
+    let body = serde_json::to_value(commit.request()).map_err(|e| {
+        Error::validation("invalid_data", format!("commit does not serialize: {e}"))
+    })?;
+    let http = Request::new(Method::POST, &["v1", "commits"]).body(body);
+    let receipt: CommitReceipt = shared.transport.call(&http, commit.deadline).await?;
+    if receipt.rows.len() != commit.staged.len() {
+        return Err(Error::invalid_response(format!(
+            "the receipt of {} has {} rows for {} operations",
+            commit.client_tx_id,
+            receipt.rows.len(),
+            commit.staged.len()
+        )));
+    }
+    shared.pool.confirm(
+        &commit.client_tx_id,
+        receipt.sync_id,
+        commit.stored_rows(&receipt),
+    );
+    Ok(receipt)
+}
+
+/// A commit laid over the local pool and on its way to the server.
+pub(crate) struct Enqueued {
+    /// The visible rows after each operation (`None`: gone).
+    pub local: Vec<Option<Json>>,
+    pub client_tx_id: String,
+    pub confirmation: oneshot::Receiver<Result<CommitReceipt, Error>>,
+}
+
+/// A queued commit waiting for the queue task.
+pub(crate) struct QueuedCommit {
+    commit: Commit,
+    reply: oneshot::Sender<Result<CommitReceipt, Error>>,
+}
+
+/// Lays the commit over the local pool and hands it to the queue task. An
+/// update or delete needs its row in the pool (or created earlier in the
+/// same commit).
+pub(crate) fn enqueue(shared: &Shared, commit: Commit) -> Result<Enqueued, Error> {
+    let mut created = HashSet::new();
+    for staged in &commit.staged {
+        let key = &staged.key;
+        match staged.local {
+            LocalOp::Create(_) => {
+                created.insert(key.clone());
+            }
+            LocalOp::Update(_) | LocalOp::Delete
+                if !created.contains(key) && shared.pool.get(&key.model, &key.id).is_none() =>
+            {
+                return Err(Error::NotFound(Box::new(ErrorInfo::new(
+                    "row_not_loaded",
+                    format!(
+                        "{} row `{}` is not in the local pool; load it first, or write with Wait::Confirmed",
+                        key.model, key.id
+                    ),
+                ))));
+            }
+            _ => {}
+        }
+    }
+    let client_tx_id = commit.client_tx_id.clone();
+    let ops = commit
+        .staged
+        .iter()
+        .map(|s| (s.key.clone(), s.local.clone()))
+        .collect();
+    let local = shared.pool.enqueue(&client_tx_id, ops);
+    let (reply, confirmation) = oneshot::channel();
+    shared.queued.send_modify(|n| *n += 1);
+    if shared.queue.send(QueuedCommit { commit, reply }).is_err() {
+        shared.pool.roll_back(&client_tx_id);
+        shared.queued.send_modify(|n| *n = n.saturating_sub(1));
+        return Err(Error::connection(
+            "closed",
+            "the client was disposed; the write was not sent",
+        ));
+    }
+    Ok(Enqueued {
+        local,
+        client_tx_id,
+        confirmation,
+    })
+}
+
+/// The queue task: sends queued commits one at a time, in order, and
+/// settles each (confirm or roll back) before the next.
+pub(crate) async fn run_queue(
+    shared: Arc<Shared>,
+    mut queue: mpsc::UnboundedReceiver<QueuedCommit>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let queued = tokio::select! {
+            queued = queue.recv() => match queued {
+                Some(queued) => queued,
+                None => return,
+            },
+            _ = super::stopped(&mut shutdown) => return,
+        };
+        let commit = &queued.commit;
+        let result = send(&shared, commit).await;
+        if let Err(error) = &result {
+            shared.pool.roll_back(&commit.client_tx_id);
+            let first = &commit.staged[0].key;
+            shared.transport.log.warn(format!(
+                "queued write {} to {} `{}` rolled back: {error}",
+                commit.client_tx_id, first.model, first.id
+            ));
+            let _ = shared.rejections.send(WriteRejection {
+                client_tx_id: commit.client_tx_id.clone(),
+                model: first.model.clone(),
+                id: first.id.clone(),
+                error: error.clone(),
+            });
+        }
+        let _ = queued.reply.send(result);
+        shared.queued.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Adapts a confirmation channel's value with `convert` (in a small relay
+/// task), for the typed [`Pending`](super::Pending) of each kind of write.
+pub(crate) fn map_confirmation<T: Send + 'static>(
+    confirmation: oneshot::Receiver<Result<CommitReceipt, Error>>,
+    convert: impl FnOnce(CommitReceipt) -> Result<T, Error> + Send + 'static,
+) -> oneshot::Receiver<Result<T, Error>> {
+    let (sender, receiver) = oneshot::channel();
+    tokio::spawn(async move {
+        let result = match confirmation.await {
+            Ok(result) => result.and_then(convert),
+            Err(_) => Err(Error::connection(
+                "closed",
+                "the client was disposed before the write was confirmed",
+            )),
+        };
+        let _ = sender.send(result);
+    });
+    receiver
+}
