@@ -14,6 +14,13 @@ pub(crate) const ROW_ENVELOPE_FIELDS: [&str; 4] = ["id", "stamp", "createdAt", "
 /// Checks names, references between models, enums and objects, and that every
 /// model and object carries its ts-rs declaration and JSON Schema.
 pub(crate) fn validate(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
+    // The name goes into `$id` URIs and the TypeScript header.
+    if !is_identifier(&descriptor.name) {
+        return Err(CodegenError::invalid(
+            format!("schema {}", descriptor.name),
+            "the name is not an identifier",
+        ));
+    }
     // Definitions first, so a bad name is reported as such rather than as
     // a dangling reference from a field.
     for en in &descriptor.enums {

@@ -114,6 +114,11 @@ fn bad_names_and_sizes() {
 #[test]
 fn bad_enum_object_and_field_names() {
     assert_invalid(
+        |s| s.name = "My App".into(),
+        "schema My App",
+        "not an identifier",
+    );
+    assert_invalid(
         |s| s.enums[0].name = "task-status".into(),
         "enum task-status",
         "not an identifier",
