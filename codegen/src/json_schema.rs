@@ -23,6 +23,7 @@ pub(crate) const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 const DEFS_PREFIX: &str = "#/$defs/";
 
 /// The schemas of one model, with references of the form `#/$defs/Name`.
+#[derive(Clone)]
 pub(crate) struct ModelSchemas {
     pub row: Value,
     pub input: Value,
@@ -157,6 +158,7 @@ pub(crate) fn model_schemas(
 pub(crate) fn render_model(
     descriptor: &SchemaDescriptor,
     model: &ModelDescriptor,
+    schemas: ModelSchemas,
     header: &str,
 ) -> Result<String, CodegenError> {
     let ModelSchemas {
@@ -164,7 +166,7 @@ pub(crate) fn render_model(
         input,
         patch,
         defs,
-    } = model_schemas(descriptor, model)?;
+    } = schemas;
     let mut names = NameTable::new("JSON Schema");
     let mut all_defs = Map::new();
     for (name, schema) in [("Input", input), ("Patch", patch)] {

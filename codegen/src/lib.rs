@@ -82,15 +82,21 @@ pub fn render(descriptor: &SchemaDescriptor) -> Result<BTreeMap<PathBuf, String>
         PathBuf::from(TYPESCRIPT_FILE),
         typescript::render(descriptor, &header)?,
     );
-    for model in &descriptor.models {
+    // The per-model schemas feed both the JSON Schema files and OpenAPI.
+    let model_schemas = descriptor
+        .models
+        .iter()
+        .map(|model| json_schema::model_schemas(descriptor, model))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (model, schemas) in descriptor.models.iter().zip(&model_schemas) {
         files.insert(
             json_schema_file(&model.name),
-            json_schema::render_model(descriptor, model, &header)?,
+            json_schema::render_model(descriptor, model, schemas.clone(), &header)?,
         );
     }
     files.insert(
         PathBuf::from(OPENAPI_FILE),
-        openapi::render(descriptor, &header)?,
+        openapi::render(descriptor, model_schemas, &header)?,
     );
     Ok(files)
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::CodegenError;
 use crate::json_out::pretty_ordered;
-use crate::json_schema::{id_schema, model_schemas, rebase_refs, sync_id_schema};
+use crate::json_schema::{ModelSchemas, id_schema, rebase_refs, sync_id_schema};
 use crate::validate::NameTable;
 
 const COMPONENTS: &str = "#/components/schemas/";
@@ -33,7 +33,13 @@ fn json_body(schema: Value) -> Value {
     json!({ "application/json": { "schema": schema } })
 }
 
-pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<String, CodegenError> {
+/// Renders `openapi.json`; `model_schemas` holds the schemas of each model of
+/// `descriptor`, in the same order.
+pub(crate) fn render(
+    descriptor: &SchemaDescriptor,
+    model_schemas: Vec<ModelSchemas>,
+    header: &str,
+) -> Result<String, CodegenError> {
     let mut names = NameTable::new("OpenAPI");
     let mut schemas = Map::new();
     for (name, schema) in shared_schemas() {
@@ -48,9 +54,8 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
     paths.insert("/v1/schema".into(), schema_path());
     let mut operations = Vec::new();
     let mut rows = Vec::new();
-    for model in &descriptor.models {
+    for (model, mut parts) in descriptor.models.iter().zip(model_schemas) {
         let owner = format!("model {}", model.name);
-        let mut parts = model_schemas(descriptor, model)?;
         let ty = &model.type_name;
         for schema in [&mut parts.row, &mut parts.input, &mut parts.patch] {
             rebase_refs(schema, COMPONENTS);
