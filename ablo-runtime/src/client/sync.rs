@@ -259,3 +259,30 @@ fn handshake_error(error: tungstenite::Error) -> Error {
         other => Error::connection("connect_failed", other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::http::Response;
+
+    #[test]
+    fn a_refused_handshake_keeps_the_servers_error() {
+        let body = br#"{"error":{"type":"authentication","code":"invalid_api_key","message":"unknown key","requestId":"req_7"}}"#;
+        let response = Response::builder()
+            .status(401)
+            .body(Some(body.to_vec()))
+            .unwrap();
+        let err = handshake_error(tungstenite::Error::Http(response));
+        assert!(matches!(err, Error::Authentication(_)), "{err:?}");
+        assert_eq!(err.code(), "invalid_api_key");
+        assert_eq!(err.request_id(), Some("req_7"));
+    }
+
+    #[test]
+    fn other_handshake_failures_are_connection_errors() {
+        let err = handshake_error(tungstenite::Error::ConnectionClosed);
+        assert!(matches!(err, Error::Connection(_)), "{err:?}");
+        assert_eq!(err.code(), "connect_failed");
+        assert!(err.is_transient());
+    }
+}
