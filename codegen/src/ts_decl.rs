@@ -163,6 +163,14 @@ fn split_top_level(text: &str, separator: char) -> Result<Vec<String>, String> {
                 }
                 continue;
             }
+            '/' if text[index..].starts_with("//") => {
+                let end = text[index..].find('\n').map_or(text.len(), |e| index + e);
+                current.push_str(&text[index..end]);
+                while chars.peek().is_some_and(|(i, _)| *i < end) {
+                    chars.next();
+                }
+                continue;
+            }
             '{' | '[' | '(' | '<' => depth += 1,
             '}' | ']' | ')' => depth -= 1,
             // `=>` of a function type is not a closing angle bracket.
@@ -214,6 +222,15 @@ mod tests {
         assert_eq!(names, ["title", "tags", "m", "summary"]);
         assert_eq!(props[2].ty, "Record<string, number | null>");
         assert_eq!(props[3].ty, "string | null");
+    }
+
+    #[test]
+    fn apostrophes_and_commas_in_comments_are_not_code() {
+        let decl = "type A = { /** The owner's name, or: none. */ owner: string, // it's a line, too\n b: number, };";
+        let (_, props) = parse_object_declaration(decl).unwrap();
+        let names: Vec<_> = props.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["owner", "b"]);
+        assert_eq!(props[1].ty, "number");
     }
 
     #[test]

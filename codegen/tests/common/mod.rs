@@ -326,16 +326,19 @@ pub fn tsc() -> PathBuf {
     tsc
 }
 
-/// `python3` with the `jsonschema` package; panics with instructions when
-/// either is missing.
+/// `python3` with the `jsonschema` and `openapi-spec-validator` packages;
+/// panics with instructions when any is missing.
 pub fn python_with_jsonschema() -> Command {
     let probe = Command::new("python3")
-        .args(["-c", "import jsonschema, referencing"])
+        .args([
+            "-c",
+            "import jsonschema, referencing, openapi_spec_validator",
+        ])
         .output();
     match probe {
         Ok(out) if out.status.success() => Command::new("python3"),
         Ok(out) => panic!(
-            "python3 has no `jsonschema` package: run `scripts/setup-tools` (it installs tools/requirements.txt with pip)\n{}",
+            "python3 lacks `jsonschema` or `openapi-spec-validator`: run `scripts/setup-tools` (it installs tools/requirements.txt with pip)\n{}",
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(e) => {
