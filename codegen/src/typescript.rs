@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ablo_runtime::{FieldDescriptor, SchemaDescriptor};
+use ablo_runtime::{EnumDescriptor, FieldDescriptor, ModelDescriptor, SchemaDescriptor};
 use serde_json::json;
 
 use crate::CodegenError;
@@ -27,22 +27,9 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
     out.push_str("/** Any JSON value: the type of `Json` fields. */\n");
     out.push_str(JSON_VALUE);
     out.push('\n');
-
     for en in &descriptor.enums {
-        out.push('\n');
-        write_doc(&mut out, "", en.doc.as_deref());
-        let union = if en.variants.is_empty() {
-            "never".to_owned()
-        } else {
-            en.variants
-                .iter()
-                .map(|v| quote(v))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        };
-        writeln!(out, "export type {} = {union};", en.name).unwrap();
+        write_enum(&mut out, en);
     }
-
     for object in &descriptor.objects {
         let types = field_types(
             &format!("object {}", object.name),
@@ -51,73 +38,145 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
         )?;
         out.push('\n');
         write_doc(&mut out, "", object.doc.as_deref());
-        writeln!(out, "export interface {} {{", object.name).unwrap();
-        for field in &object.fields {
-            write_doc(&mut out, "  ", field.doc.as_deref());
-            writeln!(out, "  {}: {};", property(&field.name), types[&field.name]).unwrap();
-        }
-        out.push_str("}\n");
+        write_interface(
+            &mut out,
+            &object.name,
+            None,
+            &object.fields,
+            &types,
+            Optionality::AsDeclared,
+        );
     }
-
     for model in &descriptor.models {
-        let types = field_types(&format!("model {}", model.name), &model.ts, &model.fields)?;
-        let name = &model.type_name;
-        let wire = &model.name;
-
-        out.push('\n');
-        let row_doc = match &model.doc {
-            Some(doc) => format!("{doc}\n\nA row of `{wire}`, as the server sends it."),
-            None => format!("A row of `{wire}`, as the server sends it."),
-        };
-        write_doc(&mut out, "", Some(&row_doc));
-        writeln!(out, "export interface {name} {{").unwrap();
-        out.push_str("  /** The row's id. */\n  id: string;\n");
-        out.push_str("  /** Sync id of the row's last change. */\n  stamp: number;\n");
-        out.push_str("  /** When the row was created (RFC 3339, UTC). */\n  createdAt: string;\n");
-        out.push_str("  /** When the row last changed (RFC 3339, UTC). */\n  updatedAt: string;\n");
-        for field in &model.fields {
-            write_doc(&mut out, "  ", field.doc.as_deref());
-            writeln!(out, "  {}: {};", property(&field.name), types[&field.name]).unwrap();
-        }
-        out.push_str("}\n\n");
-
-        write_doc(
-            &mut out,
-            "",
-            Some(&format!(
-                "The data of a new row of `{wire}`: optional fields may be left out. Without `id` the server chooses one."
-            )),
-        );
-        writeln!(out, "export interface {name}Input {{").unwrap();
-        out.push_str("  id?: string;\n");
-        for field in &model.fields {
-            write_doc(&mut out, "  ", field.doc.as_deref());
-            let mark = if field.is_required() { "" } else { "?" };
-            writeln!(
-                out,
-                "  {}{mark}: {};",
-                property(&field.name),
-                types[&field.name]
-            )
-            .unwrap();
-        }
-        out.push_str("}\n\n");
-
-        write_doc(
-            &mut out,
-            "",
-            Some(&format!(
-                "A change to a row of `{wire}`: fields left out keep their value; optional fields accept `null` to clear them."
-            )),
-        );
-        writeln!(out, "export interface {name}Patch {{").unwrap();
-        for field in &model.fields {
-            write_doc(&mut out, "  ", field.doc.as_deref());
-            writeln!(out, "  {}?: {};", property(&field.name), types[&field.name]).unwrap();
-        }
-        out.push_str("}\n");
+        write_model(&mut out, model)?;
     }
+    write_model_maps(&mut out, descriptor);
+    out.push_str("\n/** The schema: models with their fields in declaration order, enums and nested objects. */\n");
+    let schema = serde_json::to_string_pretty(&schema_const(descriptor)).expect("JSON value");
+    writeln!(out, "export const schema = {schema} as const;").unwrap();
+    Ok(out)
+}
 
+fn write_enum(out: &mut String, en: &EnumDescriptor) {
+    out.push('\n');
+    write_doc(out, "", en.doc.as_deref());
+    let union = if en.variants.is_empty() {
+        "never".to_owned()
+    } else {
+        en.variants
+            .iter()
+            .map(|v| quote(v))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    writeln!(out, "export type {} = {union};", en.name).unwrap();
+}
+
+/// How the properties of an interface are marked optional (`?`).
+#[derive(Clone, Copy)]
+enum Optionality {
+    /// Every property present (rows, nested objects).
+    AsDeclared,
+    /// Optional fields may be left out (create inputs).
+    OptionalFieldsMayBeOmitted,
+    /// Every property may be left out (patches).
+    AllMayBeOmitted,
+}
+
+fn write_interface(
+    out: &mut String,
+    name: &str,
+    leading: Option<&str>,
+    fields: &[FieldDescriptor],
+    types: &BTreeMap<String, String>,
+    optionality: Optionality,
+) {
+    writeln!(out, "export interface {name} {{").unwrap();
+    if let Some(leading) = leading {
+        out.push_str(leading);
+    }
+    for field in fields {
+        write_doc(out, "  ", field.doc.as_deref());
+        let omittable = match optionality {
+            Optionality::AsDeclared => false,
+            Optionality::OptionalFieldsMayBeOmitted => !field.is_required(),
+            Optionality::AllMayBeOmitted => true,
+        };
+        let mark = if omittable { "?" } else { "" };
+        writeln!(
+            out,
+            "  {}{mark}: {};",
+            property(&field.name),
+            types[&field.name]
+        )
+        .unwrap();
+    }
+    out.push_str("}\n");
+}
+
+/// The row envelope every model's row interface starts with.
+const ROW_ENVELOPE: &str = "  /** The row's id. */\n  id: string;\n  \
+/** Sync id of the row's last change. */\n  stamp: number;\n  \
+/** When the row was created (RFC 3339, UTC). */\n  createdAt: string;\n  \
+/** When the row last changed (RFC 3339, UTC). */\n  updatedAt: string;\n";
+
+fn write_model(out: &mut String, model: &ModelDescriptor) -> Result<(), CodegenError> {
+    let types = field_types(&format!("model {}", model.name), &model.ts, &model.fields)?;
+    let name = &model.type_name;
+    let wire = &model.name;
+    let row_doc = match &model.doc {
+        Some(doc) => format!("{doc}\n\nA row of `{wire}`, as the server sends it."),
+        None => format!("A row of `{wire}`, as the server sends it."),
+    };
+    out.push('\n');
+    write_doc(out, "", Some(&row_doc));
+    write_interface(
+        out,
+        name,
+        Some(ROW_ENVELOPE),
+        &model.fields,
+        &types,
+        Optionality::AsDeclared,
+    );
+
+    out.push('\n');
+    write_doc(
+        out,
+        "",
+        Some(&format!(
+            "The data of a new row of `{wire}`: optional fields may be left out. Without `id` the server chooses one."
+        )),
+    );
+    write_interface(
+        out,
+        &format!("{name}Input"),
+        Some("  id?: string;\n"),
+        &model.fields,
+        &types,
+        Optionality::OptionalFieldsMayBeOmitted,
+    );
+
+    out.push('\n');
+    write_doc(
+        out,
+        "",
+        Some(&format!(
+            "A change to a row of `{wire}`: fields left out keep their value; optional fields accept `null` to clear them."
+        )),
+    );
+    write_interface(
+        out,
+        &format!("{name}Patch"),
+        None,
+        &model.fields,
+        &types,
+        Optionality::AllMayBeOmitted,
+    );
+    Ok(())
+}
+
+/// `Models`, `ModelInputs`, `ModelPatches` and `ModelName`.
+fn write_model_maps(out: &mut String, descriptor: &SchemaDescriptor) {
     for (type_name, suffix, doc) in [
         ("Models", "", "Row type of each model, by wire name."),
         (
@@ -146,11 +205,6 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
         out.push_str("}\n");
     }
     out.push_str("\n/** The wire name of a model. */\nexport type ModelName = keyof Models;\n");
-
-    out.push_str("\n/** The schema: models with their fields in declaration order, enums and nested objects. */\n");
-    let schema = serde_json::to_string_pretty(&schema_const(descriptor)).expect("JSON value");
-    writeln!(out, "export const schema = {schema} as const;").unwrap();
-    Ok(out)
 }
 
 fn claim_names(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
