@@ -129,9 +129,14 @@ pub enum Error {
         intents: Vec<Json>,
     },
     /// Another participant holds an exclusive claim on the row
-    /// (`entity_claimed`, 409).
-    #[error("entity claimed: {0}")]
-    EntityClaimed(Box<ErrorInfo>),
+    /// (`entity_claimed`, 409). Carries the claims.
+    #[error("entity claimed: {info}")]
+    EntityClaimed {
+        /// Code, message, request id.
+        info: Box<ErrorInfo>,
+        /// The claims on the row, as the server sent them.
+        intents: Vec<Json>,
+    },
     /// The server could not be reached, the connection broke, or no answer
     /// came in time (client side).
     #[error("connection failed: {0}")]
@@ -263,16 +268,13 @@ impl Error {
             "idempotency" => Error::Idempotency(info),
             "rate_limit" => Error::RateLimit { info, retry_after },
             "busy" => {
-                let intents = info
-                    .details
-                    .as_ref()
-                    .and_then(|d| d.get("intents"))
-                    .and_then(Json::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let intents = detail_intents(&info);
                 Error::Busy { info, intents }
             }
-            "entity_claimed" => Error::EntityClaimed(info),
+            "entity_claimed" => {
+                let intents = detail_intents(&info);
+                Error::EntityClaimed { info, intents }
+            }
             "connection" => Error::Connection(info),
             "configuration" => Error::Configuration(info),
             _ => Error::Server(info),
@@ -330,12 +332,12 @@ impl Error {
             Error::StaleContext { info, .. }
             | Error::RateLimit { info, .. }
             | Error::Busy { info, .. }
+            | Error::EntityClaimed { info, .. }
             | Error::Validation(info)
             | Error::Authentication(info)
             | Error::Permission(info)
             | Error::NotFound(info)
             | Error::Idempotency(info)
-            | Error::EntityClaimed(info)
             | Error::Connection(info)
             | Error::Server(info)
             | Error::Configuration(info) => info.as_ref(),
@@ -422,6 +424,16 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The `details.intents` of a `busy` or `entity_claimed` error.
+fn detail_intents(info: &ErrorInfo) -> Vec<Json> {
+    info.details
+        .as_ref()
+        .and_then(|d| d.get("intents"))
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn kind_for_status(status: u16) -> &'static str {
@@ -591,10 +603,16 @@ mod tests {
 
     #[test]
     fn entity_claimed_is_recognised_by_code_under_any_type() {
+        let claim = serde_json::json!({"id": "int_9", "exclusive": true});
         for kind in ["entity_claimed", "busy", "conflict"] {
-            let err = Error::from_response(409, &envelope(kind, "entity_claimed", None), None);
-            assert!(matches!(err, Error::EntityClaimed(_)), "{kind}: {err:?}");
+            let details = serde_json::json!({"intents": [claim.clone()]});
+            let err =
+                Error::from_response(409, &envelope(kind, "entity_claimed", Some(details)), None);
             assert_common(&err, "entity_claimed", 409);
+            match err {
+                Error::EntityClaimed { intents, .. } => assert_eq!(intents, vec![claim.clone()]),
+                other => panic!("{kind}: expected EntityClaimed, got {other:?}"),
+            }
         }
     }
 
