@@ -60,77 +60,9 @@ pub(crate) fn render(
         for schema in [&mut parts.row, &mut parts.input, &mut parts.patch] {
             rebase_refs(schema, COMPONENTS);
         }
-        let list = format!("{ty}List");
-        let retrieved = format!("{ty}Retrieved");
-        let create = format!("{ty}CreateRequest");
-        let update = format!("{ty}UpdateRequest");
-        let generated = [
-            (ty.clone(), parts.row),
-            (format!("{ty}Input"), parts.input),
-            (format!("{ty}Patch"), parts.patch),
-            (
-                list.clone(),
-                json!({
-                    "type": "object",
-                    "description": format!("A page of `{}` rows.", model.name),
-                    "properties": {
-                        "data": {"type": "array", "items": schema_ref(ty)},
-                        "stamp": sync_id_schema("The highest sync id the page reflects."),
-                        "nextCursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."}
-                    },
-                    "required": ["data", "stamp", "nextCursor"]
-                }),
-            ),
-            (
-                retrieved.clone(),
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "data": schema_ref(ty),
-                        "stamp": sync_id_schema("The row's stamp, to pass as `readAt` when writing."),
-                        "intents": {"type": "array", "items": schema_ref("Intent")}
-                    },
-                    "required": ["data", "stamp", "intents"]
-                }),
-            ),
-            (
-                format!("{ty}Deleted"),
-                json!({
-                    "type": "object",
-                    "description": format!("The answer to deleting a row of `{}`.", model.name),
-                    "properties": {
-                        "id": id_schema(),
-                        "model": {"const": model.name},
-                        "deleted": {"const": true},
-                        "stamp": sync_id_schema("The sync id of the delete."),
-                    },
-                    "required": ["id", "model", "deleted", "stamp"]
-                }),
-            ),
-            (
-                create.clone(),
-                json!({
-                    "type": "object",
-                    "properties": {"data": schema_ref(&format!("{ty}Input")), "id": id_schema()},
-                    "required": ["data"],
-                    "additionalProperties": false
-                }),
-            ),
-            (
-                update.clone(),
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "data": schema_ref(&format!("{ty}Patch")),
-                        "readAt": sync_id_schema("The stamp the change is based on; enables the stale check."),
-                        "onStale": schema_ref("OnStale"),
-                        "ifBusy": schema_ref("IfBusy")
-                    },
-                    "required": ["data"],
-                    "additionalProperties": false
-                }),
-            ),
-        ];
+        let component_names = ComponentNames::new(ty);
+        let generated =
+            model_components(model, &component_names, parts.row, parts.input, parts.patch);
         for (name, schema) in generated {
             names.claim(&name, &owner)?;
             schemas.insert(name, schema);
@@ -145,27 +77,12 @@ pub(crate) fn render(
         }
         operations.extend(commit_operations(&model.name, ty));
         rows.push(schema_ref(ty));
-        let (collection, item) = model_paths(model, ty, &list, &retrieved, &create, &update);
+        let (collection, item) = model_paths(model, &component_names);
         paths.insert(format!("/v1/models/{}", model.name), collection);
         paths.insert(format!("/v1/models/{}/{{id}}", model.name), item);
     }
-    // An empty `oneOf` is not valid JSON Schema; with no models nothing matches.
-    let one_of = |items: Vec<Value>| {
-        if items.is_empty() {
-            json!(false)
-        } else {
-            json!({"oneOf": items})
-        }
-    };
-    schemas.insert("CommitOperation".into(), one_of(operations));
-    let any_of = |items: Vec<Value>| {
-        if items.is_empty() {
-            json!(false)
-        } else {
-            json!({"anyOf": items})
-        }
-    };
-    schemas.insert("AnyRow".into(), any_of(rows));
+    schemas.insert("CommitOperation".into(), combine("oneOf", operations));
+    schemas.insert("AnyRow".into(), combine("anyOf", rows));
     paths.insert("/v1/commits".into(), commits_path());
     paths.insert("/v1/sync/deltas".into(), deltas_path());
 
@@ -210,6 +127,122 @@ pub(crate) fn render(
     ]))
 }
 
+/// Names of the components generated for one model type, such as `Task`.
+struct ComponentNames {
+    row: String,
+    input: String,
+    patch: String,
+    list: String,
+    retrieved: String,
+    deleted: String,
+    create: String,
+    update: String,
+}
+
+impl ComponentNames {
+    fn new(ty: &str) -> Self {
+        ComponentNames {
+            row: ty.to_owned(),
+            input: format!("{ty}Input"),
+            patch: format!("{ty}Patch"),
+            list: format!("{ty}List"),
+            retrieved: format!("{ty}Retrieved"),
+            deleted: format!("{ty}Deleted"),
+            create: format!("{ty}CreateRequest"),
+            update: format!("{ty}UpdateRequest"),
+        }
+    }
+}
+
+/// The row, input and patch schemas of a model, and the request and response
+/// bodies built on them.
+fn model_components(
+    model: &ModelDescriptor,
+    names: &ComponentNames,
+    row: Value,
+    input: Value,
+    patch: Value,
+) -> [(String, Value); 8] {
+    [
+        (names.row.clone(), row),
+        (names.input.clone(), input),
+        (names.patch.clone(), patch),
+        (
+            names.list.clone(),
+            json!({
+                "type": "object",
+                "description": format!("A page of `{}` rows.", model.name),
+                "properties": {
+                    "data": {"type": "array", "items": schema_ref(&names.row)},
+                    "stamp": sync_id_schema("The highest sync id the page reflects."),
+                    "nextCursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."}
+                },
+                "required": ["data", "stamp", "nextCursor"]
+            }),
+        ),
+        (
+            names.retrieved.clone(),
+            json!({
+                "type": "object",
+                "properties": {
+                    "data": schema_ref(&names.row),
+                    "stamp": sync_id_schema("The row's stamp, to pass as `readAt` when writing."),
+                    "intents": {"type": "array", "items": schema_ref("Intent")}
+                },
+                "required": ["data", "stamp", "intents"]
+            }),
+        ),
+        (
+            names.deleted.clone(),
+            json!({
+                "type": "object",
+                "description": format!("The answer to deleting a row of `{}`.", model.name),
+                "properties": {
+                    "id": id_schema(),
+                    "model": {"const": model.name},
+                    "deleted": {"const": true},
+                    "stamp": sync_id_schema("The sync id of the delete."),
+                },
+                "required": ["id", "model", "deleted", "stamp"]
+            }),
+        ),
+        (
+            names.create.clone(),
+            json!({
+                "type": "object",
+                "properties": {"data": schema_ref(&names.input), "id": id_schema()},
+                "required": ["data"],
+                "additionalProperties": false
+            }),
+        ),
+        (
+            names.update.clone(),
+            json!({
+                "type": "object",
+                "properties": {
+                    "data": schema_ref(&names.patch),
+                    "readAt": sync_id_schema("The stamp the change is based on; enables the stale check."),
+                    "onStale": schema_ref("OnStale"),
+                    "ifBusy": schema_ref("IfBusy")
+                },
+                "required": ["data"],
+                "additionalProperties": false
+            }),
+        ),
+    ]
+}
+
+/// `{keyword: items}`, or the schema matching nothing when there are no
+/// items (an empty `oneOf` or `anyOf` is not valid JSON Schema).
+fn combine(keyword: &str, items: Vec<Value>) -> Value {
+    if items.is_empty() {
+        return Value::Bool(false);
+    }
+    let mut map = Map::new();
+    map.insert(keyword.to_owned(), Value::Array(items));
+    Value::Object(map)
+}
+
 fn error_responses(mut responses: Map<String, Value>) -> Value {
     for (status, name) in ERROR_RESPONSES {
         responses.insert(
@@ -230,15 +263,9 @@ fn ok_response(status: &str, description: &str, body: Option<Value>) -> Map<Stri
     map
 }
 
-fn model_paths(
-    model: &ModelDescriptor,
-    ty: &str,
-    list: &str,
-    retrieved: &str,
-    create: &str,
-    update: &str,
-) -> (Value, Value) {
+fn model_paths(model: &ModelDescriptor, names: &ComponentNames) -> (Value, Value) {
     let wire = &model.name;
+    let ty = &names.row;
     let tag = json!([wire]);
     // The server filters and sorts on fields holding a single scalar value.
     let comparable: Vec<&str> = model
@@ -280,14 +307,14 @@ fn model_paths(
                 query("limit", json!({"type": "integer", "minimum": 1}), "The largest number of rows to return."),
                 query("cursor", json!({"type": "string"}), "`nextCursor` of the previous page."),
             ],
-            "responses": error_responses(ok_response("200", "A page of rows.", Some(schema_ref(list)))),
+            "responses": error_responses(ok_response("200", "A page of rows.", Some(schema_ref(&names.list)))),
         },
         "post": {
             "operationId": format!("create{ty}"),
             "tags": tag,
             "summary": format!("Create a row of `{wire}`."),
             "parameters": [idempotency.clone()],
-            "requestBody": {"required": true, "content": json_body(schema_ref(create))},
+            "requestBody": {"required": true, "content": json_body(schema_ref(&names.create))},
             "responses": error_responses(ok_response("201", "The created row.", Some(schema_ref(ty)))),
         },
     });
@@ -298,14 +325,14 @@ fn model_paths(
             "tags": tag,
             "summary": format!("Retrieve a row of `{wire}` with its stamp and active intents."),
             "parameters": [query("ifBusy", schema_ref("IfBusy"), "`return` includes the active intents.")],
-            "responses": error_responses(ok_response("200", "The row.", Some(schema_ref(retrieved)))),
+            "responses": error_responses(ok_response("200", "The row.", Some(schema_ref(&names.retrieved)))),
         },
         "patch": {
             "operationId": format!("update{ty}"),
             "tags": tag,
             "summary": format!("Update a row of `{wire}`."),
             "parameters": [idempotency.clone()],
-            "requestBody": {"required": true, "content": json_body(schema_ref(update))},
+            "requestBody": {"required": true, "content": json_body(schema_ref(&names.update))},
             "responses": error_responses(ok_response("200", "The updated row.", Some(schema_ref(ty)))),
         },
         "delete": {
@@ -313,7 +340,7 @@ fn model_paths(
             "tags": tag,
             "summary": format!("Delete a row of `{wire}`."),
             "parameters": [read_at, on_stale, idempotency],
-            "responses": error_responses(ok_response("200", "The row was deleted.", Some(schema_ref(&format!("{ty}Deleted"))))),
+            "responses": error_responses(ok_response("200", "The row was deleted.", Some(schema_ref(&names.deleted)))),
         },
     });
     (collection, item)
