@@ -1,29 +1,91 @@
-//! API keys: generation, hashing (only SHA-256 hashes are stored) and the
-//! in-memory key table requests are checked against.
+//! Credentials: API keys (generation, hashing: only SHA-256 hashes are
+//! stored) and the [`Principal`] a request acts as. Capability tokens are
+//! minted and checked in [`crate::capability`].
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use ablo_runtime::wire::{Actor, ParticipantKind};
+use ablo_runtime::Timestamp;
+use ablo_runtime::wire::{Actor, Participant, ParticipantKind};
 use sha2::{Digest, Sha256};
 
+use crate::capability::Scope;
 use crate::storage::ApiKeyRecord;
 
-/// Who a request acts as, taken from its credential.
+/// The capability a principal presented: its id, label and expiry.
+///
+/// ```
+/// use ablo_server::auth::Grant;
+/// let grant = Grant { id: "cap_1".into(), label: Some("triage".into()),
+///     expires_at: ablo_runtime::Timestamp::now() };
+/// assert_eq!(grant.id, "cap_1");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    /// The capability's id (`cap_...`, never its token).
+    pub id: String,
+    /// Its label, if minted with one.
+    pub label: Option<String>,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// Who a request acts as, taken from its credential, never from the body.
 ///
 /// ```
 /// use ablo_server::auth::Principal;
-/// use ablo_runtime::wire::{Actor, ParticipantKind};
-/// let p = Principal { actor: Actor { kind: ParticipantKind::System, id: "key_ab12".into() } };
-/// assert_eq!(p.actor.id, "key_ab12");
+/// use ablo_runtime::wire::ParticipantKind;
+/// let p = Principal::api_key("key_ab12");
+/// assert_eq!(p.actor.kind, ParticipantKind::System);
+/// assert!(p.is_api_key());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
-    /// The participant: for an API key, `system` with the key's id.
+    /// The participant: for an API key, `system` with the key's id; for a
+    /// capability, the participant it was minted for.
     pub actor: Actor,
+    /// The participant the actor works for, if the capability names one.
+    pub on_behalf_of: Option<Participant>,
+    /// The capability presented; `None` for an API key.
+    pub grant: Option<Grant>,
+    /// What the credential allows (everything for an API key).
+    pub scope: Arc<Scope>,
 }
 
-/// Hex SHA-256 of a key's text.
+impl Principal {
+    /// The principal of an API key with id `key_id`: `system`, unrestricted.
+    pub fn api_key(key_id: &str) -> Principal {
+        Principal {
+            actor: Actor {
+                kind: ParticipantKind::System,
+                id: key_id.to_owned(),
+            },
+            on_behalf_of: None,
+            grant: None,
+            scope: Arc::new(Scope::unrestricted()),
+        }
+    }
+
+    /// Whether the credential is an API key (not a capability).
+    pub fn is_api_key(&self) -> bool {
+        self.grant.is_none()
+    }
+
+    /// The acting participant as intents and presence name it.
+    ///
+    /// ```
+    /// let p = ablo_server::auth::Principal::api_key("key_1");
+    /// assert_eq!(p.participant().id, "key_1");
+    /// ```
+    pub fn participant(&self) -> Participant {
+        Participant {
+            id: self.actor.id.clone(),
+            kind: self.actor.kind,
+        }
+    }
+}
+
+/// Hex SHA-256 of a key's or token's text.
 ///
 /// ```
 /// let h = ablo_server::auth::hash_key("sk_test_x");
@@ -31,6 +93,15 @@ pub struct Principal {
 /// ```
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// 64 hex digits from the operating system's random source.
+fn random_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// A new random test key: `sk_test_` and 64 hex digits from the operating
@@ -42,11 +113,26 @@ pub fn hash_key(key: &str) -> String {
 /// assert_ne!(key, ablo_server::auth::generate_key());
 /// ```
 pub fn generate_key() -> String {
-    format!(
-        "sk_test_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
+    format!("sk_test_{}", random_hex())
+}
+
+/// A new random live key: `sk_live_` and 64 hex digits.
+///
+/// ```
+/// assert!(ablo_server::auth::generate_live_key().starts_with("sk_live_"));
+/// ```
+pub fn generate_live_key() -> String {
+    format!("sk_live_{}", random_hex())
+}
+
+/// A new random capability token: `cap_` and 64 hex digits.
+///
+/// ```
+/// let token = ablo_server::auth::generate_capability_token();
+/// assert!(token.starts_with("cap_") && token.len() == 68);
+/// ```
+pub fn generate_capability_token() -> String {
+    format!("cap_{}", random_hex())
 }
 
 /// Whether `key` has the shape of an API key: `sk_test_` or `sk_live_`
@@ -99,6 +185,12 @@ pub struct ApiKeys {
 
 impl ApiKeys {
     /// Adds a key.
+    ///
+    /// ```
+    /// let keys = ablo_server::auth::ApiKeys::default();
+    /// keys.insert(ablo_server::auth::record_for("sk_test_0123456789abcdef", "test"));
+    /// assert!(!keys.is_empty());
+    /// ```
     pub fn insert(&self, record: ApiKeyRecord) {
         self.by_hash
             .write()
@@ -107,18 +199,27 @@ impl ApiKeys {
     }
 
     /// Whether no key is known.
+    ///
+    /// ```
+    /// assert!(ablo_server::auth::ApiKeys::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.by_hash.read().expect("key table").is_empty()
     }
 
     /// The principal of a presented key, if the key is known.
+    ///
+    /// ```
+    /// use ablo_server::auth::{record_for, ApiKeys};
+    /// let keys = ApiKeys::default();
+    /// let record = record_for("sk_test_0123456789abcdef", "test");
+    /// keys.insert(record.clone());
+    /// assert_eq!(keys.principal_for("sk_test_0123456789abcdef").unwrap().actor.id, record.id);
+    /// ```
     pub fn principal_for(&self, key: &str) -> Option<Principal> {
         let table = self.by_hash.read().expect("key table");
-        table.get(&hash_key(key)).map(|record| Principal {
-            actor: Actor {
-                kind: ParticipantKind::System,
-                id: record.id.clone(),
-            },
-        })
+        table
+            .get(&hash_key(key))
+            .map(|record| Principal::api_key(&record.id))
     }
 }

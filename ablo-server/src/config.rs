@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// Largest page of `GET /v1/models/{model}` and `/v1/sync/deltas`.
     /// Default 1000.
     pub max_page_size: usize,
+    /// Requests allowed per credential (API key or capability); `None`
+    /// (the default) for no limit. See [`RateLimit`](crate::RateLimit).
+    pub rate_limit: Option<crate::RateLimit>,
 }
 
 impl ServerConfig {
@@ -59,6 +62,7 @@ impl ServerConfig {
             ws_ping_interval: Duration::from_secs(20),
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
+            rate_limit: None,
         }
     }
 
@@ -81,6 +85,17 @@ impl ServerConfig {
     /// ```
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Limits requests per credential.
+    ///
+    /// ```
+    /// let c = ablo_server::ServerConfig::new("d").with_rate_limit(ablo_server::RateLimit::per_second(10));
+    /// assert_eq!(c.rate_limit.unwrap().per_second.get(), 10);
+    /// ```
+    pub fn with_rate_limit(mut self, limit: crate::RateLimit) -> Self {
+        self.rate_limit = Some(limit);
         self
     }
 

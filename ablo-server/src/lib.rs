@@ -15,7 +15,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_runs;
+pub mod audit;
 pub mod auth;
+pub mod capability;
 mod commit;
 mod config;
 mod error;
@@ -23,6 +26,7 @@ mod fanout;
 mod group_commit;
 mod http;
 mod openapi;
+mod rate_limit;
 pub mod schema;
 mod state;
 pub mod storage;
@@ -38,6 +42,7 @@ use tokio::sync::watch;
 pub use config::ServerConfig;
 pub use error::ApiError;
 pub use openapi::openapi_document;
+pub use rate_limit::RateLimit;
 
 use crate::auth::ApiKeys;
 use crate::fanout::Hub;
@@ -157,6 +162,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         storage.put_api_key(&record)?;
         keys.insert(record);
     }
+    let capabilities = capability::Capabilities::default();
+    for record in storage.capabilities()? {
+        capabilities.insert(record);
+    }
+    let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit);
     let schema = storage.schema()?.map(Arc::new);
     let hub = Hub::new(config.ws_backlog);
     let (committer, writer) =
@@ -169,6 +179,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         storage,
         schema: RwLock::new(schema),
         keys,
+        capabilities,
+        rate_limiter,
         committer,
         hub,
         shutdown: shutdown_rx.clone(),
@@ -208,6 +220,7 @@ async fn purge_idempotency_records(state: Arc<AppState>) {
             _ = every.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
+        state.rate_limiter.shrink();
         let retention = state.config.idempotency_retention;
         let cutoff_ms = ablo_runtime::Timestamp::now().as_millis()
             - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);

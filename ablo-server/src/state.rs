@@ -17,6 +17,10 @@ pub(crate) struct AppState {
     pub storage: Arc<dyn Storage>,
     pub schema: RwLock<Option<Arc<SchemaDescriptor>>>,
     pub keys: ApiKeys,
+    /// Capabilities by token hash, and their revocation signal.
+    pub capabilities: crate::capability::Capabilities,
+    /// Requests per credential.
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     pub committer: GroupCommitter,
     pub hub: Hub,
     /// Turns `true` when the server starts shutting down.

@@ -91,19 +91,30 @@ async fn refuse(sink: &mut Sink, error: ApiError) {
     close(sink, 1008, "protocol error").await;
 }
 
-/// The groups a subscriber receives: `None` for every group.
-struct GroupFilter(Option<HashSet<String>>);
+/// The groups a subscriber asked for (`None` for every group), narrowed by
+/// what its credential may read.
+struct GroupFilter(Option<HashSet<String>>, Option<Principal>);
 
 impl GroupFilter {
+    /// Whether every delta passes unchanged (no group list, API key).
+    fn admits_all(&self) -> bool {
+        self.0.is_none() && self.1.is_none()
+    }
+
     fn admits(&self, delta: &Delta) -> bool {
-        match &self.0 {
+        let asked = match &self.0 {
             None => true,
             Some(groups) => delta
                 .sync_groups
                 .iter()
                 .chain(&delta.left_sync_groups)
                 .any(|g| groups.contains(g)),
-        }
+        };
+        asked
+            && self
+                .1
+                .as_ref()
+                .is_none_or(|principal| crate::capability::admits_delta(principal, delta))
     }
 
     fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
@@ -113,9 +124,19 @@ impl GroupFilter {
 
 async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let Some((cursor, filter)) = await_subscribe(&mut sink, &mut stream).await else {
+    let Some((cursor, mut filter)) = await_subscribe(&mut sink, &mut stream).await else {
         return;
     };
+    if !principal.is_api_key() {
+        if let Some(groups) = &filter.0 {
+            let groups: Vec<String> = groups.iter().cloned().collect();
+            if let Err(denied) = principal.scope.check_subscription(&groups) {
+                refuse(&mut sink, crate::capability::denied(denied)).await;
+                return;
+            }
+        }
+        filter.1 = Some(principal.clone());
+    }
     tracing::debug!(actor = %principal.actor.id, %cursor, "subscriber joined");
     let mut live = state.hub.subscribe();
     let Some(mut cursor) = replay(&state, &mut sink, cursor, &filter).await else {
@@ -138,7 +159,7 @@ async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
                 Ok(event) if event.sync_id <= cursor => {}
                 Ok(event) => {
                     cursor = event.sync_id;
-                    let message = if filter.0.is_none() {
+                    let message = if filter.admits_all() {
                         Message::Text(event.message.clone())
                     } else {
                         let deltas = filter.keep(&event.deltas);
@@ -200,6 +221,12 @@ async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
                 close(&mut sink, 1001, "server shutting down").await;
                 return;
             }
+            ended = state.capabilities.ended(principal.grant.as_ref()) => {
+                let body = ended.to_body(&format!("ws_{}", uuid::Uuid::now_v7().simple()));
+                let _ = send_json(&mut sink, &ServerMessage::Error { error: body }).await;
+                close(&mut sink, 4001, "credential revoked or expired").await;
+                return;
+            }
         }
     }
 }
@@ -235,7 +262,7 @@ async fn await_subscribe(
             }) => {
                 return Some((
                     cursor,
-                    GroupFilter(sync_groups.map(|g| g.into_iter().collect())),
+                    GroupFilter(sync_groups.map(|g| g.into_iter().collect()), None),
                 ));
             }
             Ok(ClientMessage::Ping) => {

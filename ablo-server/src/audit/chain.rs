@@ -223,7 +223,7 @@ impl VerifyReport {
 /// ```
 pub fn verify_chain(entries: impl IntoIterator<Item = AuditEntry>) -> VerifyReport {
     let mut expected_prev = GENESIS_HASH.to_owned();
-    let mut expected_seq: Option<u64> = None;
+    let mut expected_seq: Option<u64> = Some(1);
     let mut first_seq = None;
     let mut last_seq = None;
     let mut rows_checked = 0;
@@ -231,8 +231,10 @@ pub fn verify_chain(entries: impl IntoIterator<Item = AuditEntry>) -> VerifyRepo
         if let Some(seq) = expected_seq
             && entry.chain_seq != seq
         {
+            // The position the chain expected: the sequence of the entry
+            // that was removed, renumbered or moved to another chain.
             return VerifyReport::Broken {
-                broken_at_seq: entry.chain_seq,
+                broken_at_seq: seq,
                 reason: "sequence_gap".into(),
                 expected_hash: expected_prev,
                 found_hash: entry.prev_hash,
@@ -358,7 +360,7 @@ mod tests {
         else {
             panic!("gap went unnoticed")
         };
-        assert_eq!((broken_at_seq, reason.as_str()), (3, "sequence_gap"));
+        assert_eq!((broken_at_seq, reason.as_str()), (2, "sequence_gap"));
     }
 
     #[test]

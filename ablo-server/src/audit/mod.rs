@@ -1,6 +1,9 @@
 //! The audit log: one attributed, hash-chained entry per accepted commit and
-//! model, and verification of each principal's chain.
+//! model (and action), written in the commit's own savepoint, and
+//! verification of each principal's chain.
 
 mod chain;
+mod record;
 
 pub use chain::{AuditEntry, GENESIS_HASH, VerifyReport, verify_chain};
+pub(crate) use record::{Attribution, CheckError, check_task, record};

@@ -33,6 +33,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use crate::capability::Action;
 use crate::error::ApiError;
 use crate::schema::sync_groups;
 use crate::state::AppState;
@@ -49,6 +50,8 @@ pub(crate) struct PreparedCommit {
     pub remember: bool,
     pub body_hash: String,
     pub actor: Actor,
+    /// Scope and attribution from the credential (audit, stage 3).
+    pub attribution: crate::audit::Attribution,
     pub operations: Vec<PreparedOperation>,
 }
 
@@ -100,6 +103,7 @@ pub(crate) async fn run(
         idempotency_key,
         state.config.max_operations,
     )?;
+    authorize(principal, &prepared)?;
     state.committer.submit(prepared).await
 }
 
@@ -114,10 +118,18 @@ pub(crate) fn authenticate(
             "send `Authorization: Bearer <api key>`",
         ));
     };
-    state
-        .keys
-        .principal_for(key)
-        .ok_or_else(|| ApiError::authentication(codes::INVALID_API_KEY, "the API key is not valid"))
+    let principal = if key.starts_with("cap_") {
+        state
+            .capabilities
+            .principal_for(key)
+            .map_err(|rejected| rejected.into_api_error())?
+    } else {
+        state.keys.principal_for(key).ok_or_else(|| {
+            ApiError::authentication(codes::INVALID_API_KEY, "the API key is not valid")
+        })?
+    };
+    state.rate_limiter.check(&principal)?;
+    Ok(principal)
 }
 
 fn pushed_schema(state: &AppState) -> Result<Arc<SchemaDescriptor>, ApiError> {
@@ -176,8 +188,40 @@ fn prepare(
             .unwrap_or_else(|| format!("tx_{}", uuid::Uuid::now_v7().simple())),
         body_hash: hex::encode(Sha256::digest(&canonical)),
         actor: principal.actor.clone(),
+        attribution: crate::audit::Attribution::of(principal, request.caused_by_task_id.clone()),
         operations,
     })
+}
+
+/// Stage 3: every operation must be among the credential's operations
+/// (`model.action`). Sync groups depend on the rows, so they are checked in
+/// [`execute`], before and after each write.
+fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), ApiError> {
+    if principal.is_api_key() {
+        return Ok(());
+    }
+    for op in &commit.operations {
+        let action = match op.kind {
+            OperationType::Create => Action::Create,
+            OperationType::Update => Action::Update,
+            OperationType::Delete => Action::Delete,
+        };
+        principal
+            .scope
+            .check_operation(&op.model, action)
+            .map_err(crate::capability::denied)?;
+    }
+    Ok(())
+}
+
+/// A row a capability writes must be within its sync groups.
+fn authorize_row(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
+    match (&commit.attribution.scope, row) {
+        (Some(scope), Some(row)) => scope
+            .check_row_groups(&row.sync_groups)
+            .map_err(crate::capability::denied),
+        _ => Ok(()),
+    }
 }
 
 /// Stage 4, run by the writer inside the commit's savepoint, with the sync
@@ -191,6 +235,10 @@ pub(crate) fn execute(
     if let Some(receipt) = replay_if_seen(tx, commit)? {
         return Ok(Executed::Replayed(receipt));
     }
+    crate::audit::check_task(tx, &commit.attribution).map_err(|err| match err {
+        crate::audit::CheckError::Refused(err) => Rejection::Refused(err),
+        crate::audit::CheckError::Storage(err) => Rejection::Storage(err),
+    })?;
     let mut flagged = false;
     let mut rows_before_commit: HashMap<(String, String), Option<StoredRow>> = HashMap::new();
     let mut changes = Vec::with_capacity(commit.operations.len());
@@ -199,10 +247,22 @@ pub(crate) fn execute(
         let before_commit = rows_before_commit
             .entry((op.model.clone(), op.id.clone()))
             .or_insert_with(|| current.clone());
+        authorize_row(commit, current.as_ref())?;
         flagged |= check_stale(index, op, before_commit.as_ref(), current.as_ref())?;
-        changes.push(apply(tx, op, current, sync_id, now)?);
+        let change = apply(tx, op, current, sync_id, now)?;
+        authorize_row(commit, change.after.as_ref())?;
+        changes.push(change);
     }
     let deltas = log(tx, commit, sync_id, &changes, flagged)?;
+    crate::audit::record(
+        tx,
+        &commit.actor,
+        &commit.attribution,
+        sync_id,
+        now,
+        &deltas,
+        flagged,
+    )?;
     let receipt = CommitReceipt {
         object: COMMIT_RECEIPT_OBJECT.to_owned(),
         client_tx_id: commit.client_tx_id.clone(),

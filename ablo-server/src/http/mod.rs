@@ -1,6 +1,9 @@
 //! The HTTP layer: routes, the error envelope and request ids, and the
 //! extractors that turn requests into typed input or an enveloped error.
 
+mod agent_runs;
+mod audit;
+mod capabilities;
 mod models;
 mod sync;
 
@@ -47,6 +50,17 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/commits", post(models::commit))
         .route("/v1/sync/deltas", get(sync::deltas))
         .route("/v1/sync/ws", get(crate::ws::upgrade))
+        .route("/v1/capabilities", post(capabilities::mint))
+        .route(
+            "/v1/capabilities/{id}",
+            get(capabilities::retrieve).delete(capabilities::revoke),
+        )
+        .route("/v1/tasks", post(agent_runs::open))
+        .route("/v1/tasks/{id}", get(agent_runs::retrieve))
+        .route("/v1/tasks/{id}/close", post(agent_runs::close))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/export", get(audit::export))
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(envelope))
@@ -122,6 +136,7 @@ async fn enveloped(mut response: Response, request_id: &str) -> Response {
     };
     let (parts, _) = response.into_parts();
     let mut rebuilt = render(&error, request_id);
+    crate::rate_limit::add_retry_after(&error, &mut rebuilt);
     for (name, value) in &parts.headers {
         if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
             rebuilt.headers_mut().insert(name.clone(), value.clone());

@@ -38,9 +38,12 @@ pub(super) async fn get_schema(
 
 pub(super) async fn put_schema(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     ApiJson(schema): ApiJson<SchemaDescriptor>,
 ) -> Result<JsonBody<SchemaPushResponse>, ApiError> {
+    if !principal.is_api_key() {
+        return Err(crate::capability::api_key_required("schema.push"));
+    }
     if let Err(problems) = crate::schema::check(&schema) {
         return Err(ApiError::unprocessable(
             codes::INVALID_SCHEMA,
@@ -82,11 +85,12 @@ fn require_model(
 
 pub(super) async fn list(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     Path(model): Path<String>,
     query: QueryParams,
 ) -> Result<JsonBody<ListResponse>, ApiError> {
     let schema = require_model(&state, &model)?;
+    crate::capability::authorize_read(&principal, &model)?;
     let list_query = parse_list_query(&schema, &model, &query, state.config.max_page_size)?;
     let limit = list_query.limit;
     let order = order_spec(&list_query);
@@ -95,8 +99,16 @@ pub(super) async fn list(
     let next_cursor = (rows.len() == limit)
         .then(|| rows.last().map(|last| encode_cursor(&order, &sort, last)))
         .flatten();
+    // Rows outside the credential's sync groups are left out; the cursor
+    // still follows the unfiltered page, so paging covers every row once.
     Ok(JsonBody(ListResponse {
-        data: rows.iter().map(StoredRow::to_wire).collect(),
+        data: rows
+            .iter()
+            .filter(|row| {
+                crate::capability::authorize_row_read(&principal, &row.sync_groups).is_ok()
+            })
+            .map(StoredRow::to_wire)
+            .collect(),
         stamp: head,
         next_cursor,
     }))
@@ -236,11 +248,12 @@ fn decode_cursor(order: &str, cursor: &str) -> Result<ListPosition, ApiError> {
 
 pub(super) async fn retrieve(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     Path((model, id)): Path<(String, String)>,
     query: QueryParams,
 ) -> Result<JsonBody<RetrieveResponse>, ApiError> {
     require_model(&state, &model)?;
+    crate::capability::authorize_read(&principal, &model)?;
     // Reads never block on intents; `ifBusy=return` lists them (none are
     // held while intents are not enabled).
     let _if_busy: Option<IfBusy> = query.parse_enum("ifBusy")?;
@@ -249,6 +262,7 @@ pub(super) async fn retrieve(
         .storage(move |s| s.row(&lookup_model, &lookup_id))
         .await?;
     let row = row.ok_or_else(|| row_not_found(&model, &id))?;
+    crate::capability::authorize_row_read(&principal, &row.sync_groups)?;
     Ok(JsonBody(RetrieveResponse {
         data: row.to_wire(),
         stamp: head,

@@ -15,7 +15,7 @@ const DEFAULT_LIMIT: usize = 500;
 
 pub(super) async fn deltas(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     query: QueryParams,
 ) -> Result<Json<DeltasPage>, ApiError> {
     let after = SyncId(query.parse::<u64>("after")?.unwrap_or(0));
@@ -32,7 +32,11 @@ pub(super) async fn deltas(
     let page = state.storage(move |s| s.deltas_after(after, limit)).await?;
     let next_after = page.deltas.last().map(|d| d.sync_id).unwrap_or(after);
     Ok(Json(DeltasPage {
-        data: page.deltas,
+        data: page
+            .deltas
+            .into_iter()
+            .filter(|delta| crate::capability::admits_delta(&principal, delta))
+            .collect(),
         stamp: page.head,
         next_after,
         has_more: page.has_more,

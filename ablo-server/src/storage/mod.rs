@@ -6,6 +6,7 @@
 //! Writes go through [`Storage::write_group`]: one durable transaction in
 //! which every unit (one commit) runs inside its own savepoint.
 
+mod authz;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use ablo_runtime::wire::{CommitReceipt, Delta, JsonObject};
 use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
+pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
 pub use sqlite::{SqliteStorage, open_connection};
 
 /// A failure of the storage backend (never caused by a client's input).
@@ -240,7 +242,7 @@ pub type UnitResult = Result<Result<(), UnitRolledBack>, StorageError>;
 ///     Ok(tx.row(model, id)?.is_some())
 /// }
 /// ```
-pub trait WriteTx {
+pub trait WriteTx: AuditTx {
     /// Reads a row as the transaction sees it.
     fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError>;
     /// Inserts or replaces a row.
@@ -267,7 +269,7 @@ pub trait WriteTx {
 /// let storage = SqliteStorage::open(std::path::Path::new("./ablo-data")).unwrap();
 /// println!("head: {}", storage.head().unwrap());
 /// ```
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: AuthzStorage + Send + Sync + 'static {
     /// The newest sync id (0 before any commit).
     fn head(&self) -> Result<SyncId, StorageError>;
     /// The pushed schema, if any.

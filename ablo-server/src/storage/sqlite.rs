@@ -10,6 +10,8 @@ use ablo_runtime::{FieldType, Json, SchemaDescriptor, SyncId, Timestamp};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+mod authz;
+
 use super::{
     ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, SortKey, Storage, StorageError, StoredRow,
     UnitResult, WriteTx,
@@ -88,6 +90,7 @@ impl SqliteStorage {
         let path = data_dir.join("ablo.db");
         let writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA_SQL)?;
+        writer.execute_batch(authz::SCHEMA_SQL)?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),

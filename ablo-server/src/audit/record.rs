@@ -1,0 +1,147 @@
+//! Writing audit entries: inside the commit's own savepoint, after its
+//! deltas are logged, so an accepted commit always has its entries and a
+//! refused one never does.
+
+use std::sync::Arc;
+
+use ablo_runtime::wire::{Actor, Delta, DeltaAction, Participant};
+use ablo_runtime::{SyncId, Timestamp};
+use serde_json::json;
+
+use super::{AuditEntry, GENESIS_HASH};
+use crate::auth::Principal;
+use crate::capability::{Scope, codes};
+use crate::error::ApiError;
+use crate::storage::{StorageError, WriteTx};
+
+/// Who a commit is attributed to beyond its actor, and what it may touch:
+/// taken from the credential (and `causedByTaskId`) when the commit is
+/// prepared.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Attribution {
+    /// The capability's scope; `None` for an API key (unrestricted).
+    pub scope: Option<Arc<Scope>>,
+    pub on_behalf_of: Option<Participant>,
+    pub capability_id: Option<String>,
+    pub capability_label: Option<String>,
+    /// The agent run named by `causedByTaskId`.
+    pub task_id: Option<String>,
+}
+
+impl Attribution {
+    pub(crate) fn of(principal: &Principal, task_id: Option<String>) -> Attribution {
+        Attribution {
+            scope: (!principal.is_api_key()).then(|| principal.scope.clone()),
+            on_behalf_of: principal.on_behalf_of.clone(),
+            capability_id: principal.grant.as_ref().map(|g| g.id.clone()),
+            capability_label: principal.grant.as_ref().and_then(|g| g.label.clone()),
+            task_id,
+        }
+    }
+}
+
+/// `causedByTaskId` must name an open agent run.
+pub(crate) fn check_task(
+    tx: &mut dyn WriteTx,
+    attribution: &Attribution,
+) -> Result<(), CheckError> {
+    let Some(task_id) = &attribution.task_id else {
+        return Ok(());
+    };
+    match tx.agent_run_status(task_id)? {
+        None => Err(CheckError::Refused(
+            ApiError::not_found(codes::TASK_NOT_FOUND, format!("no task `{task_id}`"))
+                .with_details(json!({"taskId": task_id})),
+        )),
+        Some(status) if status != "open" => Err(CheckError::Refused(
+            ApiError::idempotency(
+                codes::TASK_CLOSED,
+                format!("task `{task_id}` is already {status}"),
+            )
+            .with_details(json!({"taskId": task_id, "status": status})),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A refusal or a storage failure.
+pub(crate) enum CheckError {
+    Refused(ApiError),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for CheckError {
+    fn from(err: StorageError) -> Self {
+        CheckError::Storage(err)
+    }
+}
+
+fn action_name(action: DeltaAction) -> &'static str {
+    match action {
+        DeltaAction::Insert => "insert",
+        DeltaAction::Update => "update",
+        DeltaAction::Delete => "delete",
+    }
+}
+
+/// Appends the commit's audit entries to the actor's chain: one per model
+/// and action, in the order they first occur in the commit.
+pub(crate) fn record(
+    tx: &mut dyn WriteTx,
+    actor: &Actor,
+    attribution: &Attribution,
+    sync_id: SyncId,
+    now: Timestamp,
+    deltas: &[Delta],
+    flagged: bool,
+) -> Result<(), StorageError> {
+    let mut groups: Vec<(String, DeltaAction, Vec<String>, Vec<String>)> = Vec::new();
+    for delta in deltas {
+        let slot = match groups
+            .iter_mut()
+            .position(|(m, a, _, _)| *m == delta.model && *a == delta.action)
+        {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push((delta.model.clone(), delta.action, Vec::new(), Vec::new()));
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        slot.2.push(delta.id.clone());
+        for field in &delta.changed_fields {
+            if !slot.3.contains(field) {
+                slot.3.push(field.clone());
+            }
+        }
+    }
+    let kind = serde_json::to_value(actor.kind).expect("kind serializes");
+    let kind = kind.as_str().expect("kind is a string");
+    let (mut seq, mut prev) = tx
+        .audit_head(kind, &actor.id)?
+        .unwrap_or((0, GENESIS_HASH.to_owned()));
+    for (model, action, row_ids, mut changed_fields) in groups {
+        changed_fields.sort();
+        seq += 1;
+        let mut entry = AuditEntry {
+            chain_seq: seq,
+            at_ms: now.as_millis(),
+            actor: actor.clone(),
+            on_behalf_of: attribution.on_behalf_of.clone(),
+            capability_id: attribution.capability_id.clone(),
+            capability_label: attribution.capability_label.clone(),
+            task_id: attribution.task_id.clone(),
+            model,
+            action: action_name(action).to_owned(),
+            row_ids,
+            sync_id: sync_id.0,
+            flagged,
+            changed_fields,
+            prev_hash: String::new(),
+            row_hash: String::new(),
+        };
+        entry.seal(&prev);
+        tx.append_audit(&entry)?;
+        prev = entry.row_hash;
+    }
+    Ok(())
+}

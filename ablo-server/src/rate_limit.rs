@@ -1,0 +1,119 @@
+//! Rate limiting per credential (each API key and each capability has its
+//! own bucket), with the `governor` crate's GCRA limiter. Off unless
+//! configured ([`ServerConfig::rate_limit`](crate::ServerConfig)). A refused
+//! request gets 429 `rate_limited` with `Retry-After` (whole seconds,
+//! rounded up) and `details.retryAfterMs`.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use ablo_runtime::wire::ErrorType;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::capability::codes;
+use crate::error::ApiError;
+
+/// How many requests one credential may make: a sustained rate and a burst.
+///
+/// ```
+/// use ablo_server::RateLimit;
+/// let limit = RateLimit::per_second(50).with_burst(100);
+/// assert_eq!(limit.burst.get(), 100);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests allowed at once after a quiet period.
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `n` requests per second (at least 1), with a burst of `n`.
+    pub fn per_second(n: u32) -> RateLimit {
+        let n = NonZeroU32::new(n.max(1)).expect("at least 1");
+        RateLimit {
+            per_second: n,
+            burst: n,
+        }
+    }
+
+    /// Sets the burst (at least 1).
+    pub fn with_burst(mut self, burst: u32) -> RateLimit {
+        self.burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
+        self
+    }
+}
+
+/// The limiter every authenticated request passes.
+pub(crate) struct RateLimiter {
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(limit: Option<RateLimit>) -> RateLimiter {
+        RateLimiter {
+            limiter: limit.map(|l| {
+                DefaultKeyedRateLimiter::keyed(Quota::per_second(l.per_second).allow_burst(l.burst))
+            }),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one request of the principal's credential.
+    pub(crate) fn check(&self, principal: &Principal) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        let key = match &principal.grant {
+            Some(grant) => grant.id.clone(),
+            None => principal.actor.id.clone(),
+        };
+        match limiter.check_key(&key) {
+            Ok(()) => Ok(()),
+            Err(not_until) => Err(too_many(not_until.wait_time_from(self.clock.now()))),
+        }
+    }
+
+    /// Forgets credentials that have been idle long enough to be full again.
+    pub(crate) fn shrink(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+fn too_many(wait: Duration) -> ApiError {
+    let ms = wait.as_millis().max(1) as u64;
+    ApiError::new(
+        ErrorType::RateLimit,
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::RATE_LIMITED,
+        format!("too many requests with this credential; retry after {ms} ms"),
+    )
+    .with_details(json!({"retryAfterMs": ms}))
+}
+
+/// Adds `Retry-After` to a rendered 429.
+pub(crate) fn add_retry_after(error: &ApiError, response: &mut Response) {
+    if error.code() != codes::RATE_LIMITED {
+        return;
+    }
+    let ms = error
+        .details()
+        .and_then(|d| d["retryAfterMs"].as_u64())
+        .unwrap_or(1000);
+    let seconds = ms.div_ceil(1000).max(1);
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+}
