@@ -91,8 +91,77 @@ pub mod __private {
     pub use serde_json;
     pub use ts_rs;
 
-    /// String equality usable in constants, for the duplicate-name check of
-    /// `ablo::schema!`.
+    /// Capacity of the message [`duplicate_model_name`] writes.
+    pub const DUPLICATE_MESSAGE_CAPACITY: usize = 1024;
+
+    /// For `ablo::schema!`: if entry `index` has the wire name of an earlier
+    /// entry, a message naming both (as UTF-8 bytes and their length; the
+    /// length is 0 when the name is unique). Runs at compile time.
+    pub const fn duplicate_model_name(
+        names: &[&str],
+        labels: &[&str],
+        index: usize,
+    ) -> ([u8; DUPLICATE_MESSAGE_CAPACITY], usize) {
+        let mut message = Message {
+            bytes: [0; DUPLICATE_MESSAGE_CAPACITY],
+            len: 0,
+        };
+        let mut earlier = 0;
+        while earlier < index {
+            if str_eq(names[earlier], names[index]) {
+                message.push("ablo::schema!: entries ");
+                message.push(labels[earlier]);
+                message.push(" and ");
+                message.push(labels[index]);
+                message.push(" have the same model wire name `");
+                message.push(names[index]);
+                message
+                    .push("`; give one of them another name with `#[ablo::model(name = \"...\")]`");
+                return (message.bytes, message.len);
+            }
+            earlier += 1;
+        }
+        (message.bytes, 0)
+    }
+
+    /// A fixed-capacity text buffer for compile-time messages; text past the
+    /// capacity is dropped at a character boundary.
+    struct Message {
+        bytes: [u8; DUPLICATE_MESSAGE_CAPACITY],
+        len: usize,
+    }
+
+    impl Message {
+        const fn push(&mut self, text: &str) {
+            let text = text.as_bytes();
+            let mut i = 0;
+            while i < text.len() && self.len < DUPLICATE_MESSAGE_CAPACITY {
+                // Stop before a multi-byte character that would not fit.
+                if text[i] & 0xC0 != 0x80
+                    && self.len + utf8_width(text[i]) > DUPLICATE_MESSAGE_CAPACITY
+                {
+                    return;
+                }
+                self.bytes[self.len] = text[i];
+                self.len += 1;
+                i += 1;
+            }
+        }
+    }
+
+    const fn utf8_width(first: u8) -> usize {
+        if first < 0x80 {
+            1
+        } else if first >= 0xF0 {
+            4
+        } else if first >= 0xE0 {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// String equality usable in constants.
     pub const fn str_eq(a: &str, b: &str) -> bool {
         let (a, b) = (a.as_bytes(), b.as_bytes());
         if a.len() != b.len() {
@@ -132,6 +201,55 @@ pub mod __private {
             }
         }
         deserializer.deserialize_str(Visit { expecting, values })
+    }
+
+    /// A generated patch type (`TaskPatch`): the wire names of its fields and
+    /// how to read one of them.
+    pub trait PatchFields: Default {
+        /// The patch type's name, for error messages.
+        const NAME: &'static str;
+        /// Wire names of the fields, in declaration order.
+        const FIELDS: &'static [&'static str];
+        /// Reads the value of field `index` from `map` and sets it.
+        fn deserialize_field<'de, A: serde::de::MapAccess<'de>>(
+            &mut self,
+            index: usize,
+            map: &mut A,
+        ) -> Result<(), A::Error>;
+    }
+
+    /// Deserializes a patch from a map: each known key sets its field, a key
+    /// given twice is an error, unknown keys are ignored.
+    pub fn deserialize_patch<'de, D: serde::Deserializer<'de>, P: PatchFields>(
+        deserializer: D,
+    ) -> Result<P, D::Error> {
+        struct Visit<P>(std::marker::PhantomData<P>);
+        impl<'de, P: PatchFields> serde::de::Visitor<'de> for Visit<P> {
+            type Value = P;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a {} object", P::NAME)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<P, A::Error> {
+                let mut patch = P::default();
+                let mut seen = vec![false; P::FIELDS.len()];
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match P::FIELDS.iter().position(|field| *field == key) {
+                        Some(index) if seen[index] => {
+                            return Err(serde::de::Error::duplicate_field(P::FIELDS[index]));
+                        }
+                        Some(index) => {
+                            seen[index] = true;
+                            patch.deserialize_field(index, &mut map)?;
+                        }
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(patch)
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
     }
 
     /// The client types the typed surface of `ablo::schema!` is built on.

@@ -118,6 +118,43 @@ fn patches_tell_unchanged_null_and_value_apart() {
 }
 
 #[test]
+fn patches_reject_a_field_given_twice_and_ignore_unknown_keys() {
+    let err = serde_json::from_str::<TaskPatch>(r#"{"title":"a","title":"b"}"#).unwrap_err();
+    assert!(err.to_string().contains("duplicate field `title`"), "{err}");
+    let patch: TaskPatch = serde_json::from_str(r#"{"colour":"red","points":2}"#).unwrap();
+    assert_eq!(patch, TaskPatch::new().points(2));
+}
+
+#[test]
+fn patches_reject_wrong_types_and_non_objects() {
+    let err = serde_json::from_str::<TaskPatch>(r#"{"points":"many"}"#).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("invalid type: string \"many\", expected u32"),
+        "{err}"
+    );
+    let err = serde_json::from_str::<TaskPatch>("[1]").unwrap_err();
+    assert!(
+        err.to_string().contains("expected a TaskPatch object"),
+        "{err}"
+    );
+    let err = serde_json::from_str::<TaskPatch>(r#"{"status":"Done"}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown variant `Done`"), "{err}");
+}
+
+#[test]
+fn patches_round_trip_through_json() {
+    let patch = TaskPatch::new()
+        .title("t")
+        .clear_place()
+        .tags(vec!["a".into()]);
+    let json = serde_json::to_string(&patch).unwrap();
+    assert_eq!(json, r#"{"title":"t","tags":["a"],"place":null}"#);
+    let back: TaskPatch = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, patch);
+}
+
+#[test]
 fn patches_refuse_null_for_required_fields() {
     let err = serde_json::from_str::<TaskPatch>(r#"{"title":null}"#).unwrap_err();
     assert!(err.to_string().contains("invalid type: null"), "{err}");

@@ -43,13 +43,10 @@ fn patch_ident(item: &Struct) -> syn::Ident {
 }
 
 fn patch_type(item: &Struct) -> TokenStream {
-    let private = private();
     let rt = runtime();
     let model = item.ident;
     let patch = patch_ident(item);
     let vis = &item.input.vis;
-    let serde_crate = "::ablo::__private::serde";
-    let skip = "::ablo::__private::ablo_runtime::FieldPatch::is_unchanged";
     let doc = format!(
         "Changes to a [`{model}`] row: every field is left alone unless set. \
          Serialized with only the fields that are set; an optional field set to \
@@ -58,15 +55,14 @@ fn patch_type(item: &Struct) -> TokenStream {
     let fields = item.fields.iter().map(|field| {
         let ident = field.ident;
         let ty = field.ty;
-        let wire = &field.wire_name;
         let field_vis = &field.original.vis;
         let doc = format!("New value of `{}`, if it changes.", field.rust_name());
         quote! {
             #[doc = #doc]
-            #[serde(rename = #wire, default, skip_serializing_if = #skip)]
             #field_vis #ident: #rt::FieldPatch<#ty>
         }
     });
+    let serde_impls = patch_serde(item, &patch);
     let setters = item.fields.iter().map(|field| setters(field, &rt));
     let new_doc = format!(
         "A patch that changes nothing; chain the setters to fill it: `{patch}::new().field(value)`."
@@ -74,17 +70,16 @@ fn patch_type(item: &Struct) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(
-            #private::serde::Serialize,
-            #private::serde::Deserialize,
             ::core::default::Default,
             ::core::clone::Clone,
             ::core::fmt::Debug,
             ::core::cmp::PartialEq,
         )]
-        #[serde(crate = #serde_crate)]
         #vis struct #patch {
             #(#fields,)*
         }
+
+        #serde_impls
 
         impl #patch {
             #[doc = #new_doc]
@@ -94,6 +89,62 @@ fn patch_type(item: &Struct) -> TokenStream {
             }
 
             #(#setters)*
+        }
+    }
+}
+
+/// Serde for the patch, written out rather than derived because a patch
+/// has one simple shape (a JSON object of the fields that are set) and the
+/// derive's general machinery would dominate the compile time of large
+/// schemas. Serializing writes each set field; deserializing goes through
+/// the facade's generic map visitor and one `match` here.
+fn patch_serde(item: &Struct, patch: &syn::Ident) -> TokenStream {
+    let private = private();
+    let rt = runtime();
+    let wires: Vec<&String> = item.fields.iter().map(|f| &f.wire_name).collect();
+    let idents: Vec<&syn::Ident> = item.fields.iter().map(|f| f.ident).collect();
+    let indexes = 0..idents.len();
+    let name = patch.to_string();
+    quote! {
+        impl #private::serde::Serialize for #patch {
+            fn serialize<S: #private::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                use #private::serde::ser::SerializeMap as _;
+                let mut map = serializer.serialize_map(::core::option::Option::None)?;
+                #(
+                    if let #rt::FieldPatch::Set(value) = &self.#idents {
+                        map.serialize_entry(#wires, value)?;
+                    }
+                )*
+                map.end()
+            }
+        }
+
+        impl<'de> #private::serde::Deserialize<'de> for #patch {
+            fn deserialize<D: #private::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                #private::deserialize_patch(deserializer)
+            }
+        }
+
+        impl #private::PatchFields for #patch {
+            const NAME: &'static str = #name;
+            const FIELDS: &'static [&'static str] = &[#(#wires),*];
+
+            fn deserialize_field<'de, A: #private::serde::de::MapAccess<'de>>(
+                &mut self,
+                index: usize,
+                map: &mut A,
+            ) -> ::core::result::Result<(), A::Error> {
+                match index {
+                    #(#indexes => self.#idents = #rt::FieldPatch::Set(map.next_value()?),)*
+                    _ => ::core::unreachable!("index within FIELDS"),
+                }
+                ::core::result::Result::Ok(())
+            }
         }
     }
 }

@@ -97,10 +97,14 @@ pub fn expand(input: SchemaInput) -> TokenStream {
             "The `{}` model: create, update, delete, read and list its rows.",
             type_text(model)
         );
+        // Spanned at the entry's type, so a type that is not a model is
+        // reported on the entry rather than on the whole macro.
+        let handle = quote_spanned!(model.span()=> ::ablo::__private::client::ModelHandle<#model>);
+        let body = quote_spanned!(model.span()=> self.client.model::<#model>());
         quote! {
             #[doc = #doc]
-            #vis fn #accessor(&self) -> #private::client::ModelHandle<#model> {
-                self.client.model::<#model>()
+            #vis fn #accessor(&self) -> #handle {
+                #body
             }
         }
     });
@@ -181,41 +185,41 @@ pub fn expand(input: SchemaInput) -> TokenStream {
     }
 }
 
-/// A compile-time assertion per pair of entries that their models' wire
-/// names (`Model::NAME`) differ; a failure points at the later entry.
+/// A compile-time check that the entries' models have distinct wire names
+/// (`Model::NAME`, known only after the models' own expansion). The names
+/// and labels are listed once; each later entry gets one small check, spanned
+/// at the entry, that panics with a message naming both entries and the
+/// shared name. Linear in the number of entries, so large schemas stay cheap.
 fn unique_name_assertions(entries: &[&Entry]) -> TokenStream {
-    let private = private();
-    let rt = runtime();
-    let mut assertions = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
-        for earlier in &entries[..index] {
-            let (a, b) = (&earlier.model, &entry.model);
-            let message = format!(
-                "ablo::schema!: entries `{}` ({}) and `{}` ({}) have the same model wire name; give one of them another name with `#[ablo::model(name = \"...\")]`",
-                earlier.accessor,
-                type_text(a),
-                entry.accessor,
-                type_text(b)
-            );
-            let span = entry
-                .accessor
-                .span()
-                .join(b.span())
-                .unwrap_or_else(|| b.span());
-            assertions.push(quote_spanned! {span=>
-                ::core::assert!(
-                    !#private::str_eq(<#a as #rt::Model>::NAME, <#b as #rt::Model>::NAME),
-                    #message
-                );
-            });
-        }
-    }
-    if assertions.is_empty() {
+    if entries.len() < 2 {
         return quote!();
     }
+    let private = private();
+    let rt = runtime();
+    let models = entries.iter().map(|e| &e.model);
+    let labels = entries
+        .iter()
+        .map(|e| format!("`{}` ({})", e.accessor, type_text(&e.model)));
+    let checks = entries.iter().enumerate().skip(1).map(|(index, entry)| {
+        let span = entry.model.span();
+        quote_spanned! {span=>
+            const _: () = {
+                let (buffer, len) = #private::duplicate_model_name(NAMES, LABELS, #index);
+                if len > 0 {
+                    let (message, _) = buffer.split_at(len);
+                    match ::core::str::from_utf8(message) {
+                        ::core::result::Result::Ok(message) => ::core::panic!("{}", message),
+                        ::core::result::Result::Err(_) => ::core::panic!("ablo::schema!: duplicate model wire name"),
+                    }
+                }
+            };
+        }
+    });
     quote! {
         const _: () = {
-            #(#assertions)*
+            const NAMES: &[&str] = &[#(<#models as #rt::Model>::NAME),*];
+            const LABELS: &[&str] = &[#(#labels),*];
+            #(#checks)*
         };
     }
 }
