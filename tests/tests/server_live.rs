@@ -177,26 +177,35 @@ async fn pings_are_answered_and_sent() {
 
 #[tokio::test]
 async fn a_slow_subscriber_is_told_to_resync_and_closed() {
+    // The kernel buffers about 4 MB (five to seven of these rows) before the
+    // server's send blocks; two more commits then overflow a backlog of one.
+    const ROWS: u64 = 12;
     let server = TestServer::start_with(|mut c| {
-        c.ws_backlog = 4;
+        c.ws_backlog = 1;
         c
     })
     .await;
-    let mut slow = server.subscribe(0).await;
+    // A tiny receive buffer on the subscriber's socket: the server's sends
+    // block after a few large commits, well inside its send timeout.
+    let mut slow = Subscriber::connect_with_receive_buffer(&server.url, 0, 4096).await;
     slow.until_caught_up().await;
-    // Large rows fill the socket buffers while the subscriber reads nothing.
-    let big = "x".repeat(200 * 1024);
-    for i in 0..120 {
-        let mut data = task("big");
-        data["summary"] = json!(big);
-        let (status, _) = server
-            .http
-            .post(
-                "/v1/models/tasks",
-                &json!({"id": format!("b{i}"), "data": data}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
+    let big = "x".repeat(600 * 1024);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (http, big) = (server.http.clone(), big.clone());
+            tokio::spawn(async move {
+                for i in 0..ROWS / 4 {
+                    let mut data = task("big");
+                    data["summary"] = json!(big);
+                    let body = json!({"id": format!("b{w}_{i}"), "data": data});
+                    let (status, _) = http.post("/v1/models/tasks", &body).await;
+                    assert_eq!(status, StatusCode::CREATED);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
     }
     let mut last_delivered = 0;
     let resync_cursor = loop {
@@ -216,7 +225,7 @@ async fn a_slow_subscriber_is_told_to_resync_and_closed() {
         }
     };
     assert_eq!(resync_cursor, last_delivered);
-    assert!(last_delivered < 120, "the subscriber fell behind");
+    assert!(last_delivered < ROWS, "the subscriber fell behind");
     assert!(
         slow.next().await.is_none(),
         "closed after the resync message"
@@ -227,8 +236,8 @@ async fn a_slow_subscriber_is_told_to_resync_and_closed() {
         .get(&format!("/v1/sync/deltas?after={resync_cursor}&limit=1000"))
         .await;
     assert_eq!(page["data"][0]["syncId"], resync_cursor + 1);
-    let mut again = server.subscribe(120).await;
-    assert_eq!(again.until_caught_up().await, (vec![], 120));
+    let mut again = server.subscribe(ROWS).await;
+    assert_eq!(again.until_caught_up().await, (vec![], ROWS));
 }
 
 #[tokio::test]

@@ -320,6 +320,36 @@ impl Subscriber {
         subscriber
     }
 
+    /// Like [`Subscriber::connect`], over a socket whose kernel receive
+    /// buffer is about `bytes` (to make a subscriber fall behind quickly).
+    pub async fn connect_with_receive_buffer(base: &str, cursor: u64, bytes: u32) -> Subscriber {
+        let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let mut request = format!("ws://{addr}/v1/sync/ws")
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {API_KEY}").parse().unwrap(),
+        );
+        let (socket, _) = tokio_tungstenite::client_async(
+            request,
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("ws connects");
+        let mut subscriber = Subscriber { socket };
+        subscriber
+            .send(&ClientMessage::Subscribe {
+                cursor: SyncId(cursor),
+                sync_groups: None,
+            })
+            .await;
+        subscriber
+    }
+
     pub async fn send(&mut self, message: &ClientMessage) {
         let text = serde_json::to_string(message).unwrap();
         self.socket
