@@ -255,3 +255,71 @@ async fn a_write_that_cannot_reach_the_server_fails_with_a_connection_error() {
     let ok = client.model::<Task>().create(task("Back")).await.unwrap();
     assert_eq!(ok.title, "Back");
 }
+
+#[tokio::test]
+async fn a_rejected_queued_delete_brings_the_row_back() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let tasks = client.model::<Task>();
+    let created = tasks.create(task("Keep")).await.unwrap();
+    tasks
+        .update(created.id.clone(), TaskPatch::new().points(1))
+        .await
+        .unwrap();
+    let pending = tasks
+        .delete(created.id.clone())
+        .read_at(created.stamp)
+        .enqueue()
+        .unwrap();
+    assert!(tasks.get(created.id.clone()).is_none(), "gone at once");
+    let err = pending.confirmed().await.unwrap_err();
+    assert!(matches!(err, Error::StaleContext { .. }), "{err:?}");
+    let back = tasks.get(created.id.clone()).expect("rolled back");
+    assert_eq!(back.points, 1);
+}
+
+#[tokio::test]
+async fn a_rejection_in_the_middle_of_the_queue_leaves_the_others_applied() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let counters = client.model::<Counter>();
+    let row = counters
+        .create(Counter {
+            name: "queue".into(),
+            value: 0,
+        })
+        .await
+        .unwrap();
+    let first = counters
+        .update(row.id.clone(), client_common::CounterPatch::new().value(1))
+        .enqueue()
+        .unwrap();
+    // Read at the create's stamp: the first update makes this one stale.
+    let second = counters
+        .update(row.id.clone(), client_common::CounterPatch::new().value(2))
+        .read_at(row.stamp)
+        .enqueue()
+        .unwrap();
+    let third = counters
+        .update(
+            row.id.clone(),
+            client_common::CounterPatch::new().name("renamed"),
+        )
+        .enqueue()
+        .unwrap();
+    assert_eq!(
+        counters.get(row.id.clone()).unwrap().value,
+        2,
+        "all three shown"
+    );
+
+    assert_eq!(first.confirmed().await.unwrap().value, 1);
+    let err = second.confirmed().await.unwrap_err();
+    assert!(matches!(err, Error::StaleContext { .. }), "{err:?}");
+    let last = third.confirmed().await.unwrap();
+    assert_eq!((last.value, last.name.as_str()), (1, "renamed"));
+    let local = counters.get(row.id.clone()).unwrap();
+    assert_eq!((local.value, local.name.as_str()), (1, "renamed"));
+    let stored = counters.retrieve(row.id.clone()).await.unwrap();
+    assert_eq!(stored.data, last);
+}
