@@ -166,6 +166,30 @@ pub fn write_schema_json(
         .map_err(|e| CodegenError::io("write", path, e))
 }
 
+/// Compares the file at `path` with what [`write_schema_json`] would write,
+/// so a test can keep a committed `ablo.schema.json` (which CI's
+/// `ablo-codegen check` reads) in step with the Rust schema.
+///
+/// ```
+/// use ablo_runtime::{SchemaDescriptor, TypeRegistry};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ablo.schema.json");
+/// let schema = SchemaDescriptor::build("App", vec![], TypeRegistry::default());
+/// assert_eq!(ablo_codegen::check_schema_json(&schema, &path).unwrap().missing.len(), 1);
+/// ablo_codegen::write_schema_json(&schema, &path).unwrap();
+/// ablo_codegen::check_schema_json(&schema, &path).unwrap().assert_fresh();
+/// ```
+pub fn check_schema_json(
+    descriptor: &SchemaDescriptor,
+    path: impl AsRef<Path>,
+) -> Result<CheckReport, CodegenError> {
+    files::compare_one(
+        path.as_ref(),
+        &descriptor.to_json_pretty(),
+        "write it again with `ablo_codegen::write_schema_json`",
+    )
+}
+
 /// Reads an `ablo.schema.json`, checking its format version and that its
 /// content hash matches its content.
 ///

@@ -226,3 +226,32 @@ fn a_symlink_loop_in_the_output_directory_does_not_hang_check() {
     let report = ablo_codegen::check(&schema, dir.path()).unwrap();
     assert_eq!(report.extra, [Path::new("loop")]);
 }
+
+#[test]
+fn check_schema_json_reports_a_stale_descriptor_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ablo.schema.json");
+    let old = common::tracker_schema();
+    ablo_codegen::write_schema_json(&old, &path).unwrap();
+    fs::write(dir.path().join("unrelated.txt"), "x").unwrap();
+    ablo_codegen::check_schema_json(&old, &path)
+        .unwrap()
+        .assert_fresh();
+
+    let mut fields = common::task_fields();
+    fields.retain(|f| f.name != "score");
+    let new = common::tracker_schema_with(fields);
+    let report = ablo_codegen::check_schema_json(&new, &path).unwrap();
+    assert_eq!(report.stale.len(), 1);
+    assert_eq!(report.stale[0].path, Path::new("ablo.schema.json"));
+    assert!(
+        report.stale[0]
+            .diff
+            .contains("-          \"name\": \"score\","),
+        "{}",
+        report.stale[0].diff
+    );
+    let text = report.to_string();
+    assert!(text.contains("ablo_codegen::write_schema_json"), "{text}");
+    assert!(report.extra.is_empty(), "files beside it are not looked at");
+}
