@@ -433,3 +433,32 @@ async fn deltas_are_paged_in_order_without_splitting_commits() {
         "invalid_query",
     );
 }
+
+#[tokio::test]
+async fn a_retried_delete_replays_instead_of_failing() {
+    let server = TestServer::start().await;
+    server.http.create_task("gone", "x").await;
+    let http = &server.http;
+    let url = format!("{}/v1/models/tasks/gone", http.base);
+    let delete = || http.client.delete(&url).header("Idempotency-Key", "del-1");
+    let (status, first) = http.send(delete()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, second) = http.send(delete()).await;
+    assert_eq!(status, StatusCode::OK, "not row_not_found: {second}");
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
+async fn commits_are_limited_to_1000_operations() {
+    let server = TestServer::start().await;
+    let ops: Vec<Value> = (0..1001)
+        .map(|i| json!({"type": "create", "model": "tasks", "id": format!("t{i}"), "data": task("x")}))
+        .collect();
+    let response = server.http.commit(&json!({"operations": ops})).await;
+    assert_error(&response, 422, "validation", "invalid_commit");
+    let (status, _) = server
+        .http
+        .commit(&json!({"operations": ops[..1000]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -338,3 +338,58 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn list_matches_nulls_and_booleans_and_pages_by_timestamps() {
+    let server = TestServer::start().await;
+    let http = &server.http;
+    for i in 0..5 {
+        let mut data = task(&format!("t{i}"));
+        if i % 2 == 0 {
+            data["done"] = json!(true);
+        }
+        let (status, _) = http
+            .post(
+                "/v1/models/tasks",
+                &json!({"id": format!("t{i}"), "data": data}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, done) = http
+        .get(&format!(
+            "/v1/models/tasks?where={}",
+            urlencode(r#"{"done":true}"#)
+        ))
+        .await;
+    assert_eq!(ids(&done), ["t0", "t2", "t4"]);
+    let (_, open) = http
+        .get(&format!(
+            "/v1/models/tasks?where={}",
+            urlencode(r#"{"done":null}"#)
+        ))
+        .await;
+    assert_eq!(ids(&open), ["t1", "t3"]);
+    for order in ["stamp:desc", "createdAt:desc", "updatedAt:desc"] {
+        let mut seen = Vec::new();
+        let mut path = format!("/v1/models/tasks?orderBy={order}&limit=2");
+        loop {
+            let (status, page) = http.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            seen.extend(ids(&page));
+            let Some(cursor) = page["nextCursor"].as_str() else {
+                break;
+            };
+            path = format!("/v1/models/tasks?orderBy={order}&limit=2&cursor={cursor}");
+        }
+        assert_eq!(seen, ["t4", "t3", "t2", "t1", "t0"], "{order}");
+    }
+}

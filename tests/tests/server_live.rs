@@ -248,3 +248,34 @@ async fn shutdown_closes_subscribers() {
     server.stop().await;
     assert!(subscriber.next().await.is_none());
 }
+
+#[tokio::test]
+async fn a_long_replay_arrives_whole_and_in_order() {
+    let server = TestServer::start().await;
+    for batch in 0..12 {
+        let ops: Vec<_> = (0..110)
+            .map(|i| json!({"type": "create", "model": "tasks", "id": format!("r{batch}_{i}"), "data": task("x")}))
+            .collect();
+        let (status, _) = server.http.commit(&json!({"operations": ops})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let mut subscriber = server.subscribe(0).await;
+    let mut per_message = Vec::new();
+    loop {
+        match subscriber.next().await.expect("open") {
+            ServerMessage::Deltas { deltas } => per_message.push(deltas),
+            ServerMessage::CaughtUp { cursor } => {
+                assert_eq!(cursor.0, 12);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(per_message.len() > 1, "the replay is paged");
+    for deltas in &per_message {
+        assert_eq!(deltas.len() % 110, 0, "a message never splits a commit");
+    }
+    let sync_ids: Vec<u64> = per_message.iter().flatten().map(|d| d.sync_id.0).collect();
+    let expected: Vec<u64> = (1..=12).flat_map(|s| std::iter::repeat_n(s, 110)).collect();
+    assert_eq!(sync_ids, expected);
+}
