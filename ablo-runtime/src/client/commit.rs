@@ -82,9 +82,11 @@ impl Commit {
         &self.client_tx_id
     }
 
-    fn request(&self) -> CommitRequest {
+    fn request(&self, caused_by_task_id: Option<&String>) -> CommitRequest {
         let operations = self.staged.iter().map(|s| s.operation.clone()).collect();
-        CommitRequest::new(operations).client_tx_id(self.client_tx_id.clone())
+        let mut request = CommitRequest::new(operations).client_tx_id(self.client_tx_id.clone());
+        request.caused_by_task_id = caused_by_task_id.cloned();
+        request
     }
 
     /// The rows of a receipt as the pool stores them: `None` for deletes.
@@ -106,9 +108,10 @@ impl Commit {
 /// Sends a commit (retrying transient failures with the same `clientTxId`)
 /// and applies its receipt to the local pool.
 pub(crate) async fn send(shared: &Shared, commit: &Commit) -> Result<CommitReceipt, Error> {
-    let body = serde_json::to_value(commit.request()).map_err(|e| {
-        Error::validation("invalid_data", format!("commit does not serialize: {e}"))
-    })?;
+    let body =
+        serde_json::to_value(commit.request(shared.caused_by_task_id.get())).map_err(|e| {
+            Error::validation("invalid_data", format!("commit does not serialize: {e}"))
+        })?;
     let http = Request::new(Method::POST, &["v1", "commits"]).body(body);
     let receipt: CommitReceipt = shared.transport.call(&http, commit.deadline).await?;
     if receipt.rows.len() != commit.staged.len() {

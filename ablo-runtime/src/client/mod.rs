@@ -21,8 +21,10 @@
 //!   `on_stale`, `wait`, `idempotency_key`, `timeout`;
 //! - [`Query`], [`RowChange`], [`RetryPolicy`], [`Wait`], [`SyncStatus`].
 
+mod agent;
 mod batch;
 mod builder;
+mod capability;
 mod commit;
 mod handle;
 mod log;
@@ -41,8 +43,10 @@ use futures::Stream;
 use tokio::sync::{broadcast, watch as watch_channel};
 use tokio::task::JoinHandle;
 
+pub use agent::{Agent, AgentContext, AgentSpec, RunFailure, RunOutcome};
 pub use batch::{Batch, BatchReceipt};
 pub use builder::ClientBuilder;
+pub use capability::{Capabilities, CapabilityInfo, MintCapability};
 pub use commit::WriteRejection;
 pub use handle::{ModelHandle, Page, Retrieved};
 pub use log::LogLevel;
@@ -81,6 +85,8 @@ pub(crate) struct Shared {
     pub(crate) status: watch_channel::Sender<SyncStatus>,
     /// Turns `true` when the client is disposed or dropped.
     pub(crate) closed: watch_channel::Receiver<bool>,
+    /// The agent run every commit of this client names (`causedByTaskId`).
+    pub(crate) caused_by_task_id: std::sync::OnceLock<String>,
 }
 
 impl Shared {
@@ -168,6 +174,42 @@ impl Client {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.lifecycle.shared
+    }
+
+    /// Mint, inspect and revoke capabilities (needs an API key).
+    ///
+    /// ```no_run
+    /// # async fn run(client: ablo_runtime::client::Client) -> Result<(), ablo_runtime::Error> {
+    /// use ablo_runtime::client::MintCapability;
+    /// let cap = client.capabilities()
+    ///     .mint(&MintCapability::user("u_1").operations(["tasks.*"]).sync_groups(["default"]))
+    ///     .await?;
+    /// println!("token for the browser: {:?}", cap.token);
+    /// # Ok(()) }
+    /// ```
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            shared: self.shared().clone(),
+        }
+    }
+
+    /// An agent run envelope: see [`Agent::run`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: ablo_runtime::client::Client) -> Result<(), ablo_runtime::Error> {
+    /// use ablo_runtime::client::AgentSpec;
+    /// let outcome = client
+    ///     .agent(AgentSpec::new("bot").operations(["tasks.*"]).sync_groups(["*"]))
+    ///     .run(|ctx| async move { Ok::<_, ablo_runtime::Error>(ctx.task_id) })
+    ///     .await?;
+    /// println!("{}", outcome.status());
+    /// # Ok(()) }
+    /// ```
+    pub fn agent(&self, spec: AgentSpec) -> Agent {
+        Agent {
+            parent: self.shared().clone(),
+            spec,
+        }
     }
 
     /// The typed handle of model `M`: its reads, writes and local queries.
@@ -477,6 +519,7 @@ pub(crate) mod tests {
             queued,
             status,
             closed,
+            caused_by_task_id: Default::default(),
         });
         Client::start(shared, shutdown, Vec::new())
     }
