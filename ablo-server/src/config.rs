@@ -38,6 +38,12 @@ pub struct ServerConfig {
     pub ws_backlog: usize,
     /// Interval of the server's WebSocket `ping` messages. Default 20 s.
     pub ws_ping_interval: Duration,
+    /// How long a new WebSocket connection may take to send `subscribe`
+    /// before it is refused and closed. Default 30 s.
+    pub ws_subscribe_timeout: Duration,
+    /// How long one WebSocket send may wait on a client that does not read
+    /// before the connection is dropped. Default 10 s.
+    pub ws_send_timeout: Duration,
     /// How long idempotency records are kept. Default 24 h.
     pub idempotency_retention: Duration,
     /// Largest page of `GET /v1/models/{model}` and `/v1/sync/deltas`.
@@ -50,6 +56,12 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Defaults, storing data in `data_dir`.
+    ///
+    /// ```
+    /// let c = ablo_server::ServerConfig::new("./ablo-data");
+    /// assert_eq!(c.addr.to_string(), "127.0.0.1:7700");
+    /// assert!(c.api_key.is_none());
+    /// ```
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
@@ -60,6 +72,8 @@ impl ServerConfig {
             max_group_size: 512,
             ws_backlog: 1024,
             ws_ping_interval: Duration::from_secs(20),
+            ws_subscribe_timeout: Duration::from_secs(30),
+            ws_send_timeout: Duration::from_secs(10),
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
             rate_limit: None,

@@ -191,26 +191,46 @@ impl ApiError {
     }
 
     /// The error type.
+    ///
+    /// ```
+    /// assert_eq!(ablo_server::ApiError::internal().kind(), ablo_runtime::wire::ErrorType::Server);
+    /// ```
     pub fn kind(&self) -> ErrorType {
         self.kind
     }
 
     /// The HTTP status.
+    ///
+    /// ```
+    /// assert_eq!(ablo_server::ApiError::unavailable().status().as_u16(), 503);
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The error code (one of [`ablo_runtime::wire::codes`]).
+    ///
+    /// ```
+    /// assert_eq!(ablo_server::ApiError::internal().code(), "internal_error");
+    /// ```
     pub fn code(&self) -> &'static str {
         self.code
     }
 
     /// The human-readable message.
+    ///
+    /// ```
+    /// assert!(ablo_server::ApiError::unavailable().message().contains("shutting down"));
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The structured details, if any.
+    ///
+    /// ```
+    /// assert!(ablo_server::ApiError::internal().details().is_none());
+    /// ```
     pub fn details(&self) -> Option<&serde_json::Value> {
         self.details.as_ref()
     }

@@ -76,6 +76,16 @@ pub struct StoredRow {
 impl StoredRow {
     /// The flat JSON object clients see: `id`, `stamp`, `createdAt`,
     /// `updatedAt` and the fields.
+    ///
+    /// ```
+    /// use ablo_server::storage::StoredRow;
+    /// use ablo_runtime::{SyncId, Timestamp};
+    /// let t = Timestamp::from_millis(0).unwrap();
+    /// let row = StoredRow { model: "tasks".into(), id: "t1".into(), data: Default::default(),
+    ///     field_stamps: Default::default(), stamp: SyncId(1), created_at: t, updated_at: t,
+    ///     sync_groups: vec![] };
+    /// assert_eq!(row.to_wire()["createdAt"], "1970-01-01T00:00:00.000Z");
+    /// ```
     pub fn to_wire(&self) -> Json {
         let mut flat = self.data.clone();
         flat.insert("id".into(), Json::String(self.id.clone()));
@@ -153,6 +163,10 @@ pub enum SortKey {
 
 impl SortKey {
     /// The key's name in `orderBy`.
+    ///
+    /// ```
+    /// assert_eq!(ablo_server::storage::SortKey::UpdatedAt.wire_name(), "updatedAt");
+    /// ```
     pub fn wire_name(&self) -> &str {
         match self {
             SortKey::Id => "id",

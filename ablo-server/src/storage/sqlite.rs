@@ -85,6 +85,13 @@ pub fn open_connection(path: &Path) -> Result<Connection, StorageError> {
 
 impl SqliteStorage {
     /// Opens (creating on first use) `ablo.db` inside `data_dir`.
+    ///
+    /// ```
+    /// use ablo_server::storage::{SqliteStorage, Storage};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let storage = SqliteStorage::open(dir.path()).unwrap();
+    /// assert_eq!(storage.head().unwrap(), ablo_runtime::SyncId::ZERO);
+    /// ```
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("ablo.db");
