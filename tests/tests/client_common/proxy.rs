@@ -111,8 +111,20 @@ impl Drop for Proxy {
     }
 }
 
+/// Connects to the server with a small receive buffer, so that a stalled
+/// connection backs up into the server after a few megabytes at most, not
+/// after whatever the kernel would let a loopback socket buffer.
+async fn connect_upstream(addr: &str) -> std::io::Result<TcpStream> {
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(16 * 1024)?;
+    socket.connect(addr).await
+}
+
 async fn relay(client: TcpStream, state: Arc<State>) {
-    let Ok(server) = TcpStream::connect(&state.upstream).await else {
+    let Ok(server) = connect_upstream(&state.upstream).await else {
         return;
     };
     let mut cut = state.generation.subscribe();
