@@ -198,6 +198,16 @@ impl ApiKeys {
             .insert(record.key_hash.clone(), record);
     }
 
+    /// Replaces every key (keys created or revoked from the command line
+    /// while the server runs are picked up this way).
+    pub fn replace_all(&self, records: Vec<ApiKeyRecord>) {
+        let table = records
+            .into_iter()
+            .map(|record| (record.key_hash.clone(), record))
+            .collect();
+        *self.by_hash.write().expect("key table") = table;
+    }
+
     /// Whether no key is known.
     ///
     /// ```

@@ -186,6 +186,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
+    tokio::spawn(reload_api_keys(state.clone()));
     let router = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {
@@ -209,6 +210,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         state,
         writer: Some(writer),
     })
+}
+
+/// Reloads the API keys every second, so keys created or revoked with
+/// `ablo-server keys` while the server runs take effect within a second.
+async fn reload_api_keys(state: Arc<AppState>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        match state.storage(|s| s.api_keys()).await {
+            Ok(records) => state.keys.replace_all(records),
+            Err(err) => tracing::warn!(error = %err, "reloading API keys failed"),
+        }
+    }
 }
 
 /// Deletes idempotency records past the retention, every 10 minutes.

@@ -4,6 +4,8 @@
 //! ablo-server serve --addr 127.0.0.1:7700 --data ./ablo-data
 //! ```
 
+mod keys_cli;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,18 +42,44 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Requests per second allowed per credential (API key or
+        /// capability); no limit when absent.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Requests allowed at once per credential (default: the rate).
+        #[arg(long, requires = "rate_limit")]
+        rate_limit_burst: Option<u32>,
+    },
+    /// Create, list or revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        action: keys_cli::KeysAction,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Command::Serve {
-        addr,
-        data,
-        api_key,
-        body_limit,
-        json_logs,
-    } = Cli::parse().command;
+    let (addr, data, api_key, body_limit, json_logs, rate_limit, rate_limit_burst) =
+        match Cli::parse().command {
+            Command::Serve {
+                addr,
+                data,
+                api_key,
+                body_limit,
+                json_logs,
+                rate_limit,
+                rate_limit_burst,
+            } => (
+                addr,
+                data,
+                api_key,
+                body_limit,
+                json_logs,
+                rate_limit,
+                rate_limit_burst,
+            ),
+            Command::Keys { action } => return keys_cli::run(action),
+        };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if json_logs {
         tracing_subscriber::fmt()
@@ -64,6 +92,13 @@ async fn main() -> ExitCode {
     let mut config = ServerConfig::new(data)
         .with_addr(addr)
         .with_body_limit(body_limit);
+    if let Some(rate) = rate_limit {
+        let limit = ablo_server::RateLimit::per_second(rate);
+        config.rate_limit = Some(match rate_limit_burst {
+            Some(burst) => limit.with_burst(burst),
+            None => limit,
+        });
+    }
     let configured_key = api_key.is_some();
     config.api_key = api_key;
     let server = match ablo_server::start(config).await {
