@@ -60,6 +60,41 @@
 //! hash stability) are written down in `docs/schema-dsl.md`.
 
 pub use ablo_macros::{Enum, model, object, schema};
+
+/// Code generation from a schema (feature `codegen`): TypeScript, JSON Schema
+/// and OpenAPI, a freshness check for CI, and a breaking-change diff.
+///
+/// ```
+/// # #[cfg(feature = "codegen")] {
+/// use ablo::prelude::*;
+///
+/// #[ablo::model]
+/// pub struct Note { pub text: String }
+///
+/// ablo::schema! { pub struct App { notes: Note } }
+///
+/// let web = std::env::temp_dir().join(format!("ablo-doc-{}", std::process::id()));
+/// ablo::codegen::generate(&App::descriptor(), &web).unwrap();
+/// ablo::codegen::check(&App::descriptor(), &web).unwrap().assert_fresh();
+/// # std::fs::remove_dir_all(&web).unwrap();
+/// # }
+/// ```
+#[cfg(feature = "codegen")]
+pub use ablo_codegen as codegen;
+
+/// The embeddable sync server (feature `server`).
+///
+/// ```no_run
+/// # #[cfg(feature = "server")]
+/// # async fn demo() {
+/// let config = ablo::server::ServerConfig::new("./ablo-data");
+/// let server = ablo::server::start(config).await.unwrap();
+/// println!("{}", server.url());
+/// # }
+/// ```
+#[cfg(feature = "server")]
+pub use ablo_server as server;
+
 pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
 pub use ablo_runtime::{Error, ErrorInfo};
 pub use ablo_runtime::{client, error, wire};
