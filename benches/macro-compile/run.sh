@@ -13,12 +13,14 @@
 # Medians come from hyperfine (installed with `apt-get install -y hyperfine`).
 #
 # Usage: benches/macro-compile/run.sh [MODELS] [BUILD_RUNS] [CHECK_RUNS]
+# ABLO_REPO=/path/to/checkout measures another checkout of this repository
+# (default: the one holding this script, working tree as it is).
 set -euo pipefail
 
 models="${1:-100}"
 build_runs="${2:-5}"
 check_runs="${3:-10}"
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
+repo="${ABLO_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
