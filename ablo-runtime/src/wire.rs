@@ -85,9 +85,8 @@ pub enum OnStale {
     Force,
 }
 
-/// What a write does when another participant holds an intent on its target.
-/// Intents arrive with a later release; until then every value behaves like
-/// `ignore`.
+/// What a write does when another participant holds an intent on its target
+/// (`ignore`, `fail`, `wait`), or what a read reports (`return`).
 ///
 /// ```
 /// use ablo_runtime::wire::IfBusy;
@@ -155,6 +154,10 @@ pub struct Operation {
     /// What to do if the row changed after `read_at` (default `reject`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_stale: Option<OnStale>,
+    /// What to do when another participant holds an intent on the row
+    /// (default `ignore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_busy: Option<IfBusy>,
 }
 
 impl Operation {
@@ -174,6 +177,7 @@ impl Operation {
             data: Some(into_object(data)),
             read_at: None,
             on_stale: None,
+            if_busy: None,
         }
     }
 
@@ -192,6 +196,7 @@ impl Operation {
             data: Some(into_object(data)),
             read_at: None,
             on_stale: None,
+            if_busy: None,
         }
     }
 
@@ -210,6 +215,7 @@ impl Operation {
             data: None,
             read_at: None,
             on_stale: None,
+            if_busy: None,
         }
     }
 
@@ -796,13 +802,24 @@ pub mod codes {
 
     /// `stale_context` 409: the row changed after `readAt`.
     pub const STALE_CONTEXT: &str = "stale_context";
+    /// `not_found` 404: no active or waiting intent has that id.
+    pub const INTENT_NOT_FOUND: &str = "intent_not_found";
+    /// `permission` 403: the intent belongs to another participant.
+    pub const NOT_INTENT_HOLDER: &str = "not_intent_holder";
+    /// `validation` 422: `ttlMs` is outside the server's limits.
+    pub const INVALID_TTL: &str = "invalid_ttl";
+    /// `busy` 409: the wait line of the claimed row is full; try later.
+    pub const CLAIM_QUEUE_FULL: &str = "claim_queue_full";
     /// `idempotency` 409: the `clientTxId` was used with a different body.
     pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
     /// `idempotency` 409: a `create` names an id that already exists.
     pub const ROW_EXISTS: &str = "row_exists";
-    /// `busy` 409 (reserved for intents).
+    /// `busy` 409: another participant holds an intent on the row and the
+    /// write asked `ifBusy: fail`; `details.intents` lists them.
     pub const BUSY: &str = "busy";
-    /// `entity_claimed` 409 (reserved for claims).
+    /// `entity_claimed` 409: another participant holds a claim on the row
+    /// (a write), or the claim is held and the request did not wait;
+    /// `details.intents` lists the claims.
     pub const ENTITY_CLAIMED: &str = "entity_claimed";
     /// `rate_limit` 429 (reserved for rate limits).
     pub const RATE_LIMITED: &str = "rate_limited";
@@ -913,6 +930,14 @@ pub enum ClientMessage {
     Ping,
     /// Answers a server `ping`.
     Pong,
+    /// Publishes what this connection's participant does with a target
+    /// (`left` withdraws it). Entries end when the connection closes.
+    Presence {
+        /// The row or field.
+        target: Target,
+        /// `viewing`, `editing` or `left`.
+        state: PresenceState,
+    },
 }
 
 /// A message the server sends on the WebSocket.
@@ -959,6 +984,9 @@ pub enum ServerMessage {
         event: IntentEventKind,
         /// The intent.
         intent: Intent,
+        /// For `queued`: the place in line, from 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<usize>,
     },
     /// A participant's presence changed.
     Presence {
@@ -990,6 +1018,11 @@ pub enum IntentEventKind {
     Released,
     /// Lapsed without a heartbeat.
     Expired,
+    /// A waiting claim reached the front of its line and now holds the
+    /// target.
+    Granted,
+    /// A claim joined a wait line (see `position`).
+    Queued,
 }
 
 /// What a connected participant is doing with a target.
@@ -1027,6 +1060,114 @@ pub struct Presence {
     pub state: PresenceState,
     /// When this state was published.
     pub at: Timestamp,
+}
+
+/// `POST /v1/intents`: take an intent, or a claim with `exclusive: true`.
+///
+/// ```
+/// use ablo_runtime::wire::CreateIntentRequest;
+/// let req: CreateIntentRequest = serde_json::from_str(
+///     r#"{"target":{"model":"tasks","id":"t1"},"action":"update","exclusive":true}"#).unwrap();
+/// assert!(req.exclusive && req.wait);
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateIntentRequest {
+    /// The row or field.
+    pub target: Target,
+    /// A short verb, for example `update` or `editing`.
+    pub action: String,
+    /// The lease in milliseconds; the server's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
+    /// A claim: one holder per target, others wait in line.
+    #[serde(default)]
+    pub exclusive: bool,
+    /// For a claim that is held: join the wait line (default) or fail at
+    /// once with `entity_claimed`.
+    #[serde(default = "default_true")]
+    pub wait: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Whether an intent holds its target or waits in line.
+///
+/// ```
+/// use ablo_runtime::wire::IntentStatus;
+/// assert_eq!(serde_json::to_string(&IntentStatus::Queued).unwrap(), "\"queued\"");
+/// ```
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum IntentStatus {
+    /// Active: an advisory intent, or a claim that holds its target.
+    Active,
+    /// A claim waiting in line.
+    Queued,
+}
+
+/// The answer to `POST /v1/intents` (201 active, 202 queued) and to a
+/// heartbeat.
+///
+/// ```
+/// use ablo_runtime::wire::{IntentResponse, IntentStatus};
+/// let json = r#"{"intent":{"id":"int_1","participant":{"id":"a1","kind":"agent"},
+///   "target":{"model":"tasks","id":"t1"},"action":"update","exclusive":true,
+///   "createdAt":"2026-01-01T00:00:00.000Z","expiresAt":"2026-01-01T00:00:30.000Z"},
+///   "status":"queued","position":2}"#;
+/// let r: IntentResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!((r.status, r.position), (IntentStatus::Queued, Some(2)));
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IntentResponse {
+    /// The intent; its id heartbeats and releases it.
+    pub intent: Intent,
+    /// `active` or `queued`.
+    pub status: IntentStatus,
+    /// For a queued claim: the place in line, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+    /// For a granted claim: the row as it is now (absent if the row does
+    /// not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Json>,
+    /// For a granted claim: the stamp the holder's writes are guarded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<SyncId>,
+}
+
+/// `GET /v1/intents?model&id&field`: the active intents on a target.
+///
+/// ```
+/// use ablo_runtime::wire::IntentList;
+/// let list: IntentList = serde_json::from_str(r#"{"data":[]}"#).unwrap();
+/// assert!(list.data.is_empty());
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IntentList {
+    /// The intents, claims included (waiting claims not).
+    pub data: Vec<Intent>,
+}
+
+/// `DELETE /v1/intents/{id}`: whether this call released something
+/// (`false` when it was already released or expired).
+///
+/// ```
+/// use ablo_runtime::wire::IntentReleased;
+/// let r: IntentReleased = serde_json::from_str(r#"{"id":"int_1","released":false}"#).unwrap();
+/// assert!(!r.released);
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IntentReleased {
+    /// The intent's id.
+    pub id: String,
+    /// Whether it was active or waiting until this call.
+    pub released: bool,
 }
 
 #[cfg(test)]

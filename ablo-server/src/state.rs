@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::auth::ApiKeys;
 use crate::config::ServerConfig;
+use crate::coordination::{IntentBoard, PresenceBoard};
 use crate::error::ApiError;
 use crate::fanout::Hub;
 use crate::group_commit::GroupCommitter;
@@ -23,6 +24,10 @@ pub(crate) struct AppState {
     pub rate_limiter: crate::rate_limit::RateLimiter,
     pub committer: GroupCommitter,
     pub hub: Hub,
+    /// Active intents, claims and their wait lines.
+    pub intents: Arc<IntentBoard>,
+    /// Who is viewing or editing what, per live connection.
+    pub presence: Arc<PresenceBoard>,
     /// Turns `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -117,12 +117,39 @@ impl GroupFilter {
                 .is_none_or(|principal| crate::capability::admits_delta(principal, delta))
     }
 
+    /// Whether an intent or presence event of a row in `groups` is sent.
+    fn admits_groups(&self, groups: &[String]) -> bool {
+        let asked = match &self.0 {
+            None => true,
+            Some(allowed) => groups.iter().any(|g| allowed.contains(g)),
+        };
+        asked
+            && self.1.as_ref().is_none_or(|principal| {
+                crate::capability::authorize_row_read(principal, groups).is_ok()
+            })
+    }
+
     fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
         deltas.iter().filter(|d| self.admits(d)).cloned().collect()
     }
 }
 
+/// Numbers live connections, so presence ends with the connection.
+static NEXT_CONNECTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
+    let connection = NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    live_session(&state, principal, socket, connection).await;
+    state.presence.disconnect(connection);
+}
+
+async fn live_session(
+    state: &SharedState,
+    principal: Principal,
+    socket: WebSocket,
+    connection: u64,
+) {
+    let state = state.clone();
     let (mut sink, mut stream) = socket.split();
     let Some((cursor, mut filter)) = await_subscribe(&mut sink, &mut stream).await else {
         return;
@@ -139,6 +166,8 @@ async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
     }
     tracing::debug!(actor = %principal.actor.id, %cursor, "subscriber joined");
     let mut live = state.hub.subscribe();
+    let mut intent_events = state.intents.subscribe();
+    let mut presence_events = state.presence.subscribe();
     let Some(mut cursor) = replay(&state, &mut sink, cursor, &filter).await else {
         return;
     };
@@ -184,6 +213,25 @@ async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
                 }
                 Err(RecvError::Closed) => return,
             },
+            event = intent_events.recv() => match event {
+                Ok(event) if filter.admits_groups(&event.sync_groups) => {
+                    if !send_json(&mut sink, &crate::coordination::intent_message(&event)).await {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            event = presence_events.recv() => match event {
+                Ok(event) if filter.admits_groups(&event.sync_groups) => {
+                    let message = ServerMessage::Presence { presence: event.presence };
+                    if !send_json(&mut sink, &message).await {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
             incoming = stream.next() => {
                 silent_pings = 0;
                 match incoming {
@@ -195,6 +243,12 @@ async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
                             }
                         }
                         Ok(ClientMessage::Pong) => {}
+                        Ok(ClientMessage::Presence { target, state: doing }) => {
+                            if let Err(error) = crate::coordination::publish_presence(&state, &principal, connection, target, doing).await {
+                                refuse(&mut sink, error).await;
+                                return;
+                            }
+                        }
                         Ok(ClientMessage::Subscribe { .. }) => {
                             refuse(&mut sink, ApiError::bad_request(codes::INVALID_REQUEST, "already subscribed")).await;
                             return;
@@ -271,6 +325,17 @@ async fn await_subscribe(
                 }
             }
             Ok(ClientMessage::Pong) => {}
+            Ok(ClientMessage::Presence { .. }) => {
+                refuse(
+                    sink,
+                    ApiError::bad_request(
+                        codes::INVALID_REQUEST,
+                        "subscribe before publishing presence",
+                    ),
+                )
+                .await;
+                return None;
+            }
             Err(err) => {
                 refuse(
                     sink,

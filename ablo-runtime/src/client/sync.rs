@@ -190,7 +190,10 @@ async fn session(
                         return Ok(SessionEnd::ResyncRequired);
                     }
                     ServerMessage::Ping => send(&mut socket, &ClientMessage::Pong).await?,
-                    ServerMessage::Pong | ServerMessage::Intent { .. } | ServerMessage::Presence { .. } => {}
+                    ServerMessage::Intent { event, intent, position } => {
+                        shared.intents.apply(event, intent, position);
+                    }
+                    ServerMessage::Pong | ServerMessage::Presence { .. } => {}
                     ServerMessage::Error { error } => {
                         let kind = serde_json::to_value(error.kind)
                             .ok()

@@ -97,6 +97,7 @@ struct WriteOptions {
     wait: Option<Wait>,
     idempotency_key: Option<String>,
     timeout: Option<Duration>,
+    if_busy: Option<crate::wire::IfBusy>,
 }
 
 /// A write ready to go: the operation for the server, its effect on the
@@ -115,6 +116,7 @@ impl PreparedWrite {
         let mut operation = self.operation;
         operation.read_at = self.options.read_at;
         operation.on_stale = self.options.on_stale;
+        operation.if_busy = self.options.if_busy;
         let staged = Staged {
             operation,
             key: self.key,
@@ -184,6 +186,19 @@ macro_rules! write_options {
                 stringify!($builder), "<M> {\n    write.timeout(Duration::from_secs(2))\n}\n```")]
             pub fn timeout(mut self, timeout: Duration) -> Self {
                 self.options.timeout = Some(timeout);
+                self
+            }
+
+            /// What to do when another participant holds an intent on the
+            /// row: write anyway ([`IfBusy::Ignore`](crate::wire::IfBusy),
+            /// the default), fail with [`Error::Busy`], or wait until the
+            /// intents clear and then write.
+            ///
+            #[doc = concat!("```\nuse ablo_runtime::{Model, client::{IfBusy, ", stringify!($builder), "}};\n",
+                "fn polite<M: Model>(write: ", stringify!($builder), "<M>) -> ",
+                stringify!($builder), "<M> {\n    write.if_busy(IfBusy::Wait)\n}\n```")]
+            pub fn if_busy(mut self, policy: crate::wire::IfBusy) -> Self {
+                self.options.if_busy = Some(policy);
                 self
             }
         }

@@ -96,7 +96,12 @@ pub(crate) async fn run(
     idempotency_key: Option<String>,
 ) -> Result<CommitReceipt, ApiError> {
     let schema = pushed_schema(state)?;
-    let prepared = prepare(
+    let if_busy: Vec<_> = request
+        .operations
+        .iter()
+        .map(|op| op.if_busy.unwrap_or_default())
+        .collect();
+    let mut prepared = prepare(
         &schema,
         principal,
         request,
@@ -104,7 +109,13 @@ pub(crate) async fn run(
         state.config.max_operations,
     )?;
     authorize(principal, &prepared)?;
-    state.committer.submit(prepared).await
+    // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
+    // claim holder's guard stamp.
+    let writer = crate::coordination::participant_of(principal);
+    let guarded = crate::coordination::gate(state, &writer, &mut prepared, &if_busy).await?;
+    let receipt = state.committer.submit(prepared).await?;
+    crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
+    Ok(receipt)
 }
 
 /// Stage 1: the principal a bearer credential acts as.

@@ -13,9 +13,14 @@
 mod board;
 mod presence;
 mod scope;
+mod service;
 
 pub use board::{
     BoardConfig, BoardError, BoardEvent, BoardEventKind, ClaimOutcome, IntentBoard, IntentRequest,
 };
 pub use presence::{PresenceBoard, PresenceEvent};
 pub use scope::WriteScope;
+pub(crate) use service::{
+    advance_guards, gate, intent_message, participant_of, publish_presence, record_guard_stamp,
+    run_board_timers,
+};

@@ -4,6 +4,7 @@
 mod agent_runs;
 mod audit;
 mod capabilities;
+mod intents;
 mod models;
 mod sync;
 
@@ -50,6 +51,9 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/commits", post(models::commit))
         .route("/v1/sync/deltas", get(sync::deltas))
         .route("/v1/sync/ws", get(crate::ws::upgrade))
+        .route("/v1/intents", get(intents::list).post(intents::create))
+        .route("/v1/intents/{id}/heartbeat", post(intents::heartbeat))
+        .route("/v1/intents/{id}", axum::routing::delete(intents::release))
         .route("/v1/capabilities", post(capabilities::mint))
         .route(
             "/v1/capabilities/{id}",

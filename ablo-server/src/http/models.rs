@@ -254,9 +254,8 @@ pub(super) async fn retrieve(
 ) -> Result<JsonBody<RetrieveResponse>, ApiError> {
     require_model(&state, &model)?;
     crate::capability::authorize_read(&principal, &model)?;
-    // Reads never block on intents; `ifBusy=return` lists them (none are
-    // held while intents are not enabled).
-    let _if_busy: Option<IfBusy> = query.parse_enum("ifBusy")?;
+    // Reads never block on intents; `ifBusy=return` lists them.
+    let if_busy: Option<IfBusy> = query.parse_enum("ifBusy")?;
     let (lookup_model, lookup_id) = (model.clone(), id.clone());
     let (row, head) = state
         .storage(move |s| s.row(&lookup_model, &lookup_id))
@@ -266,7 +265,15 @@ pub(super) async fn retrieve(
     Ok(JsonBody(RetrieveResponse {
         data: row.to_wire(),
         stamp: head,
-        intents: Vec::new(),
+        intents: if if_busy == Some(IfBusy::Return) {
+            state.intents.active_on(&ablo_runtime::wire::Target {
+                model,
+                id,
+                field: None,
+            })
+        } else {
+            Vec::new()
+        },
     }))
 }
 
@@ -305,6 +312,7 @@ pub(super) async fn update(
     let mut operation = Operation::update(model, id, Json::Object(body.data));
     operation.read_at = body.read_at;
     operation.on_stale = body.on_stale;
+    operation.if_busy = body.if_busy;
     let receipt = commit::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
     Ok(JsonBody(only_row(receipt)))
 }
@@ -320,6 +328,7 @@ pub(super) async fn delete(
     let mut operation = Operation::delete(model.clone(), id.clone());
     operation.read_at = query.parse::<u64>("readAt")?.map(SyncId);
     operation.on_stale = query.parse_enum::<OnStale>("onStale")?;
+    operation.if_busy = query.parse_enum::<IfBusy>("ifBusy")?;
     let receipt = commit::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
     Ok(JsonBody(DeleteResponse {
         id,

@@ -1,0 +1,242 @@
+//! The board inside the running server: the lease timer, guard stamps for
+//! claims granted from a wait line, and the write gate of the commit
+//! pipeline (`entity_claimed`, `ifBusy`, the holder's guard).
+
+use std::time::Duration;
+
+use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant, codes};
+use ablo_runtime::{SyncId, wire::ErrorType};
+use axum::http::StatusCode;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{BoardEventKind, WriteScope};
+use crate::auth::Principal;
+use crate::commit::PreparedCommit;
+use crate::error::ApiError;
+use crate::state::{AppState, SharedState};
+
+/// The participant a request acts as: the credential's actor.
+pub(crate) fn participant_of(principal: &Principal) -> Participant {
+    Participant {
+        id: principal.actor.id.clone(),
+        kind: principal.actor.kind,
+    }
+}
+
+/// How often lapsed leases are expired (and their rows handed over).
+const EXPIRY_TICK: Duration = Duration::from_millis(50);
+/// Longest a write with `ifBusy: wait` waits before failing with `busy`.
+pub(crate) const MAX_BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Expires lapsed leases on a short timer and records the guard stamp of
+/// every claim granted from a wait line, until shutdown.
+pub(crate) async fn run_board_timers(state: SharedState) {
+    let mut shutdown = state.shutdown.clone();
+    let mut events = state.intents.subscribe();
+    let mut tick = tokio::time::interval(EXPIRY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                state.intents.expire_lapsed();
+            }
+            event = events.recv() => match event {
+                Ok(event) if event.kind == BoardEventKind::Granted => {
+                    record_guard_stamp(&state, &event.intent).await;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            _ = async {
+                // The guard `wait_for` returns is dropped before any await.
+                let _ = shutdown.wait_for(|stopping| *stopping).await;
+            } => return,
+        }
+    }
+}
+
+/// Records the row's stamp as the guard of a newly held claim; returns the
+/// row (flat JSON) and the stamp.
+pub(crate) async fn record_guard_stamp(
+    state: &AppState,
+    claim: &Intent,
+) -> Option<(serde_json::Value, SyncId)> {
+    let (model, id) = (claim.target.model.clone(), claim.target.id.clone());
+    let (row, _) = state.storage(move |s| s.row(&model, &id)).await.ok()?;
+    let row = row?;
+    state.intents.set_guard_stamp(&claim.id, row.stamp);
+    Some((row.to_wire(), row.stamp))
+}
+
+/// The write gate, run between validation and the writer: for every update
+/// and delete, another participant's claim fails the commit with
+/// `entity_claimed`; another participant's intent fails it with `busy`
+/// under `ifBusy: fail` or holds it back under `ifBusy: wait`. A write by a
+/// claim holder without `readAt` is stale-checked from the claim's guard
+/// stamp. Returns the claims whose guard moves to the commit's sync id.
+pub(crate) async fn gate(
+    state: &AppState,
+    writer: &Participant,
+    commit: &mut PreparedCommit,
+    if_busy: &[IfBusy],
+) -> Result<Vec<String>, ApiError> {
+    let mut guarded = Vec::new();
+    for (index, op) in commit.operations.iter_mut().enumerate() {
+        let scope = match op.kind {
+            OperationType::Create => continue,
+            OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
+            OperationType::Delete => WriteScope::Row,
+        };
+        let policy = if_busy.get(index).copied().unwrap_or_default();
+        wait_until_free(state, &op.model, &op.id, &scope, writer, index, policy).await?;
+        for claim in state.intents.claims_held_by(&op.model, &op.id, writer) {
+            if !scope_is_within(&scope, &claim) {
+                continue;
+            }
+            if op.read_at.is_none()
+                && let Some(stamp) = state.intents.guard_stamp(&claim.id)
+            {
+                op.read_at = Some(stamp);
+                op.on_stale = if claim.target.field.is_some() {
+                    OnStale::Merge
+                } else {
+                    OnStale::Reject
+                };
+            }
+            guarded.push(claim.id);
+        }
+    }
+    Ok(guarded)
+}
+
+/// Moves the guard of the writer's claims to the stamp its own commit made.
+pub(crate) fn advance_guards(state: &AppState, claims: &[String], sync_id: SyncId) {
+    for id in claims {
+        state.intents.set_guard_stamp(id, sync_id);
+    }
+}
+
+fn scope_is_within(scope: &WriteScope, claim: &Intent) -> bool {
+    match &claim.target.field {
+        None => true,
+        Some(field) => scope.touches_field(field),
+    }
+}
+
+async fn wait_until_free(
+    state: &AppState,
+    model: &str,
+    id: &str,
+    scope: &WriteScope,
+    writer: &Participant,
+    index: usize,
+    policy: IfBusy,
+) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + MAX_BUSY_WAIT;
+    loop {
+        // Subscribe before looking, so a release between the look and the
+        // wait still wakes this write.
+        let mut events = state.intents.subscribe();
+        let claims = state.intents.claim_conflict(model, id, scope, writer);
+        let busy = state.intents.busy_for_write(model, id, scope, writer);
+        match policy {
+            IfBusy::Wait if !busy.is_empty() => {}
+            _ if !claims.is_empty() => return Err(claimed(model, id, index, claims)),
+            IfBusy::Fail if !busy.is_empty() => return Err(busy_error(model, id, index, busy)),
+            _ => return Ok(()),
+        }
+        let woke = tokio::time::timeout_at(deadline, async {
+            loop {
+                match events.recv().await {
+                    Ok(event)
+                        if event.intent.target.model == model
+                            && event.intent.target.id == id
+                            && matches!(
+                                event.kind,
+                                BoardEventKind::Released
+                                    | BoardEventKind::Expired
+                                    | BoardEventKind::Granted
+                            ) =>
+                    {
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        })
+        .await;
+        if woke.is_err() {
+            let busy = state.intents.busy_for_write(model, id, scope, writer);
+            return Err(busy_error(model, id, index, busy));
+        }
+    }
+}
+
+fn claimed(model: &str, id: &str, index: usize, claims: Vec<Intent>) -> ApiError {
+    ApiError::new(
+        ErrorType::EntityClaimed,
+        StatusCode::CONFLICT,
+        codes::ENTITY_CLAIMED,
+        format!("{model}/{id} is claimed by another participant"),
+    )
+    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": claims}))
+}
+
+fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> ApiError {
+    ApiError::new(
+        ErrorType::Busy,
+        StatusCode::CONFLICT,
+        codes::BUSY,
+        format!("another participant is working on {model}/{id}"),
+    )
+    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": intents}))
+}
+
+/// The WebSocket message announcing a board event.
+pub(crate) fn intent_message(event: &super::BoardEvent) -> ablo_runtime::wire::ServerMessage {
+    use ablo_runtime::wire::IntentEventKind;
+    let kind = match event.kind {
+        BoardEventKind::Created => IntentEventKind::Created,
+        BoardEventKind::Renewed => IntentEventKind::Renewed,
+        BoardEventKind::Released => IntentEventKind::Released,
+        BoardEventKind::Expired => IntentEventKind::Expired,
+        BoardEventKind::Granted => IntentEventKind::Granted,
+        BoardEventKind::Queued => IntentEventKind::Queued,
+    };
+    ablo_runtime::wire::ServerMessage::Intent {
+        event: kind,
+        intent: event.intent.clone(),
+        position: event.position,
+    }
+}
+
+/// Publishes a connection's presence on an existing row, to the
+/// subscribers of the row's groups.
+pub(crate) async fn publish_presence(
+    state: &AppState,
+    principal: &Principal,
+    connection: u64,
+    target: ablo_runtime::wire::Target,
+    doing: ablo_runtime::wire::PresenceState,
+) -> Result<(), ApiError> {
+    let (model, id) = (target.model.clone(), target.id.clone());
+    let (row, _) = state.storage(move |s| s.row(&model, &id)).await?;
+    let Some(row) = row else {
+        return Err(ApiError::not_found(
+            codes::ROW_NOT_FOUND,
+            format!("no row {}/{}", target.model, target.id),
+        )
+        .with_details(json!({"model": target.model, "id": target.id})));
+    };
+    state.presence.publish(
+        connection,
+        participant_of(principal),
+        target,
+        doing,
+        row.sync_groups,
+    );
+    Ok(())
+}

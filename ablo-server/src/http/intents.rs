@@ -1,0 +1,212 @@
+//! `/v1/intents`: take, list, heartbeat and release intents and claims.
+//! The participant is always the request's credential.
+
+use std::time::Duration;
+
+use ablo_runtime::wire::{
+    CreateIntentRequest, ErrorType, IntentList, IntentReleased, IntentResponse, IntentStatus,
+    Target, codes,
+};
+use axum::Json as JsonBody;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::{ApiJson, QueryParams};
+use crate::auth::Principal;
+use crate::coordination::{
+    BoardError, ClaimOutcome, IntentRequest, participant_of, record_guard_stamp,
+};
+use crate::error::ApiError;
+use crate::state::SharedState;
+
+/// `POST /v1/intents`: 201 with an active intent (and, for a claim, the
+/// fresh row and its stamp), 202 with a queued claim and its position.
+pub(super) async fn create(
+    State(state): State<SharedState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CreateIntentRequest>,
+) -> Result<(StatusCode, JsonBody<IntentResponse>), ApiError> {
+    check_target(&state, &body.target)?;
+    if body.action.trim().is_empty() || body.action.len() > 64 {
+        return Err(ApiError::unprocessable(
+            codes::INVALID_REQUEST,
+            "`action` must be 1 to 64 characters",
+        ));
+    }
+    let sync_groups = row_groups(&state, &body.target).await?;
+    crate::capability::authorize_row_read(&principal, &sync_groups)?;
+    let request = IntentRequest {
+        participant: participant_of(&principal),
+        target: body.target,
+        action: body.action,
+        ttl: body.ttl_ms.map(Duration::from_millis),
+        exclusive: body.exclusive,
+        wait: body.wait,
+        sync_groups,
+    };
+    match state.intents.create(request).map_err(board_error)? {
+        ClaimOutcome::Active(intent) => {
+            let (data, stamp) = if intent.exclusive {
+                record_guard_stamp(&state, &intent).await.unzip()
+            } else {
+                (None, None)
+            };
+            Ok((
+                StatusCode::CREATED,
+                JsonBody(IntentResponse {
+                    intent,
+                    status: IntentStatus::Active,
+                    position: None,
+                    data,
+                    stamp,
+                }),
+            ))
+        }
+        ClaimOutcome::Queued { intent, position } => Ok((
+            StatusCode::ACCEPTED,
+            JsonBody(IntentResponse {
+                intent,
+                status: IntentStatus::Queued,
+                position: Some(position),
+                data: None,
+                stamp: None,
+            }),
+        )),
+    }
+}
+
+/// `GET /v1/intents?model&id&field`: the active intents on a target.
+pub(super) async fn list(
+    State(state): State<SharedState>,
+    principal: Principal,
+    query: QueryParams,
+) -> Result<JsonBody<IntentList>, ApiError> {
+    let required = |name: &str| {
+        query.0.get(name).cloned().ok_or_else(|| {
+            ApiError::bad_request(codes::INVALID_QUERY, format!("`{name}` is required"))
+        })
+    };
+    let target = Target {
+        model: required("model")?,
+        id: required("id")?,
+        field: query.0.get("field").cloned(),
+    };
+    check_target(&state, &target)?;
+    let groups = row_groups(&state, &target).await?;
+    crate::capability::authorize_row_read(&principal, &groups)?;
+    Ok(JsonBody(IntentList {
+        data: state.intents.active_on(&target),
+    }))
+}
+
+/// `POST /v1/intents/{id}/heartbeat`: renews the lease.
+pub(super) async fn heartbeat(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonBody<IntentResponse>, ApiError> {
+    let intent = state
+        .intents
+        .heartbeat(&id, &participant_of(&principal))
+        .map_err(board_error)?;
+    let position = state.intents.queue_position(&intent.id);
+    Ok(JsonBody(IntentResponse {
+        status: if position.is_some() {
+            IntentStatus::Queued
+        } else {
+            IntentStatus::Active
+        },
+        stamp: state.intents.guard_stamp(&intent.id),
+        intent,
+        position,
+        data: None,
+    }))
+}
+
+/// `DELETE /v1/intents/{id}`: releases; idempotent.
+pub(super) async fn release(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonBody<IntentReleased>, ApiError> {
+    let released = state
+        .intents
+        .release(&id, &participant_of(&principal))
+        .map_err(board_error)?;
+    Ok(JsonBody(IntentReleased {
+        id,
+        released: released.is_some(),
+    }))
+}
+
+fn check_target(state: &SharedState, target: &Target) -> Result<(), ApiError> {
+    let schema = state.schema().ok_or_else(|| {
+        ApiError::not_found(codes::SCHEMA_NOT_FOUND, "no schema has been pushed yet")
+    })?;
+    let Some(model) = schema.model(&target.model) else {
+        return Err(ApiError::not_found(
+            codes::MODEL_NOT_FOUND,
+            format!("the schema has no model `{}`", target.model),
+        ));
+    };
+    if let Some(field) = &target.field
+        && model.field(field).is_none()
+    {
+        return Err(ApiError::unprocessable(
+            codes::UNKNOWN_FIELD,
+            format!("model `{}` has no field `{field}`", target.model),
+        )
+        .with_details(json!({"field": field})));
+    }
+    Ok(())
+}
+
+/// The target row's sync groups: intent events reach their subscribers
+/// only. An intent needs an existing row.
+async fn row_groups(state: &SharedState, target: &Target) -> Result<Vec<String>, ApiError> {
+    let (model, id) = (target.model.clone(), target.id.clone());
+    let (row, _) = state.storage(move |s| s.row(&model, &id)).await?;
+    match row {
+        Some(row) => Ok(row.sync_groups),
+        None => Err(ApiError::not_found(
+            codes::ROW_NOT_FOUND,
+            format!("no row {}/{}", target.model, target.id),
+        )
+        .with_details(json!({"model": target.model, "id": target.id}))),
+    }
+}
+
+fn board_error(err: BoardError) -> ApiError {
+    let message = err.to_string();
+    match err {
+        BoardError::EntityClaimed { holders } => ApiError::new(
+            ErrorType::EntityClaimed,
+            StatusCode::CONFLICT,
+            codes::ENTITY_CLAIMED,
+            message,
+        )
+        .with_details(json!({"intents": holders})),
+        BoardError::QueueFull { depth } => ApiError::new(
+            ErrorType::Busy,
+            StatusCode::CONFLICT,
+            codes::CLAIM_QUEUE_FULL,
+            message,
+        )
+        .with_details(json!({"depth": depth})),
+        BoardError::NotFound { id } => {
+            ApiError::not_found(codes::INTENT_NOT_FOUND, message).with_details(json!({"id": id}))
+        }
+        BoardError::NotHolder { id } => ApiError::new(
+            ErrorType::Permission,
+            StatusCode::FORBIDDEN,
+            codes::NOT_INTENT_HOLDER,
+            message,
+        )
+        .with_details(json!({"id": id})),
+        BoardError::InvalidTtl { min_ms, max_ms } => {
+            ApiError::unprocessable(codes::INVALID_TTL, message)
+                .with_details(json!({"minMs": min_ms, "maxMs": max_ms}))
+        }
+    }
+}
