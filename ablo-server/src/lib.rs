@@ -21,6 +21,7 @@ pub mod auth;
 pub mod capability;
 mod commit;
 mod config;
+pub mod coordination;
 mod error;
 mod fanout;
 mod group_commit;
@@ -174,7 +175,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let intents = Arc::new(coordination::IntentBoard::new(
+        coordination::BoardConfig::default(),
+    ));
+    let presence = Arc::new(coordination::PresenceBoard::new(4096));
     let state = Arc::new(AppState {
+        intents,
+        presence,
         config,
         storage,
         schema: RwLock::new(schema),
@@ -186,6 +193,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
+    tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
     let router = http::router(state.clone());
     let mut stop = shutdown_rx;

@@ -237,6 +237,7 @@ impl ClientBuilder {
             queued,
             status,
             closed: shutdown_rx.clone(),
+            intents: Default::default(),
             caused_by_task_id: Default::default(),
         });
         let mut tasks = vec![tokio::spawn(commit::run_queue(

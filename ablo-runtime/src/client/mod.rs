@@ -25,8 +25,10 @@ mod agent;
 mod batch;
 mod builder;
 mod capability;
+mod claim;
 mod commit;
 mod handle;
+mod intents;
 mod log;
 mod pool;
 mod query;
@@ -47,8 +49,10 @@ pub use agent::{Agent, AgentContext, AgentSpec, RunFailure, RunOutcome};
 pub use batch::{Batch, BatchReceipt};
 pub use builder::ClientBuilder;
 pub use capability::{Capabilities, CapabilityInfo, MintCapability};
+pub use claim::{Claim, ClaimRequest};
 pub use commit::WriteRejection;
 pub use handle::{ModelHandle, Page, Retrieved};
+pub use intents::{CreateIntent, IntentChange, IntentHandle, Intents};
 pub use log::LogLevel;
 pub use query::{Direction, Query};
 pub use retry::RetryPolicy;
@@ -83,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) queue: tokio::sync::mpsc::UnboundedSender<QueuedCommit>,
     pub(crate) queued: watch_channel::Sender<usize>,
     pub(crate) status: watch_channel::Sender<SyncStatus>,
+    /// Intents heard on the live stream.
+    pub(crate) intents: intents::LiveIntents,
     /// Turns `true` when the client is disposed or dropped.
     pub(crate) closed: watch_channel::Receiver<bool>,
     /// The agent run every commit of this client names (`causedByTaskId`).
@@ -519,6 +525,7 @@ pub(crate) mod tests {
             queued,
             status,
             closed,
+            intents: Default::default(),
             caused_by_task_id: Default::default(),
         });
         Client::start(shared, shutdown, Vec::new())
