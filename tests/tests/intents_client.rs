@@ -1,0 +1,126 @@
+//! The client's intents: handles that heartbeat, a live local list fed by
+//! the WebSocket, `wait_for` woken by the stream, and `if_busy` on writes.
+
+mod client_common;
+mod intents_common;
+
+use std::time::{Duration, Instant};
+
+use ablo::Error;
+use ablo::client::IfBusy;
+use ablo_runtime::wire::Target;
+use client_common::{Task, TaskPatch, eventually, task};
+use intents_common::{two_clients, two_key_server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_wakes_within_milliseconds_of_a_release() {
+    let server = two_key_server().await;
+    let (human, agent) = two_clients(&server).await;
+    let row = human.model::<Task>().create(task("shared")).await.unwrap();
+    let target = Target::from(&row.id);
+    let editing = human
+        .intents()
+        .create(target.clone())
+        .action("editing")
+        .await
+        .unwrap();
+
+    // Busy: a short wait fails with the intent attached.
+    let err = agent
+        .intents()
+        .wait_for(target.clone(), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Busy { intents, .. } => assert_eq!(intents[0]["id"], editing.id()),
+        other => panic!("expected Busy, got {other:?}"),
+    }
+
+    editing.release().await.unwrap();
+    let mut wake_ups = Vec::new();
+    for _ in 0..5 {
+        let holder = human
+            .intents()
+            .create(target.clone())
+            .action("editing")
+            .await
+            .unwrap();
+        let waiter = {
+            let agent = agent.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                agent
+                    .intents()
+                    .wait_for(target, Duration::from_secs(5))
+                    .await
+                    .map(|()| Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "still busy");
+        let released_at = Instant::now();
+        holder.release().await.unwrap();
+        let woke_at = waiter.await.unwrap().unwrap();
+        wake_ups.push(woke_at.saturating_duration_since(released_at));
+    }
+    wake_ups.sort();
+    let median = wake_ups[wake_ups.len() / 2];
+    eprintln!("wait_for woke after release: {wake_ups:?}");
+    assert!(
+        median < Duration::from_millis(50),
+        "median wake-up {median:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_list_follows_the_stream_and_handles_keep_their_intents_alive() {
+    let server = two_key_server().await;
+    let (human, agent) = two_clients(&server).await;
+    let row = human.model::<Task>().create(task("watched")).await.unwrap();
+    let target = Target::from(&row.id);
+    let intent = human
+        .intents()
+        .create(target.clone())
+        .ttl(Duration::from_millis(300))
+        .await
+        .unwrap();
+    eventually("the agent sees the intent without asking", || {
+        agent.intents().list(target.clone()).len() == 1
+    })
+    .await;
+    // Past three leases, the heartbeat keeps it active.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        agent.intents().fetch(target.clone()).await.unwrap().len(),
+        1
+    );
+
+    let err = agent
+        .model::<Task>()
+        .update(row.id.clone(), TaskPatch::new().title("x"))
+        .if_busy(IfBusy::Fail)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Busy { .. }), "{err:?}");
+    human
+        .model::<Task>()
+        .update(row.id.clone(), TaskPatch::new().title("own"))
+        .if_busy(IfBusy::Fail)
+        .await
+        .expect("own intents never make a write busy");
+
+    intent.release().await.unwrap();
+    eventually("the release reaches the agent", || {
+        agent.intents().list(target.clone()).is_empty()
+    })
+    .await;
+
+    // A dropped handle stops heartbeating and releases in the background.
+    let dropped = human.intents().create(target.clone()).await.unwrap();
+    eventually("seen", || agent.intents().list(target.clone()).len() == 1).await;
+    drop(dropped);
+    eventually("released on drop", || {
+        agent.intents().list(target.clone()).is_empty()
+    })
+    .await;
+}
