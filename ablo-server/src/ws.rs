@@ -182,6 +182,9 @@ async fn live_session(
     let mut ping = tokio::time::interval(state.config.ws_ping_interval);
     ping.tick().await;
     let mut silent_pings = 0;
+    // Resolves when the session's capability is revoked or expires.
+    let ended = state.capabilities.ended(principal.grant.as_ref());
+    tokio::pin!(ended);
     loop {
         tokio::select! {
             event = live.recv() => match event {
@@ -275,7 +278,7 @@ async fn live_session(
                 close(&mut sink, 1001, "server shutting down").await;
                 return;
             }
-            ended = state.capabilities.ended(principal.grant.as_ref()) => {
+            ended = &mut ended => {
                 let body = ended.to_body(&format!("ws_{}", uuid::Uuid::now_v7().simple()));
                 let _ = send_json(&mut sink, &ServerMessage::Error { error: body }).await;
                 close(&mut sink, 4001, "credential revoked or expired").await;
