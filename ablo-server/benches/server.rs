@@ -11,7 +11,8 @@
 //!    WebSocket replay).
 //!
 //! `cargo bench -p ablo-server --bench server` (set `ABLO_BENCH_QUICK=1` for
-//! a short smoke run).
+//! a short smoke run, `ABLO_BENCH_ONLY=authorization` for the capability
+//! vs API key comparison alone).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -105,15 +106,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Confirmed single-row updates per second with `clients` concurrent HTTP
 /// clients, each updating its own row without `readAt`.
 async fn server_update_rate(url: &str, clients: usize, warmup: Duration, window: Duration) -> f64 {
+    server_update_rate_as(url, KEY, "c", clients, warmup, window).await
+}
+
+/// [`server_update_rate`] with bearer `key`, on rows `{prefix}{n}`.
+async fn server_update_rate_as(
+    url: &str,
+    key: &str,
+    prefix: &str,
+    clients: usize,
+    warmup: Duration,
+    window: Duration,
+) -> f64 {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
         .unwrap();
     for c in 0..clients {
-        let body = json!({"id": format!("c{c}"), "data": {"value": 0}});
+        let body = json!({"id": format!("{prefix}{c}"), "data": {"value": 0}});
         let _ = http
             .post(format!("{url}/v1/models/counters"))
-            .bearer_auth(KEY)
+            .bearer_auth(key)
             .json(&body)
             .send()
             .await
@@ -125,13 +138,14 @@ async fn server_update_rate(url: &str, clients: usize, warmup: Duration, window:
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let (http, url, counted) = (http.clone(), url.to_owned(), counted.clone());
+            let (key, prefix) = (key.to_owned(), prefix.to_owned());
             tokio::spawn(async move {
                 let mut value = 0;
                 while Instant::now() < until {
                     value += 1;
                     let response = http
-                        .patch(format!("{url}/v1/models/counters/c{c}"))
-                        .bearer_auth(KEY)
+                        .patch(format!("{url}/v1/models/counters/{prefix}{c}"))
+                        .bearer_auth(&key)
                         .json(&json!({"data": {"value": value}}))
                         .send()
                         .await
@@ -241,6 +255,111 @@ async fn throughput() -> Vec<String> {
         lines.push(format!("| {clients} | {rate:.0} | {:.2}x |", rate / base));
     }
     lines
+}
+
+// ------------------------------------------------------------- authorization
+
+/// Confirmed updates per second with the API key and with a capability
+/// token (operations `counters.*`, group `default`), interleaved runs on
+/// one server, and the in-process cost of checking each credential.
+async fn authorization() -> Vec<String> {
+    let runs = if quick() { 1 } else { 5 };
+    let window = Duration::from_secs(if quick() { 1 } else { 2 });
+    let warmup = Duration::from_millis(300);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let minted: Value = reqwest::Client::new()
+        .post(format!("{}/v1/capabilities", server.url()))
+        .bearer_auth(KEY)
+        .json(
+            &json!({"participantKind": "agent", "participantId": "bench-agent",
+            "operations": ["counters.*"], "syncGroups": ["default"], "ttlSeconds": 3600,
+            "label": "benchmark"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = minted["token"].as_str().unwrap().to_owned();
+    server_update_rate_as(
+        &server.url(),
+        KEY,
+        "k",
+        16,
+        Duration::ZERO,
+        Duration::from_secs(1),
+    )
+    .await;
+    let levels = [1usize, 16];
+    let mut lines = vec![
+        "| clients | API key, updates/s (median) | capability, updates/s (median) | capability / API key |".to_owned(),
+        "|---|---|---|---|".to_owned(),
+    ];
+    for clients in levels {
+        let (mut by_key, mut by_cap) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            let key_rate =
+                server_update_rate_as(&server.url(), KEY, "k", clients, warmup, window).await;
+            let cap_rate =
+                server_update_rate_as(&server.url(), &token, "a", clients, warmup, window).await;
+            println!(
+                "run {run}: {clients:>2} clients, API key {key_rate:.0}/s, capability {cap_rate:.0}/s"
+            );
+            by_key.push(key_rate);
+            by_cap.push(cap_rate);
+        }
+        let (k, c) = (median(by_key), median(by_cap));
+        lines.push(format!("| {clients} | {k:.0} | {c:.0} | {:.3}x |", c / k));
+    }
+    server.shutdown().await.unwrap();
+    lines.extend(credential_check_cost());
+    lines
+}
+
+/// Nanoseconds to authenticate one request and authorize one single-row
+/// update, API key vs capability, measured in process.
+fn credential_check_cost() -> Vec<String> {
+    use ablo_server::auth::{ApiKeys, record_for};
+    use ablo_server::capability::{Action, Capabilities, MintRequest};
+    let rounds = if quick() { 20_000 } else { 200_000 };
+    let keys = ApiKeys::default();
+    keys.insert(record_for(KEY, "bench"));
+    let capabilities = Capabilities::default();
+    let request: MintRequest = serde_json::from_value(json!({"participantKind": "agent",
+        "participantId": "bench-agent", "operations": ["counters.*"], "syncGroups": ["default"]}))
+    .unwrap();
+    let (record, token) = capabilities.prepare_mint(request, "key_bench").unwrap();
+    capabilities.insert(record);
+    let groups = vec!["default".to_owned()];
+    let time = |check: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        let mut ok = 0u64;
+        for _ in 0..rounds {
+            ok += u64::from(check());
+        }
+        assert_eq!(ok, rounds);
+        start.elapsed().as_nanos() as f64 / rounds as f64
+    };
+    let key_ns = time(&|| keys.principal_for(std::hint::black_box(KEY)).is_some());
+    let cap_ns = time(&|| {
+        let principal = capabilities
+            .principal_for(std::hint::black_box(&token))
+            .unwrap();
+        principal
+            .scope
+            .check_operation("counters", Action::Update)
+            .is_ok()
+            && principal.scope.check_row_groups(&groups).is_ok()
+            && principal.scope.check_row_groups(&groups).is_ok()
+    });
+    vec![
+        String::new(),
+        "| per request, in process | API key | capability (authenticate + operation + group before and after) |".to_owned(),
+        "|---|---|---|".to_owned(),
+        format!("| ns | {key_ns:.0} | {cap_ns:.0} |"),
+    ]
 }
 
 // ---------------------------------------------------------------- latency
@@ -525,9 +644,16 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        if std::env::var("ABLO_BENCH_ONLY").as_deref() == Ok("authorization") {
+            let report = authorization().await;
+            println!("\n{}", report.join("\n"));
+            return;
+        }
         let mut report = Vec::new();
         report.push("### Confirmed single-row updates per second".to_owned());
         report.extend(throughput().await);
+        report.push("\n### Cost of authorization: capability token vs API key".to_owned());
+        report.extend(authorization().await);
         report.push("\n### Commit-to-delivery latency (POST sent to delta received)".to_owned());
         report.extend(latency().await);
         report.push("\n### Resident memory per idle WebSocket connection".to_owned());
