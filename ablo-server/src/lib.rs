@@ -94,11 +94,23 @@ pub struct RunningServer {
 impl RunningServer {
     /// The address the server listens on (the real port when configured
     /// with port 0).
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ablo_server::RunningServer) {
+    /// assert_ne!(server.addr().port(), 0);
+    /// # }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ablo_server::RunningServer) {
+    /// assert!(server.url().starts_with("http://"));
+    /// # }
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -106,6 +118,14 @@ impl RunningServer {
     /// The bootstrap key from the configuration, or the key generated on
     /// first start; `None` when the data directory already held keys and
     /// none was configured.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ablo_server::RunningServer) {
+    /// if let Some(key) = server.api_key() {
+    ///     println!("Authorization: Bearer {key}");
+    /// }
+    /// # }
+    /// ```
     pub fn api_key(&self) -> Option<&str> {
         self.api_key.as_deref()
     }
@@ -113,6 +133,12 @@ impl RunningServer {
     /// Stops accepting connections, lets in-flight requests and queued
     /// commits finish, closes WebSocket subscribers and waits for the
     /// writer to stop.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ablo_server::RunningServer) {
+    /// server.shutdown().await.expect("clean shutdown");
+    /// # }
+    /// ```
     pub async fn shutdown(mut self) -> Result<(), StartError> {
         let _ = self.shutdown.send(true);
         if let Some(serve) = self.serve.take() {
@@ -137,6 +163,16 @@ impl Drop for RunningServer {
 
 /// Opens the data directory, loads or creates API keys and the schema,
 /// starts the commit writer and listens.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let config = ablo_server::ServerConfig::new("./ablo-data")
+///     .with_addr("127.0.0.1:0".parse().unwrap())
+///     .with_api_key("sk_test_0123456789abcdef");
+/// let server = ablo_server::start(config).await.expect("server starts");
+/// assert_eq!(server.api_key(), Some("sk_test_0123456789abcdef"));
+/// # }
+/// ```
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if let Some(key) = &config.api_key
         && !auth::is_api_key_format(key)
@@ -193,8 +229,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
-    tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
+    tokio::spawn(coordination::run_board_timers(state.clone()));
     let router = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {

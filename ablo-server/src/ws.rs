@@ -27,10 +27,6 @@ use crate::error::ApiError;
 use crate::http::{QueryParams, bearer};
 use crate::state::SharedState;
 
-/// How long a new connection may take to send `subscribe`.
-const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one send may block on a client that does not read.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deltas per replay message.
 const REPLAY_PAGE: usize = 500;
 /// Unanswered server pings before the connection is dropped.
@@ -63,11 +59,16 @@ fn upgrade_refused(rejection: WebSocketUpgradeRejection) -> Response {
     rejection.into_response()
 }
 
-type Sink = SplitSink<WebSocket, Message>;
+/// The sending half of a connection, with the longest time one send may
+/// wait on a client that does not read.
+struct Sink {
+    inner: SplitSink<WebSocket, Message>,
+    send_timeout: Duration,
+}
 
 async fn send(sink: &mut Sink, message: Message) -> bool {
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        tokio::time::timeout(sink.send_timeout, sink.inner.send(message)).await,
         Ok(Ok(()))
     )
 }
@@ -150,8 +151,14 @@ async fn live_session(
     connection: u64,
 ) {
     let state = state.clone();
-    let (mut sink, mut stream) = socket.split();
-    let Some((cursor, mut filter)) = await_subscribe(&mut sink, &mut stream).await else {
+    let (inner, mut stream) = socket.split();
+    let mut sink = Sink {
+        inner,
+        send_timeout: state.config.ws_send_timeout,
+    };
+    let Some((cursor, mut filter)) =
+        await_subscribe(&mut sink, &mut stream, state.config.ws_subscribe_timeout).await
+    else {
         return;
     };
     if !principal.is_api_key() {
@@ -292,18 +299,16 @@ async fn live_session(
 async fn await_subscribe(
     sink: &mut Sink,
     stream: &mut SplitStream<WebSocket>,
+    timeout: Duration,
 ) -> Option<(SyncId, GroupFilter)> {
-    let deadline = tokio::time::Instant::now() + SUBSCRIBE_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
         let text = match next {
             Err(_) => {
                 refuse(
                     sink,
-                    ApiError::bad_request(
-                        codes::INVALID_REQUEST,
-                        "no subscribe message within 30 s",
-                    ),
+                    ApiError::bad_request(codes::INVALID_REQUEST, "no subscribe message in time"),
                 )
                 .await;
                 return None;
