@@ -238,6 +238,7 @@ impl ClientBuilder {
             status,
             closed: shutdown_rx.clone(),
             intents: Default::default(),
+            presence: Default::default(),
             caused_by_task_id: Default::default(),
         });
         let mut tasks = vec![tokio::spawn(commit::run_queue(

@@ -31,6 +31,7 @@ mod handle;
 mod intents;
 mod log;
 mod pool;
+mod presence;
 mod query;
 mod retry;
 mod sync;
@@ -54,6 +55,7 @@ pub use commit::WriteRejection;
 pub use handle::{ModelHandle, Page, Retrieved};
 pub use intents::{CreateIntent, IntentChange, IntentHandle, Intents};
 pub use log::LogLevel;
+pub use presence::PresenceHandle;
 pub use query::{Direction, Query};
 pub use retry::RetryPolicy;
 pub use sync::SyncStatus;
@@ -89,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) status: watch_channel::Sender<SyncStatus>,
     /// Intents heard on the live stream.
     pub(crate) intents: intents::LiveIntents,
+    /// Presence published and heard.
+    pub(crate) presence: presence::LivePresence,
     /// Turns `true` when the client is disposed or dropped.
     pub(crate) closed: watch_channel::Receiver<bool>,
     /// The agent run every commit of this client names (`causedByTaskId`).
@@ -526,6 +530,7 @@ pub(crate) mod tests {
             status,
             closed,
             intents: Default::default(),
+            presence: Default::default(),
             caused_by_task_id: Default::default(),
         });
         Client::start(shared, shutdown, Vec::new())

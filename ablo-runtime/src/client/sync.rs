@@ -156,6 +156,13 @@ async fn session(
         sync_groups: None,
     };
     send(&mut socket, &subscribe).await?;
+    shared.presence.reset_heard();
+    let mut published = shared.presence.published();
+    let mut presence_sent = std::collections::HashMap::new();
+    let wanted = published.borrow_and_update().clone();
+    for message in super::presence::presence_messages(&mut presence_sent, &wanted) {
+        send(&mut socket, &message).await?;
+    }
 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -193,7 +200,8 @@ async fn session(
                     ServerMessage::Intent { event, intent, position } => {
                         shared.intents.apply(event, intent, position);
                     }
-                    ServerMessage::Pong | ServerMessage::Presence { .. } => {}
+                    ServerMessage::Presence { presence } => shared.presence.apply(presence),
+                    ServerMessage::Pong => {}
                     ServerMessage::Error { error } => {
                         let kind = serde_json::to_value(error.kind)
                             .ok()
@@ -211,6 +219,12 @@ async fn session(
                 }
             }
             _ = ping.tick() => send(&mut socket, &ClientMessage::Ping).await?,
+            Ok(()) = published.changed() => {
+                let wanted = published.borrow_and_update().clone();
+                for message in super::presence::presence_messages(&mut presence_sent, &wanted) {
+                    send(&mut socket, &message).await?;
+                }
+            }
             _ = tokio::time::sleep_until(idle_deadline) => {
                 return Err(Error::connection("timeout", format!("nothing received for {IDLE_LIMIT:?}")));
             }

@@ -66,3 +66,15 @@ pub async fn two_clients(server: &TestServer) -> (Client, Client) {
         client_with(server, OTHER_KEY).await,
     )
 }
+
+/// A live, caught-up client with a capability token (which may not push
+/// the schema, so the client is built without one).
+pub async fn token_client(server: &TestServer, token: &str) -> Client {
+    let client = Client::builder(&server.url, token)
+        .timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .expect("connect");
+    client.ready().await.expect("ready");
+    client
+}
