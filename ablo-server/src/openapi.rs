@@ -44,6 +44,91 @@ fn query_param(name: &str, schema: Value, description: &str) -> Value {
 /// assert!(doc["paths"]["/v1/commits"]["post"].is_object());
 /// ```
 pub fn openapi_document() -> Value {
+    let mut doc = core_document();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        paths.extend(authority_paths());
+    }
+    doc
+}
+
+/// Capabilities, agent runs and the audit log (see `docs/auth.md`).
+fn authority_paths() -> serde_json::Map<String, Value> {
+    let object = json!({"type": "object"});
+    let json_body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let participant = json!({"type": "string", "enum": ["user", "agent", "system"]});
+    let capability = json!({"type": "object", "required": ["id", "participantKind", "participantId", "operations", "syncGroups", "expiresAt", "status"],
+        "properties": {"id": {"type": "string"}, "token": {"type": "string"}, "participantKind": participant,
+            "participantId": {"type": "string"}, "onBehalfOf": {"type": ["object", "null"]},
+            "operations": {"type": "array", "items": {"type": "string"}}, "syncGroups": {"type": "array", "items": {"type": "string"}},
+            "label": {"type": ["string", "null"]}, "expiresAt": {"type": "string"}, "revokedAt": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["active", "expired", "revoked"]}}});
+    let mint = json!({"type": "object", "required": ["participantKind", "participantId", "operations", "syncGroups"], "additionalProperties": false,
+        "properties": {"participantKind": participant, "participantId": {"type": "string"},
+            "onBehalfOf": {"type": "object", "required": ["kind", "id"], "properties": {"kind": participant, "id": {"type": "string"}}},
+            "operations": {"type": "array", "items": {"type": "string"}}, "syncGroups": {"type": "array", "items": {"type": "string"}},
+            "ttlSeconds": {"type": "integer", "minimum": 1}, "label": {"type": "string"}}});
+    let task = json!({"type": "object", "required": ["id", "status"], "properties": {"id": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "done", "failed", "cancelled"]}}});
+    let filters = [
+        query_param("actorKind", participant.clone(), "user, agent or system"),
+        query_param("actorId", json!({"type": "string"}), "the actor's id"),
+        query_param("model", json!({"type": "string"}), "the model written"),
+        query_param(
+            "since",
+            json!({"type": "string"}),
+            "RFC 3339 or milliseconds, inclusive",
+        ),
+        query_param(
+            "until",
+            json!({"type": "string"}),
+            "RFC 3339 or milliseconds, exclusive",
+        ),
+    ];
+    let mut page_params = filters.to_vec();
+    page_params.push(query_param(
+        "limit",
+        json!({"type": "integer", "minimum": 1}),
+        "entries per page, default 100",
+    ));
+    page_params.push(query_param(
+        "cursor",
+        json!({"type": "string"}),
+        "nextCursor of the previous page",
+    ));
+    let paths = json!({
+        "/v1/capabilities": {"post": {"summary": "Mint a capability (API key only)", "requestBody": json_body(mint),
+            "responses": with_errors("201", capability.clone(), &["400", "401", "403", "422", "429"])}},
+        "/v1/capabilities/{id}": {"parameters": [id_param()],
+            "get": {"summary": "Describe a capability", "responses": with_errors("200", capability.clone(), &["401", "403", "404", "429"])},
+            "delete": {"summary": "Revoke a capability", "responses": with_errors("200", capability, &["401", "403", "404", "429"])}},
+        "/v1/tasks": {"post": {"summary": "Open an agent run", "requestBody": json_body(json!({"type": "object", "additionalProperties": false,
+                "properties": {"prompt": {"type": "string"}, "surface": {"type": "string"}, "parentTaskId": {"type": "string"}, "metadata": {}}})),
+            "responses": with_errors("201", task.clone(), &["400", "401", "404", "429"])}},
+        "/v1/tasks/{id}": {"parameters": [id_param()],
+            "get": {"summary": "Read an agent run", "responses": with_errors("200", task.clone(), &["401", "403", "404", "429"])}},
+        "/v1/tasks/{id}/close": {"parameters": [id_param()],
+            "post": {"summary": "Close an agent run", "requestBody": json_body(json!({"type": "object", "required": ["status"], "additionalProperties": false,
+                    "properties": {"status": {"type": "string", "enum": ["done", "failed", "cancelled"]},
+                        "costInputTokens": {"type": "integer", "minimum": 0}, "costOutputTokens": {"type": "integer", "minimum": 0},
+                        "costComputeMs": {"type": "integer", "minimum": 0}}})),
+                "responses": with_errors("200", task, &["400", "401", "403", "404", "409", "429"])}},
+        "/v1/audit": {"get": {"summary": "Audit entries, oldest first (API key only)", "parameters": page_params,
+            "responses": with_errors("200", json!({"type": "object", "properties": {"data": {"type": "array", "items": object},
+                "nextCursor": {"type": ["string", "null"]}}}), &["400", "401", "403", "429"])}},
+        "/v1/audit/verify": {"get": {"summary": "Verify one principal's hash chain (API key only)",
+            "parameters": [query_param("principalKind", participant, "the chain's participant kind"),
+                query_param("principalId", json!({"type": "string"}), "the chain's participant id")],
+            "responses": with_errors("200", json!({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}), &["400", "401", "403", "429"])}},
+        "/v1/audit/export": {"get": {"summary": "Audit entries as CSV (API key only)", "parameters": filters.to_vec(),
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}}}
+    });
+    match paths {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object"),
+    }
+}
+
+fn core_document() -> Value {
     let row = json!({"$ref": "#/components/schemas/Row"});
     let idem = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}});
     json!({

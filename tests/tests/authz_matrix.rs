@@ -391,3 +391,27 @@ async fn capability_requests_are_validated() {
     assert!(own.get("token").is_none());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_authority_routes_are_documented() {
+    let server = TestServer::start().await;
+    let (status, doc) = server.http.get("/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, method) in [
+        ("/v1/capabilities", "post"),
+        ("/v1/capabilities/{id}", "get"),
+        ("/v1/capabilities/{id}", "delete"),
+        ("/v1/tasks", "post"),
+        ("/v1/tasks/{id}", "get"),
+        ("/v1/tasks/{id}/close", "post"),
+        ("/v1/audit", "get"),
+        ("/v1/audit/verify", "get"),
+        ("/v1/audit/export", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} documented"
+        );
+    }
+    server.stop().await;
+}
