@@ -158,6 +158,10 @@ pub struct Operation {
     /// (default `ignore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_busy: Option<IfBusy>,
+    /// The intent or claim this write is made under: the write fails unless
+    /// it is still active and held by the writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_id: Option<String>,
 }
 
 impl Operation {
@@ -178,6 +182,7 @@ impl Operation {
             read_at: None,
             on_stale: None,
             if_busy: None,
+            intent_id: None,
         }
     }
 
@@ -197,6 +202,7 @@ impl Operation {
             read_at: None,
             on_stale: None,
             if_busy: None,
+            intent_id: None,
         }
     }
 
@@ -216,6 +222,7 @@ impl Operation {
             read_at: None,
             on_stale: None,
             if_busy: None,
+            intent_id: None,
         }
     }
 

@@ -101,7 +101,7 @@ async fn a_silent_holder_loses_the_claim_within_its_lease_and_the_next_waiter_is
     let (holder, waiter) = two_clients(&server).await;
     let row = holder.model::<Task>().create(task("leased")).await.unwrap();
     let lease = Duration::from_millis(400);
-    let claim = holder
+    let mut claim = holder
         .model::<Task>()
         .claim(row.id.clone())
         .ttl(lease)

@@ -124,3 +124,52 @@ async fn the_local_list_follows_the_stream_and_handles_keep_their_intents_alive(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_under_an_intent_fails_once_the_intent_lapsed() {
+    let server = two_key_server().await;
+    let (holder, other) = two_clients(&server).await;
+    let row = holder.model::<Task>().create(task("under")).await.unwrap();
+    let mut claim = holder
+        .model::<Task>()
+        .claim(row.id.clone())
+        .ttl(Duration::from_millis(200))
+        .await
+        .unwrap();
+    holder
+        .model::<Task>()
+        .update(row.id.clone(), TaskPatch::new().points(1))
+        .intent(claim.handle())
+        .await
+        .expect("a write under a held claim lands");
+    let err = other
+        .model::<Task>()
+        .update(row.id.clone(), TaskPatch::new().points(2))
+        .intent(claim.handle())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_intent_holder", "{err:?}");
+
+    claim.abandon();
+    eventually("the claim lapses", || {
+        holder.intents().list(Target::from(&row.id)).is_empty()
+    })
+    .await;
+    let err = holder
+        .model::<Task>()
+        .update(row.id.clone(), TaskPatch::new().points(3))
+        .intent(claim.handle())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(err.code(), "intent_not_found");
+    let current = holder
+        .model::<Task>()
+        .retrieve(row.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        current.data.data.points, 1,
+        "no write landed after the lapse"
+    );
+}

@@ -83,9 +83,9 @@ impl<M: Model> Claim<M> {
     /// lease, as when a holder crashes.
     ///
     /// ```no_run
-    /// # fn f<M: ablo_runtime::Model>(c: ablo_runtime::client::Claim<M>) { c.abandon() }
+    /// # fn f<M: ablo_runtime::Model>(mut c: ablo_runtime::client::Claim<M>) { c.abandon() }
     /// ```
-    pub fn abandon(self) {
+    pub fn abandon(&mut self) {
         self.handle.abandon()
     }
 }

@@ -511,14 +511,15 @@ impl IntentHandle {
     }
 
     /// Stops heartbeating (the intent then lapses after its lease) without
-    /// releasing it. For tests of crashed holders and for hand-offs.
+    /// releasing it, as when a holder crashes. Dropping the handle later
+    /// does not release it either.
     ///
     /// ```no_run
-    /// # fn f(h: ablo_runtime::client::IntentHandle) {
+    /// # fn f(mut h: ablo_runtime::client::IntentHandle) {
     /// h.abandon();
     /// # }
     /// ```
-    pub fn abandon(mut self) {
+    pub fn abandon(&mut self) {
         self.released = true;
         if let Some(task) = self.heartbeat.take() {
             task.abort();

@@ -98,6 +98,7 @@ struct WriteOptions {
     idempotency_key: Option<String>,
     timeout: Option<Duration>,
     if_busy: Option<crate::wire::IfBusy>,
+    intent_id: Option<String>,
 }
 
 /// A write ready to go: the operation for the server, its effect on the
@@ -117,6 +118,7 @@ impl PreparedWrite {
         operation.read_at = self.options.read_at;
         operation.on_stale = self.options.on_stale;
         operation.if_busy = self.options.if_busy;
+        operation.intent_id = self.options.intent_id.clone();
         let staged = Staged {
             operation,
             key: self.key,
@@ -199,6 +201,19 @@ macro_rules! write_options {
                 stringify!($builder), "<M> {\n    write.if_busy(IfBusy::Wait)\n}\n```")]
             pub fn if_busy(mut self, policy: crate::wire::IfBusy) -> Self {
                 self.options.if_busy = Some(policy);
+                self
+            }
+
+            /// Makes the write under an intent or claim this client holds:
+            /// the server refuses it (`intent_not_found`) if the intent has
+            /// lapsed or was released, so a holder that lost its claim does
+            /// not write.
+            ///
+            #[doc = concat!("```\nuse ablo_runtime::{Model, client::{IntentHandle, ", stringify!($builder), "}};\n",
+                "fn under<M: Model>(write: ", stringify!($builder), "<M>, held: &IntentHandle) -> ",
+                stringify!($builder), "<M> {\n    write.intent(held)\n}\n```")]
+            pub fn intent(mut self, held: &super::IntentHandle) -> Self {
+                self.options.intent_id = Some(held.id().to_owned());
                 self
             }
         }

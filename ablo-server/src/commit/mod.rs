@@ -96,10 +96,10 @@ pub(crate) async fn run(
     idempotency_key: Option<String>,
 ) -> Result<CommitReceipt, ApiError> {
     let schema = pushed_schema(state)?;
-    let if_busy: Vec<_> = request
+    let write_options: Vec<_> = request
         .operations
         .iter()
-        .map(|op| op.if_busy.unwrap_or_default())
+        .map(|op| (op.if_busy.unwrap_or_default(), op.intent_id.clone()))
         .collect();
     let mut prepared = prepare(
         &schema,
@@ -112,7 +112,7 @@ pub(crate) async fn run(
     // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
     // claim holder's guard stamp.
     let writer = crate::coordination::participant_of(principal);
-    let guarded = crate::coordination::gate(state, &writer, &mut prepared, &if_busy).await?;
+    let guarded = crate::coordination::gate(state, &writer, &mut prepared, &write_options).await?;
     let receipt = state.committer.submit(prepared).await?;
     crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
     Ok(receipt)

@@ -403,6 +403,14 @@ impl IntentBoard {
         self.others_covering(model, id, scope, writer, true)
     }
 
+    /// The active intent (or held claim) with this id; `None` for a waiting,
+    /// released or lapsed one.
+    pub fn active(&self, intent_id: &str) -> Option<Intent> {
+        let mut state = self.lock();
+        state.expire_lapsed(Instant::now(), &self.events);
+        state.active.get(intent_id).map(|e| e.intent.clone())
+    }
+
     /// The stamp a claim's writes are guarded from, once recorded.
     pub fn guard_stamp(&self, intent_id: &str) -> Option<SyncId> {
         self.lock()

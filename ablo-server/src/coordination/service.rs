@@ -79,16 +79,19 @@ pub(crate) async fn gate(
     state: &AppState,
     writer: &Participant,
     commit: &mut PreparedCommit,
-    if_busy: &[IfBusy],
+    options: &[(IfBusy, Option<String>)],
 ) -> Result<Vec<String>, ApiError> {
     let mut guarded = Vec::new();
     for (index, op) in commit.operations.iter_mut().enumerate() {
+        let (policy, under) = options.get(index).cloned().unwrap_or_default();
+        if let Some(intent_id) = under {
+            check_held(state, writer, &op.model, &op.id, &intent_id, index)?;
+        }
         let scope = match op.kind {
             OperationType::Create => continue,
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
             OperationType::Delete => WriteScope::Row,
         };
-        let policy = if_busy.get(index).copied().unwrap_or_default();
         wait_until_free(state, &op.model, &op.id, &scope, writer, index, policy).await?;
         for claim in state.intents.claims_held_by(&op.model, &op.id, writer) {
             if !scope_is_within(&scope, &claim) {
@@ -108,6 +111,41 @@ pub(crate) async fn gate(
         }
     }
     Ok(guarded)
+}
+
+/// A write made under an intent: the intent must be active, the writer's,
+/// and on the written row.
+fn check_held(
+    state: &AppState,
+    writer: &Participant,
+    model: &str,
+    id: &str,
+    intent_id: &str,
+    index: usize,
+) -> Result<(), ApiError> {
+    let details = json!({"intentId": intent_id, "operationIndex": index, "model": model, "id": id});
+    match state.intents.active(intent_id) {
+        None => Err(ApiError::not_found(
+            codes::INTENT_NOT_FOUND,
+            format!("intent {intent_id} is not active (released, lapsed or still waiting)"),
+        )
+        .with_details(details)),
+        Some(intent) if &intent.participant != writer => Err(ApiError::new(
+            ErrorType::Permission,
+            StatusCode::FORBIDDEN,
+            codes::NOT_INTENT_HOLDER,
+            format!("intent {intent_id} belongs to another participant"),
+        )
+        .with_details(details)),
+        Some(intent) if intent.target.model != model || intent.target.id != id => {
+            Err(ApiError::unprocessable(
+                codes::INVALID_REQUEST,
+                format!("intent {intent_id} is on another row"),
+            )
+            .with_details(details))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// Moves the guard of the writer's claims to the stamp its own commit made.
