@@ -51,7 +51,8 @@ pub fn openapi_document() -> Value {
     doc
 }
 
-/// Capabilities, agent runs and the audit log (see `docs/auth.md`).
+/// Capabilities, agent runs and the audit log (see `docs/auth.md`), and
+/// intents and claims (see `docs/coordination.md`).
 fn authority_paths() -> serde_json::Map<String, Value> {
     let object = json!({"type": "object"});
     let json_body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
@@ -95,7 +96,32 @@ fn authority_paths() -> serde_json::Map<String, Value> {
         json!({"type": "string"}),
         "nextCursor of the previous page",
     ));
+    let target = json!({"type": "object", "required": ["model", "id"], "additionalProperties": false,
+        "properties": {"model": {"type": "string"}, "id": {"type": "string"}, "field": {"type": "string"}}});
+    let intent = json!({"type": "object", "required": ["id", "participant", "target", "action", "exclusive", "createdAt", "expiresAt"],
+        "properties": {"id": {"type": "string"},
+            "participant": {"type": "object", "properties": {"id": {"type": "string"}, "kind": {"type": "string", "enum": ["user", "agent", "system"]}}},
+            "target": target.clone(), "action": {"type": "string"}, "exclusive": {"type": "boolean"},
+            "createdAt": {"type": "string", "format": "date-time"}, "expiresAt": {"type": "string", "format": "date-time"}}});
+    let intent_answer = json!({"type": "object", "required": ["intent", "status"],
+        "properties": {"intent": intent.clone(), "status": {"type": "string", "enum": ["active", "queued"]},
+            "position": {"type": "integer", "minimum": 1}, "data": {"type": "object"}, "stamp": {"type": "integer"}}});
     let paths = json!({
+        "/v1/intents": {
+            "post": {"summary": "Take an intent, or a claim with exclusive: true (201 active, 202 queued)",
+                "requestBody": json_body(json!({"type": "object", "required": ["target", "action"], "additionalProperties": false,
+                    "properties": {"target": target, "action": {"type": "string"}, "ttlMs": {"type": "integer", "minimum": 100},
+                        "exclusive": {"type": "boolean"}, "wait": {"type": "boolean"}}})),
+                "responses": with_errors("201", intent_answer.clone(), &["400", "401", "403", "404", "409", "422"])},
+            "get": {"summary": "Active intents on a row or field",
+                "parameters": [query_param("model", json!({"type": "string"}), "model"), query_param("id", json!({"type": "string"}), "row id"),
+                    query_param("field", json!({"type": "string"}), "field (optional)")],
+                "responses": with_errors("200", json!({"type": "object", "properties": {"data": {"type": "array", "items": intent}}}), &["400", "401", "403", "404"])}},
+        "/v1/intents/{id}/heartbeat": {"parameters": [id_param()],
+            "post": {"summary": "Renew an intent's lease", "responses": with_errors("200", intent_answer, &["401", "403", "404"])}},
+        "/v1/intents/{id}": {"parameters": [id_param()],
+            "delete": {"summary": "Release an intent (idempotent)",
+                "responses": with_errors("200", json!({"type": "object", "properties": {"id": {"type": "string"}, "released": {"type": "boolean"}}}), &["401", "403"])}},
         "/v1/capabilities": {"post": {"summary": "Mint a capability (API key only)", "requestBody": json_body(mint),
             "responses": with_errors("201", capability.clone(), &["400", "401", "403", "422", "429"])}},
         "/v1/capabilities/{id}": {"parameters": [id_param()],
@@ -146,7 +172,8 @@ fn core_document() -> Value {
                 "Operation": {"type": "object", "required": ["type", "model"], "additionalProperties": false,
                     "properties": {"type": {"type": "string", "enum": ["create", "update", "delete"]},
                         "model": {"type": "string"}, "id": {"type": "string"}, "data": {"type": "object"},
-                        "readAt": {"type": "integer", "minimum": 0}, "onStale": {"$ref": "#/components/schemas/OnStale"}}},
+                        "readAt": {"type": "integer", "minimum": 0}, "onStale": {"$ref": "#/components/schemas/OnStale"},
+                        "ifBusy": {"type": "string", "enum": ["ignore", "fail", "wait", "return"]}, "intentId": {"type": "string"}}},
                 "CommitRequest": {"type": "object", "required": ["operations"], "additionalProperties": false,
                     "properties": {"clientTxId": {"type": "string"}, "causedByTaskId": {"type": "string"},
                         "operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}}},

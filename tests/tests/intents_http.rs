@@ -65,6 +65,19 @@ async fn an_intent_is_taken_listed_heartbeated_and_released_once() {
     assert_eq!(again["released"], false, "release is idempotent");
     let (_, list) = server.http.get("/v1/intents?model=tasks&id=t1").await;
     assert!(list["data"].as_array().unwrap().is_empty());
+
+    let (_, openapi) = server.http.get("/v1/openapi.json").await;
+    for (path, method) in [
+        ("/v1/intents", "post"),
+        ("/v1/intents", "get"),
+        ("/v1/intents/{id}/heartbeat", "post"),
+        ("/v1/intents/{id}", "delete"),
+    ] {
+        assert!(
+            openapi["paths"][path][method].is_object(),
+            "{path} {method}"
+        );
+    }
 }
 
 #[tokio::test]
