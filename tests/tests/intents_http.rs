@@ -339,3 +339,40 @@ async fn intents_reach_subscribers_of_their_groups_only_and_lapse_without_heartb
     let denied = outsider.get("/v1/intents?model=projects&id=pb").await;
     assert_eq!(denied.0.as_u16(), 403, "{}", denied.1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_wait_line_refuses_new_claims_with_a_clear_error() {
+    let server = TestServer::start().await;
+    server.http.create_task("t1", "Hot").await;
+    let (status, _) = server
+        .http
+        .post("/v1/intents", &intent_on("t1", true))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The line holds 256 waiters, each a distinct participant.
+    let mut last_position = 0;
+    for n in 0..=256 {
+        let (_, token) = mint(
+            &server,
+            json!({"participantKind": "agent", "participantId": format!("agent_{n}"),
+                "operations": ["tasks.*"], "syncGroups": ["*"]}),
+        )
+        .await;
+        let waiter = http_with(&server, Some(&token));
+        let answer = waiter.post("/v1/intents", &intent_on("t1", true)).await;
+        if n < 256 {
+            assert_eq!(answer.0, StatusCode::ACCEPTED, "{}", answer.1);
+            last_position = answer.1["position"].as_u64().unwrap();
+        } else {
+            assert_error(&answer, 409, "busy", "claim_queue_full");
+            assert_eq!(answer.1["error"]["details"]["depth"], 256);
+            assert!(
+                answer.1["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("wait line")
+            );
+        }
+    }
+    assert_eq!(last_position, 256);
+}
