@@ -39,7 +39,7 @@ use crate::schema::sync_groups;
 use crate::state::AppState;
 use crate::storage::{IdempotencyRecord, StorageError, StoredRow, WriteTx};
 
-use validate::PreparedOperation;
+pub(crate) use validate::PreparedOperation;
 
 /// A validated commit, ready for the writer.
 #[derive(Clone, Debug)]
@@ -53,6 +53,8 @@ pub(crate) struct PreparedCommit {
     /// Scope and attribution from the credential (audit, stage 3).
     pub attribution: crate::audit::Attribution,
     pub operations: Vec<PreparedOperation>,
+    /// Claims re-checked by the writer, in commit order (set by stage 3).
+    pub claims: Option<crate::coordination::ClaimCheck>,
 }
 
 /// What [`execute`] did with a commit.
@@ -113,6 +115,10 @@ pub(crate) async fn run(
     // claim holder's guard stamp.
     let writer = crate::coordination::participant_of(principal);
     let guarded = crate::coordination::gate(state, &writer, &mut prepared, &write_options).await?;
+    prepared.claims = Some(crate::coordination::ClaimCheck::new(
+        state.intents.clone(),
+        writer,
+    ));
     let receipt = state.committer.submit(prepared).await?;
     crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
     Ok(receipt)
@@ -201,6 +207,7 @@ fn prepare(
         actor: principal.actor.clone(),
         attribution: crate::audit::Attribution::of(principal, request.caused_by_task_id.clone()),
         operations,
+        claims: None,
     })
 }
 
@@ -259,6 +266,9 @@ pub(crate) fn execute(
             .entry((op.model.clone(), op.id.clone()))
             .or_insert_with(|| current.clone());
         authorize_row(commit, current.as_ref())?;
+        if let Some(claims) = &commit.claims {
+            claims.verify(index, op)?;
+        }
         flagged |= check_stale(index, op, before_commit.as_ref(), current.as_ref())?;
         let change = apply(tx, op, current, sync_id, now)?;
         authorize_row(commit, change.after.as_ref())?;

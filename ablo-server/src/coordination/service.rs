@@ -148,6 +148,50 @@ fn check_held(
     }
 }
 
+/// The claim check the writer repeats inside the commit's savepoint, so a
+/// claim granted after the gate still stops a non-holder's write.
+#[derive(Clone)]
+pub(crate) struct ClaimCheck {
+    board: std::sync::Arc<super::IntentBoard>,
+    writer: Participant,
+}
+
+impl std::fmt::Debug for ClaimCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimCheck")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClaimCheck {
+    pub(crate) fn new(board: std::sync::Arc<super::IntentBoard>, writer: Participant) -> Self {
+        ClaimCheck { board, writer }
+    }
+
+    /// Fails with `entity_claimed` when another participant holds a claim
+    /// covering this operation.
+    pub(crate) fn verify(
+        &self,
+        index: usize,
+        op: &crate::commit::PreparedOperation,
+    ) -> Result<(), ApiError> {
+        let scope = match op.kind {
+            OperationType::Create => return Ok(()),
+            OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
+            OperationType::Delete => WriteScope::Row,
+        };
+        let claims = self
+            .board
+            .claim_conflict(&op.model, &op.id, &scope, &self.writer);
+        if claims.is_empty() {
+            Ok(())
+        } else {
+            Err(claimed(&op.model, &op.id, index, claims))
+        }
+    }
+}
+
 /// Moves the guard of the writer's claims to the stamp its own commit made.
 pub(crate) fn advance_guards(state: &AppState, claims: &[String], sync_id: SyncId) {
     for id in claims {
