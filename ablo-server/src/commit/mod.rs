@@ -1,17 +1,23 @@
 //! The commit pipeline: every write, whether `POST /v1/commits` or a
-//! single-row `POST`/`PATCH`/`DELETE`, goes through these stages in order.
+//! single-row `POST`/`PATCH`/`DELETE`, goes through these stages in order
+//! ([`run`] reads top to bottom):
 //!
 //! 1. [`authenticate`] the credential (run by the HTTP layer before the body
 //!    is read, so an unauthenticated request is never parsed);
 //! 2. [`prepare`]: validate every operation against the pushed schema and
 //!    fix the commit's `clientTxId` and body hash;
-//! 3. (checks that need no row state slot in here, between validation and
-//!    the write: capability scopes, intents and claims);
+//! 3. checks that need no row state: [`authorize`] each operation against
+//!    the credential's capability scope, then intents and claims
+//!    ([`crate::coordination::gate`]: `entity_claimed`, `ifBusy`, the claim
+//!    holder's guard stamp);
 //! 4. hand the commit to the group-commit writer ([`crate::group_commit`]),
 //!    which runs [`execute`] inside the commit's own savepoint:
-//!    idempotency ([`replay_if_seen`]), the stale check ([`check_stale`]) and
-//!    [`apply`] per operation, the next sync id in commit order, the sync log
-//!    ([`log`]) and the idempotency record ([`remember`]);
+//!    idempotency ([`replay_if_seen`]), the agent run named by
+//!    `causedByTaskId`, then per operation the row's sync groups before and
+//!    after ([`authorize_row`]), the claim re-check, the stale check
+//!    ([`check_stale`]) and [`apply`]; then the next sync id in commit order,
+//!    the sync log ([`log`]), the audit entries ([`crate::audit::record`])
+//!    and the idempotency record ([`remember`]);
 //! 5. once the group's transaction is durable the writer fans the deltas out
 //!    and answers; [`run`] returns the receipt.
 //!
