@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Procedural macros of Ablo. Use them through the `ablo` crate:
 //! `#[ablo::model]`, `#[derive(ablo::Enum)]`, `#[ablo::object]` and
 //! `ablo::schema!`; their documentation lives there.

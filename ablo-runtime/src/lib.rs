@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The Ablo runtime: everything a program needs at run time to speak to an
 //! Ablo sync server, shared by the client, the server and code generation.
 //!

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The Ablo sync server: the HTTP and WebSocket API of `docs/protocol.md`,
 //! the commit pipeline ([`commit`](crate) stages: authenticate, validate,
 //! idempotency, stale check, apply, sync id, log, fan out), storage on

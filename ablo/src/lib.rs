@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # Ablo
 //!
 //! Schema-first state coordination for applications in which humans, AI

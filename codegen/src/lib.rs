@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Ablo code generation: turns a [`SchemaDescriptor`] into the files a
 //! frontend and API tooling need, checks those files for freshness and lists
 //! breaking changes between two descriptors.
