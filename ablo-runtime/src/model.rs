@@ -200,15 +200,17 @@ pub fn ts_config() -> ts_rs::Config {
     ts_rs::Config::new().with_large_int("number")
 }
 
-/// The ts-rs declaration of `T` under [`ts_config`].
+/// The ts-rs declaration of `T` under [`ts_config`]: every model, object and
+/// enum has one, since the macros derive or write its `TS` impl.
 ///
 /// ```
-/// assert_eq!(ablo_runtime::model::ts_declaration::<ablo_runtime::Timestamp>(), "string");
+/// #[derive(ts_rs::TS)]
+/// struct Reading { celsius: i64 }
+/// let decl = ablo_runtime::model::ts_declaration::<Reading>();
+/// assert_eq!(decl, "type Reading = { celsius: number, };");
 /// ```
 pub fn ts_declaration<T: ts_rs::TS + ?Sized>() -> String {
-    let cfg = ts_config();
-    let decl = std::panic::catch_unwind(|| T::decl(&cfg));
-    decl.unwrap_or_else(|_| T::inline(&cfg))
+    T::decl(&ts_config())
 }
 
 /// The JSON Schema (draft 2020-12) of `T`, with its definitions inlined under
