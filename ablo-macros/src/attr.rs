@@ -116,7 +116,18 @@ pub fn is_ablo_attr(attr: &Attribute) -> bool {
 
 /// The documentation of an item: its `///` lines joined, `None` when empty.
 pub fn docs(attrs: &[Attribute]) -> Option<String> {
-    let lines: Vec<String> = attrs
+    let lines: Vec<String> = doc_lines(attrs)
+        .into_iter()
+        .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
+        .collect();
+    let joined = lines.join("\n").trim().to_owned();
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// The text of each `#[doc = "..."]` attribute as written, leading space
+/// included (a `///` line is one attribute).
+pub fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
+    attrs
         .iter()
         .filter(|attr| attr.path().is_ident("doc"))
         .filter_map(|attr| match &attr.meta {
@@ -128,10 +139,7 @@ pub fn docs(attrs: &[Attribute]) -> Option<String> {
             },
             _ => None,
         })
-        .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
-        .collect();
-    let joined = lines.join("\n").trim().to_owned();
-    (!joined.is_empty()).then_some(joined)
+        .collect()
 }
 
 fn ablo_metas(cx: &Ctxt, attrs: &[Attribute]) -> Vec<Meta> {

@@ -2,6 +2,7 @@
 //! so a user crate needs no dependency besides `ablo`.
 
 pub mod enumeration;
+mod interop;
 pub mod model;
 pub mod object;
 pub mod schema;
@@ -53,7 +54,7 @@ fn strip_ablo_attrs(item: &mut DeriveInput) {
 }
 
 /// Re-emits a model or object struct with its derives and each field's wire
-/// name written out for serde, ts-rs and schemars alike.
+/// name written out for serde, followed by its `TS` and `JsonSchema` impls.
 pub fn struct_with_derives(item: &Struct) -> TokenStream {
     let private = private();
     let mut output = item.input.clone();
@@ -64,7 +65,6 @@ pub fn struct_with_derives(item: &Struct) -> TokenStream {
         for (field, parsed) in named.named.iter_mut().zip(&item.fields) {
             let wire = &parsed.wire_name;
             field.attrs.push(parse_quote!(#[serde(rename = #wire)]));
-            field.attrs.push(parse_quote!(#[ts(rename = #wire)]));
         }
     }
     let already: Vec<String> = item
@@ -84,8 +84,6 @@ pub fn struct_with_derives(item: &Struct) -> TokenStream {
     .filter(|(name, _)| !already.iter().any(|a| a == name))
     .map(|(_, path)| path);
     let serde_crate = format!("{private}::serde").replace(' ', "");
-    let ts_crate = format!("{private}::ts_rs").replace(' ', "");
-    let schemars_crate = format!("{private}::schemars").replace(' ', "");
     let attrs = &output.attrs;
     let vis = &output.vis;
     let ident = &output.ident;
@@ -93,19 +91,18 @@ pub fn struct_with_derives(item: &Struct) -> TokenStream {
         unreachable!("checked to be a struct");
     };
     let fields = &data.fields;
+    let interop = interop::impls(item);
     quote! {
         #(#attrs)*
         #[derive(
             #private::serde::Serialize,
             #private::serde::Deserialize,
-            #private::ts_rs::TS,
-            #private::schemars::JsonSchema,
             #(#std_derives),*
         )]
         #[serde(crate = #serde_crate)]
-        #[ts(crate = #ts_crate)]
-        #[schemars(crate = #schemars_crate)]
         #vis struct #ident #fields
+
+        #interop
     }
 }
 
