@@ -28,8 +28,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// Arguments: `name = "..."` (wire name; default: plural camelCase of the
 /// type) and `sync_groups = ["org:{org_id}"]`. Field keys:
 /// `#[ablo(index)]`, `#[ablo(rename = "...")]`. Generates the `Model` impl,
-/// a `TaskPatch` type with builder setters, and serde, ts-rs and schemars
-/// derives. Rules and errors: `docs/schema-dsl.md`.
+/// a `TaskPatch` type with builder setters, serde derives, and `ts_rs::TS`
+/// and `schemars::JsonSchema` impls. Rules and errors: `docs/schema-dsl.md`.
 ///
 /// ```
 /// use ablo::prelude::*;

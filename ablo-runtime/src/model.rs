@@ -2,6 +2,7 @@
 //! `ablo::schema!` implement, and the field-type mapping of every supported
 //! Rust type.
 
+use std::any::{TypeId, type_name};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -84,6 +85,10 @@ pub trait FieldValue {
 pub struct TypeRegistry {
     enums: BTreeMap<String, EnumDescriptor>,
     objects: BTreeMap<String, Option<ObjectDescriptor>>,
+    /// The Rust type registered under each name, by the `*_of` methods.
+    owners: BTreeMap<String, (TypeId, &'static str)>,
+    /// Names claimed by two different Rust types.
+    clashes: Vec<String>,
 }
 
 impl TypeRegistry {
@@ -109,6 +114,71 @@ impl TypeRegistry {
         }
         self.objects.insert(name.to_owned(), None);
         true
+    }
+
+    /// [`TypeRegistry::add_enum`] for the enum type `T`: a second, different
+    /// Rust type with the same name is recorded as a clash (see
+    /// [`TypeRegistry::clashes`]) instead of being silently dropped.
+    ///
+    /// ```
+    /// use ablo_runtime::{EnumDescriptor, TypeRegistry};
+    /// mod a { pub enum Status {} }
+    /// mod b { pub enum Status {} }
+    /// let status = || EnumDescriptor { name: "Status".into(), doc: None, variants: vec![],
+    ///     ts: String::new(), json_schema: serde_json::json!({}) };
+    /// let mut r = TypeRegistry::default();
+    /// r.add_enum_of::<a::Status>(status());
+    /// r.add_enum_of::<a::Status>(status());
+    /// assert!(r.clashes().is_empty());
+    /// r.add_enum_of::<b::Status>(status());
+    /// assert_eq!(r.clashes().len(), 1);
+    /// ```
+    pub fn add_enum_of<T: 'static>(&mut self, descriptor: EnumDescriptor) {
+        if self.claim::<T>(&descriptor.name) {
+            self.add_enum(descriptor);
+        }
+    }
+
+    /// [`TypeRegistry::begin_object`] for the struct type `T`: `false` when
+    /// the name was already seen, and a clash is recorded when it was seen
+    /// for a different Rust type.
+    ///
+    /// ```
+    /// use ablo_runtime::TypeRegistry;
+    /// struct Address;
+    /// let mut r = TypeRegistry::default();
+    /// assert!(r.begin_object_of::<Address>("Address"));
+    /// assert!(!r.begin_object_of::<Address>("Address"));
+    /// assert!(r.clashes().is_empty());
+    /// ```
+    pub fn begin_object_of<T: 'static>(&mut self, name: &str) -> bool {
+        self.claim::<T>(name) && self.begin_object(name)
+    }
+
+    /// Records `T` as the owner of `name`; `false` when another type owns it.
+    fn claim<T: 'static>(&mut self, name: &str) -> bool {
+        let this = (TypeId::of::<T>(), type_name::<T>());
+        match self.owners.get(name) {
+            None => {
+                self.owners.insert(name.to_owned(), this);
+                true
+            }
+            Some((owner, _)) if *owner == this.0 => true,
+            Some((_, owner_path)) => {
+                let clash = format!("`{name}` names both `{owner_path}` and `{}`", this.1);
+                if !self.clashes.contains(&clash) {
+                    self.clashes.push(clash);
+                }
+                false
+            }
+        }
+    }
+
+    /// Every name that two different Rust types registered, described.
+    /// Enums and objects travel by name, so [`SchemaDescriptor::build`]
+    /// refuses a registry with clashes.
+    pub fn clashes(&self) -> &[String] {
+        &self.clashes
     }
 
     /// Stores an object reserved with [`TypeRegistry::begin_object`].

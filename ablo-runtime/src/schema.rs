@@ -296,6 +296,12 @@ impl SchemaDescriptor {
     /// order of declaration inside `ablo::schema!` is not part of the schema)
     /// and computes the content hash.
     ///
+    /// # Panics
+    ///
+    /// When two different Rust enums or objects of the schema have the same
+    /// name ([`TypeRegistry::clashes`]): they would be one type on the wire.
+    /// The message names both types.
+    ///
     /// ```
     /// use ablo_runtime::{SchemaDescriptor, TypeRegistry};
     /// let a = SchemaDescriptor::build("App", vec![], TypeRegistry::default());
@@ -307,11 +313,18 @@ impl SchemaDescriptor {
         mut models: Vec<ModelDescriptor>,
         registry: TypeRegistry,
     ) -> Self {
+        let name = name.into();
+        assert!(
+            registry.clashes().is_empty(),
+            "schema `{name}`: enums and objects are identified by their type name, \
+             and {}; rename one of them",
+            registry.clashes().join(", and ")
+        );
         models.sort_by(|a, b| a.name.cmp(&b.name));
         let (enums, objects) = registry.into_parts();
         let mut descriptor = SchemaDescriptor {
             format_version: SCHEMA_FORMAT_VERSION,
-            name: name.into(),
+            name,
             hash: String::new(),
             models,
             enums,

@@ -242,3 +242,80 @@ fn model_descriptor_embeds_typescript_and_json_schema() {
     assert!(required.contains(&"projectId".into()));
     assert!(!required.contains(&"summary".into()));
 }
+
+/// Two schemas whose models use two different Rust types of one name.
+mod clashing {
+    pub mod billing {
+        #[derive(ablo::Enum)]
+        pub enum Status {
+            Paid,
+        }
+
+        #[ablo::object]
+        pub struct Address {
+            pub line: String,
+        }
+    }
+
+    pub mod shipping {
+        #[derive(ablo::Enum)]
+        pub enum Status {
+            Sent,
+        }
+    }
+
+    pub mod returns {
+        /// An object with the name of the enums above.
+        #[ablo::object]
+        pub struct Status {
+            pub reason: String,
+        }
+    }
+
+    #[ablo::model]
+    pub struct Invoice {
+        pub status: billing::Status,
+        pub address: billing::Address,
+    }
+
+    #[ablo::model]
+    pub struct Parcel {
+        pub status: shipping::Status,
+        pub address: billing::Address,
+    }
+
+    #[ablo::model]
+    pub struct Return {
+        pub status: billing::Status,
+        pub detail: returns::Status,
+    }
+
+    ablo::schema! { pub struct Clashing { invoices: Invoice, parcels: Parcel } }
+    ablo::schema! { pub struct EnumAndObject { returns: Return } }
+    ablo::schema! { pub struct NoClash { invoices: Invoice } }
+}
+
+#[test]
+#[should_panic(
+    expected = "`Status` names both `descriptor_behaviour::clashing::billing::Status` \
+                           and `descriptor_behaviour::clashing::shipping::Status`; rename one"
+)]
+fn two_types_of_one_name_are_refused() {
+    clashing::Clashing::descriptor();
+}
+
+#[test]
+#[should_panic(
+    expected = "`Status` names both `descriptor_behaviour::clashing::billing::Status` \
+                           and `descriptor_behaviour::clashing::returns::Status`"
+)]
+fn an_enum_and_an_object_of_one_name_are_refused() {
+    clashing::EnumAndObject::descriptor();
+}
+
+#[test]
+fn one_type_used_by_two_models_is_not_a_clash() {
+    let schema = clashing::NoClash::descriptor();
+    assert_eq!(schema.enums.len(), 1);
+    assert_eq!(schema.objects.len(), 1);
+}

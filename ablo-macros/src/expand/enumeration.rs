@@ -155,7 +155,7 @@ pub fn expand(input: DeriveInput) -> TokenStream {
                 }
 
                 fn register_types(registry: &mut #rt::TypeRegistry) {
-                    registry.add_enum(#rt::EnumDescriptor {
+                    registry.add_enum_of::<Self>(#rt::EnumDescriptor {
                         name: ::std::borrow::ToOwned::to_owned(#name),
                         doc: #doc,
                         variants: ::std::vec![#(::std::borrow::ToOwned::to_owned(#values)),*],

@@ -44,7 +44,7 @@ pub fn expand(args: TokenStream, input: DeriveInput) -> TokenStream {
             }
 
             fn register_types(registry: &mut #rt::TypeRegistry) {
-                if registry.begin_object(#name) {
+                if registry.begin_object_of::<Self>(#name) {
                     #(#register)*
                     registry.finish_object(#rt::ObjectDescriptor {
                         name: ::std::borrow::ToOwned::to_owned(#name),
