@@ -102,22 +102,6 @@ impl GroupFilter {
         self.0.is_none() && self.1.is_none()
     }
 
-    fn admits(&self, delta: &Delta) -> bool {
-        let asked = match &self.0 {
-            None => true,
-            Some(groups) => delta
-                .sync_groups
-                .iter()
-                .chain(&delta.left_sync_groups)
-                .any(|g| groups.contains(g)),
-        };
-        asked
-            && self
-                .1
-                .as_ref()
-                .is_none_or(|principal| crate::capability::admits_delta(principal, delta))
-    }
-
     /// Whether an intent or presence event of a row in `groups` is sent.
     fn admits_groups(&self, groups: &[String]) -> bool {
         let asked = match &self.0 {
@@ -130,8 +114,14 @@ impl GroupFilter {
             })
     }
 
+    /// The deltas this subscriber receives, rows that left its view as
+    /// removals.
     fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
-        deltas.iter().filter(|d| self.admits(d)).cloned().collect()
+        deltas
+            .iter()
+            .filter_map(|d| crate::capability::delta_view(self.1.as_ref(), self.0.as_ref(), d))
+            .map(std::borrow::Cow::into_owned)
+            .collect()
     }
 }
 

@@ -129,7 +129,7 @@ async fn sync_group_filters_limit_what_a_subscriber_receives() {
         .post("/v1/models/projects", &project("p2", "org_2"))
         .await;
     server.http.create_task("t1", "default group").await;
-    // p1 moves to org_2: org_1 subscribers still hear of it, to drop it.
+    // p1 moves to org_2: org_1 subscribers hear of it as a removal.
     server
         .http
         .patch(
@@ -145,6 +145,8 @@ async fn sync_group_filters_limit_what_a_subscriber_receives() {
     let summary: Vec<_> = seen.iter().map(|d| (d.sync_id.0, d.id.as_str())).collect();
     assert_eq!(summary, [(1, "p1"), (4, "p1"), (5, "p3")]);
     assert_eq!(seen[1].left_sync_groups, ["org:org_1"]);
+    assert!(seen[1].data.is_null(), "a removal, without the new row");
+    assert!(seen[1].sync_groups.is_empty());
     // Replay applies the same filter.
     let mut late = Subscriber::connect(&server.url, 0, Some(vec!["default".into()])).await;
     let (replayed, cursor) = late.until_caught_up().await;

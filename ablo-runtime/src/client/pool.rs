@@ -229,10 +229,12 @@ impl Pool {
                 if delta.sync_id <= state.cursor {
                     continue;
                 }
+                // A delta without data is a delete, or a row that left the
+                // groups this client sees: either way it leaves the pool.
                 let row = match (delta.action, &delta.data) {
                     (DeltaAction::Delete, _) => None,
                     (_, Json::Object(object)) => Some(object.clone()),
-                    _ => continue,
+                    _ => None,
                 };
                 put_confirmed(state, key, row, delta.sync_id, delta.sync_id);
                 state.cursor = delta.sync_id;
@@ -444,6 +446,19 @@ mod tests {
         // A late read of the row as of before the delete does not revive it.
         pool.store_rows("tasks", &[row("t1", 5, "five")], SyncId(7));
         assert_eq!(title(&pool, "t1"), None);
+    }
+
+    #[test]
+    fn a_row_that_leaves_the_clients_groups_leaves_the_pool() {
+        let pool = Pool::new(SyncId(0));
+        pool.apply_deltas(&[delta(1, "t1", DeltaAction::Insert, row("t1", 1, "a"))]);
+        let moved = delta(2, "t1", DeltaAction::Update, row("t1", 2, "b"));
+        pool.apply_deltas(&[moved.as_removal()]);
+        assert_eq!(title(&pool, "t1"), None);
+        assert_eq!(pool.cursor(), SyncId(2));
+        // Coming back into view brings it back.
+        pool.apply_deltas(&[delta(3, "t1", DeltaAction::Update, row("t1", 3, "c"))]);
+        assert_eq!(title(&pool, "t1").as_deref(), Some("c"));
     }
 
     #[test]

@@ -99,6 +99,35 @@ pub struct Delta {
     pub flagged: bool,
 }
 
+impl Delta {
+    /// This delta as seen by a subscriber whose view the row has left: no
+    /// row data, no changed fields and no new groups, only the groups it
+    /// left. A delta whose `data` is `null` tells the subscriber to drop
+    /// the row, whatever its action.
+    ///
+    /// ```
+    /// use ablo_runtime::wire::{Actor, Delta, DeltaAction, ParticipantKind};
+    /// use ablo_runtime::SyncId;
+    /// let moved = Delta { sync_id: SyncId(4), model: "projects".into(), id: "p1".into(),
+    ///     action: DeltaAction::Update, data: serde_json::json!({"id": "p1", "orgId": "org_2"}),
+    ///     changed_fields: vec!["orgId".into()], client_tx_id: "tx_4".into(),
+    ///     actor: Actor { kind: ParticipantKind::System, id: "key_1".into() },
+    ///     sync_groups: vec!["org:org_2".into()], left_sync_groups: vec!["org:org_1".into()],
+    ///     flagged: false };
+    /// let removal = moved.as_removal();
+    /// assert!(removal.data.is_null() && removal.sync_groups.is_empty());
+    /// assert_eq!(removal.left_sync_groups, ["org:org_1"]);
+    /// ```
+    pub fn as_removal(&self) -> Delta {
+        Delta {
+            data: Json::Null,
+            changed_fields: Vec::new(),
+            sync_groups: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
 /// `GET /v1/sync/deltas?after=N&limit=M`: one page of the sync log.
 ///
 /// ```

@@ -114,22 +114,37 @@ pub(crate) fn authorize_row_read(
     principal.scope.check_row_groups(groups).map_err(denied)
 }
 
-/// Whether a delta may reach this credential: its model readable and one of
-/// its groups (before or after the change) allowed.
-pub(crate) fn admits_delta(
-    principal: &crate::auth::Principal,
-    delta: &ablo_runtime::wire::Delta,
-) -> bool {
-    if principal.is_api_key() {
-        return true;
+/// What a subscriber receives of a delta: nothing, the delta itself, or,
+/// when the row has left every group the subscriber sees, the delta as a
+/// removal ([`Delta::as_removal`]), so that it drops the row without
+/// learning its new content. A subscriber sees a group when it asked for it
+/// (`asked`; `None` asks for every group) and its credential may read it
+/// (`principal`; `None` for an API key).
+///
+/// [`Delta::as_removal`]: ablo_runtime::wire::Delta::as_removal
+pub(crate) fn delta_view<'d>(
+    principal: Option<&crate::auth::Principal>,
+    asked: Option<&std::collections::HashSet<String>>,
+    delta: &'d ablo_runtime::wire::Delta,
+) -> Option<std::borrow::Cow<'d, ablo_runtime::wire::Delta>> {
+    let principal = principal.filter(|p| !p.is_api_key());
+    if let Some(principal) = principal
+        && principal
+            .scope
+            .check_operation(&delta.model, Action::Read)
+            .is_err()
+    {
+        return None;
     }
-    principal
-        .scope
-        .check_operation(&delta.model, Action::Read)
-        .is_ok()
-        && delta
-            .sync_groups
-            .iter()
-            .chain(&delta.left_sync_groups)
-            .any(|g| principal.scope.allows_group(g))
+    let sees = |group: &String| {
+        asked.is_none_or(|asked| asked.contains(group))
+            && principal.is_none_or(|p| p.scope.allows_group(group))
+    };
+    if delta.sync_groups.iter().any(sees) {
+        Some(std::borrow::Cow::Borrowed(delta))
+    } else if delta.left_sync_groups.iter().any(sees) {
+        Some(std::borrow::Cow::Owned(delta.as_removal()))
+    } else {
+        None
+    }
 }

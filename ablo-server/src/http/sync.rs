@@ -34,8 +34,9 @@ pub(super) async fn deltas(
     Ok(Json(DeltasPage {
         data: page
             .deltas
-            .into_iter()
-            .filter(|delta| crate::capability::admits_delta(&principal, delta))
+            .iter()
+            .filter_map(|delta| crate::capability::delta_view(Some(&principal), None, delta))
+            .map(std::borrow::Cow::into_owned)
             .collect(),
         stamp: page.head,
         next_after,

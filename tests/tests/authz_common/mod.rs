@@ -46,7 +46,8 @@ pub fn http_with(server: &TestServer, token: Option<&str>) -> Http {
     http
 }
 
-type Socket =
+/// A WebSocket to the test server.
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a WebSocket with `token`; `Err(status)` when the upgrade is refused.
