@@ -28,6 +28,7 @@ pub mod error;
 pub mod model;
 pub mod patch;
 pub mod schema;
+pub mod signing;
 pub mod types;
 pub mod wire;
 

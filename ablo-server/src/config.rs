@@ -52,6 +52,10 @@ pub struct ServerConfig {
     /// Requests allowed per credential (API key or capability); `None`
     /// (the default) for no limit. See [`RateLimit`](crate::RateLimit).
     pub rate_limit: Option<crate::RateLimit>,
+    /// How requests to Data Sources are retried and timed out.
+    pub source_retry: crate::SourceRetry,
+    /// How often Data Sources are polled for events. Default 1 s.
+    pub source_poll_interval: Duration,
 }
 
 impl ServerConfig {
@@ -77,6 +81,8 @@ impl ServerConfig {
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
             rate_limit: None,
+            source_retry: crate::SourceRetry::default(),
+            source_poll_interval: Duration::from_secs(1),
         }
     }
 

@@ -30,6 +30,7 @@ mod http;
 mod openapi;
 mod rate_limit;
 pub mod schema;
+mod sources;
 mod state;
 pub mod storage;
 mod ws;
@@ -45,6 +46,7 @@ pub use config::ServerConfig;
 pub use error::ApiError;
 pub use openapi::openapi_document;
 pub use rate_limit::RateLimit;
+pub use sources::call::SourceRetry;
 
 use crate::auth::ApiKeys;
 use crate::fanout::Hub;
@@ -204,6 +206,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     for record in storage.capabilities()? {
         capabilities.insert(record);
     }
+    let sources = sources::Sources::load(storage.sources()?);
     let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit);
     let schema = storage.schema()?.map(Arc::new);
     let hub = Hub::new(config.ws_backlog);
@@ -227,11 +230,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         rate_limiter,
         committer,
         hub,
+        sources,
+        source_http: reqwest::Client::new(),
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
     tokio::spawn(coordination::run_board_timers(state.clone()));
+    tokio::spawn(sources::events::poll(state.clone()));
     let router = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {

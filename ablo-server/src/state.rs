@@ -28,6 +28,10 @@ pub(crate) struct AppState {
     pub intents: Arc<IntentBoard>,
     /// Who is viewing or editing what, per live connection.
     pub presence: Arc<PresenceBoard>,
+    /// Data Sources, by name and by model.
+    pub sources: crate::sources::Sources,
+    /// The HTTP client Data Source requests go through.
+    pub source_http: reqwest::Client,
     /// Turns `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }

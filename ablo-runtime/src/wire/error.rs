@@ -151,6 +151,22 @@ pub mod codes {
     pub const INTERNAL: &str = "internal_error";
     /// `server` 503: the server is shutting down; retry elsewhere or later.
     pub const UNAVAILABLE: &str = "unavailable";
+    /// No Data Source has this name (404).
+    pub const SOURCE_NOT_FOUND: &str = "source_not_found";
+    /// The Data Source configuration is invalid (422).
+    pub const INVALID_SOURCE: &str = "invalid_source";
+    /// A commit mixes models of different backing stores (422).
+    pub const MIXED_SOURCES: &str = "mixed_sources";
+    /// The Data Source refused the request with a 4xx (422); its answer is
+    /// in `details`.
+    pub const SOURCE_REJECTED: &str = "source_rejected";
+    /// The Data Source could not be reached or failed with a 5xx after
+    /// retries (502).
+    pub const SOURCE_UNAVAILABLE: &str = "source_unavailable";
+    /// The Data Source answered with a body of the wrong shape (502).
+    pub const SOURCE_INVALID_RESPONSE: &str = "source_invalid_response";
+    /// A pushed request's signature is missing, wrong or expired (401).
+    pub const INVALID_SIGNATURE: &str = "invalid_signature";
 }
 
 /// The body of every error response: `{"error": {...}}`.

@@ -11,7 +11,9 @@
 //! - single-row writes: [`CreateRowRequest`], [`UpdateRowRequest`],
 //!   [`DeleteResponse`];
 //! - errors: [`ErrorEnvelope`], [`ErrorBody`], [`ErrorType`] and the [`codes`];
-//! - WebSocket: [`ClientMessage`] and [`ServerMessage`].
+//! - WebSocket: [`ClientMessage`] and [`ServerMessage`];
+//! - Data Sources: [`SourceRequest`] and its answers, [`SourceEvent`],
+//!   [`SourceConfig`], [`SourceInfo`], [`SourceStatus`].
 //!
 //! ```
 //! use ablo_runtime::wire::{CommitRequest, Operation, OnStale};
@@ -34,6 +36,7 @@ mod coordination;
 mod error;
 mod rows;
 mod socket;
+mod source;
 mod sync;
 
 pub use commit::*;
@@ -41,6 +44,7 @@ pub use coordination::*;
 pub use error::*;
 pub use rows::*;
 pub use socket::*;
+pub use source::*;
 pub use sync::*;
 
 /// The JSON object holding a row's fields (or a patch of some of them).

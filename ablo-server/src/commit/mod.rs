@@ -18,6 +18,9 @@
 //!    ([`check_stale`]) and [`apply`]; then the next sync id in commit order,
 //!    the sync log ([`log`]), the audit entries ([`crate::audit::record`])
 //!    and the idempotency record ([`remember`]);
+//!    A commit on models backed by a Data Source takes a detour first
+//!    ([`crate::sources::commit`]): checked against the mirror, applied by
+//!    the source, then the source's canonical rows enter the writer;
 //! 5. once the group's transaction is durable the writer fans the deltas out
 //!    and answers; [`run`] returns the receipt.
 //!
@@ -46,6 +49,7 @@ use crate::state::AppState;
 use crate::storage::{IdempotencyRecord, StorageError, StoredRow, WriteTx};
 
 pub(crate) use validate::PreparedOperation;
+pub(crate) use validate::operation as validate_operation;
 
 /// A validated commit, ready for the writer.
 #[derive(Clone, Debug)]
@@ -125,7 +129,10 @@ pub(crate) async fn run(
         state.intents.clone(),
         writer,
     ));
-    let receipt = state.committer.submit(prepared).await?;
+    let receipt = match crate::sources::commit::backing_source(state, &prepared)? {
+        Some(source) => crate::sources::commit::run(state, &schema, source, prepared).await?,
+        None => state.committer.submit(prepared).await?,
+    };
     crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
     Ok(receipt)
 }
@@ -340,7 +347,7 @@ fn replay_if_seen(
 ///   (a delete touches every field, so it is judged like `reject`);
 /// - `flag`: never refused, but flagged when stale;
 /// - `force`: never refused.
-fn check_stale(
+pub(crate) fn check_stale(
     index: usize,
     op: &PreparedOperation,
     before_commit: Option<&StoredRow>,

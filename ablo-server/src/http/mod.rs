@@ -6,6 +6,7 @@ mod audit;
 mod capabilities;
 mod intents;
 mod models;
+mod sources;
 mod sync;
 
 use std::collections::HashMap;
@@ -65,6 +66,9 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/audit/export", get(audit::export))
+        .route("/v1/sources/{name}", axum::routing::put(sources::put))
+        .route("/v1/sources/{name}/status", get(sources::status))
+        .route("/v1/sources/{name}/events", post(sources::push_events))
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(envelope))

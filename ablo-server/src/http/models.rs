@@ -92,6 +92,11 @@ pub(super) async fn list(
     let schema = require_model(&state, &model)?;
     crate::capability::authorize_read(&principal, &model)?;
     let list_query = parse_list_query(&schema, &model, &query, state.config.max_page_size)?;
+    if let Some(source) = state.sources.for_model(&model)
+        && list_query.after.is_none()
+    {
+        crate::sources::reads::refresh_list(&state, &schema, &source, &list_query).await?;
+    }
     let limit = list_query.limit;
     let order = order_spec(&list_query);
     let sort = list_query.sort.clone();
@@ -252,8 +257,11 @@ pub(super) async fn retrieve(
     Path((model, id)): Path<(String, String)>,
     query: QueryParams,
 ) -> Result<JsonBody<RetrieveResponse>, ApiError> {
-    require_model(&state, &model)?;
+    let schema = require_model(&state, &model)?;
     crate::capability::authorize_read(&principal, &model)?;
+    if let Some(source) = state.sources.for_model(&model) {
+        crate::sources::reads::refresh_row(&state, &schema, &source, &model, &id).await?;
+    }
     // Reads never block on intents; `ifBusy=return` lists them.
     let if_busy: Option<IfBusy> = query.parse_enum("ifBusy")?;
     let (lookup_model, lookup_id) = (model.clone(), id.clone());

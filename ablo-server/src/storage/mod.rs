@@ -7,6 +7,7 @@
 //! which every unit (one commit) runs inside its own savepoint.
 
 mod authz;
+mod sources;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use ablo_runtime::wire::{CommitReceipt, Delta, JsonObject};
 use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
 pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
+pub use sources::{SourceRecord, SourceStorage};
 pub use sqlite::{SqliteStorage, open_connection};
 
 /// A failure of the storage backend (never caused by a client's input).
@@ -283,7 +285,7 @@ pub trait WriteTx: AuditTx {
 /// let storage = SqliteStorage::open(std::path::Path::new("./ablo-data")).unwrap();
 /// println!("head: {}", storage.head().unwrap());
 /// ```
-pub trait Storage: AuthzStorage + Send + Sync + 'static {
+pub trait Storage: AuthzStorage + SourceStorage + Send + Sync + 'static {
     /// The newest sync id (0 before any commit).
     fn head(&self) -> Result<SyncId, StorageError>;
     /// The pushed schema, if any.

@@ -11,6 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 mod authz;
+mod sources;
 
 use super::{
     ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, SortKey, Storage, StorageError, StoredRow,
@@ -98,6 +99,7 @@ impl SqliteStorage {
         let writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA_SQL)?;
         writer.execute_batch(authz::SCHEMA_SQL)?;
+        writer.execute_batch(sources::SCHEMA_SQL)?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
@@ -107,7 +109,7 @@ impl SqliteStorage {
 
     /// Runs `read` on a pooled read connection inside one read transaction
     /// (one consistent snapshot).
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {

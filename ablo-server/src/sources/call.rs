@@ -1,0 +1,182 @@
+//! One signed request to a Data Source, retried with exponential backoff
+//! on network errors and 5xx answers; every attempt is counted in the
+//! source's status.
+
+use std::time::Duration;
+
+use ablo_runtime::Timestamp;
+use ablo_runtime::signing::{SignedHeaders, now_ms};
+use ablo_runtime::wire::{ErrorType, SourceFailure, SourceRequest, codes};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::Source;
+use crate::error::ApiError;
+
+/// How Data Source requests are retried.
+///
+/// ```
+/// let retry = ablo_server::SourceRetry::default();
+/// assert_eq!(retry.attempts, 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceRetry {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled each time.
+    pub initial_delay: Duration,
+    /// Longest wait between attempts.
+    pub max_delay: Duration,
+    /// Time limit of one attempt.
+    pub timeout: Duration,
+}
+
+impl Default for SourceRetry {
+    fn default() -> Self {
+        SourceRetry {
+            attempts: 4,
+            initial_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a Data Source request failed, after retries.
+#[derive(Debug)]
+pub(crate) enum SourceError {
+    /// The source answered 4xx: it refused the request.
+    Rejected {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Network errors or 5xx on every attempt.
+    Unavailable(String),
+    /// A 2xx answer of the wrong shape.
+    InvalidResponse(String),
+}
+
+impl SourceError {
+    /// The error a client of the server gets.
+    pub(crate) fn into_api_error(self, source: &str) -> ApiError {
+        match self {
+            SourceError::Rejected { status, body } => ApiError::unprocessable(
+                codes::SOURCE_REJECTED,
+                format!("Data Source `{source}` refused the request (HTTP {status})"),
+            )
+            .with_details(json!({"source": source, "status": status, "body": body})),
+            SourceError::Unavailable(message) => ApiError::new(
+                ErrorType::Server,
+                StatusCode::BAD_GATEWAY,
+                codes::SOURCE_UNAVAILABLE,
+                format!("Data Source `{source}` is unavailable: {message}"),
+            )
+            .with_details(json!({"source": source})),
+            SourceError::InvalidResponse(message) => ApiError::new(
+                ErrorType::Server,
+                StatusCode::BAD_GATEWAY,
+                codes::SOURCE_INVALID_RESPONSE,
+                format!("Data Source `{source}` answered with an invalid body: {message}"),
+            )
+            .with_details(json!({"source": source})),
+        }
+    }
+}
+
+/// Sends `request` to `source`, signed, and reads the answer as `T`.
+pub(crate) async fn send<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    retry: &SourceRetry,
+    source: &Source,
+    request: &SourceRequest,
+) -> Result<T, SourceError> {
+    let kind = request_kind(request);
+    let body = serde_json::to_vec(request).expect("requests serialize");
+    let record = source.record();
+    let mut delay = retry.initial_delay;
+    let mut last_problem = String::new();
+    for attempt in 1..=retry.attempts.max(1) {
+        if attempt > 1 {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(retry.max_delay);
+        }
+        let signed = SignedHeaders::new(&record.secret, &body, now_ms());
+        let mut call = http
+            .post(&record.url)
+            .timeout(retry.timeout)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in signed.pairs() {
+            call = call.header(name, value);
+        }
+        let answer = match call.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                last_problem = format!("request failed: {}", plain_error(&err));
+                source.record_attempt(Err(failure(kind, &last_problem)));
+                continue;
+            }
+        };
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        if status.is_server_error() {
+            last_problem = format!("HTTP {}", status.as_u16());
+            source.record_attempt(Err(failure(kind, &format!("{last_problem}: {text}"))));
+            continue;
+        }
+        if !status.is_success() {
+            let message = format!("HTTP {}: {text}", status.as_u16());
+            source.record_attempt(Err(failure(kind, &message)));
+            let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+            return Err(SourceError::Rejected {
+                status: status.as_u16(),
+                body,
+            });
+        }
+        return match serde_json::from_str::<T>(&text) {
+            Ok(value) => {
+                source.record_attempt(Ok(()));
+                Ok(value)
+            }
+            Err(err) => {
+                let message = format!("`{kind}` answer: {err}");
+                source.record_attempt(Err(failure(kind, &message)));
+                Err(SourceError::InvalidResponse(message))
+            }
+        };
+    }
+    Err(SourceError::Unavailable(format!(
+        "{last_problem} ({} attempts)",
+        retry.attempts.max(1)
+    )))
+}
+
+fn request_kind(request: &SourceRequest) -> &'static str {
+    match request {
+        SourceRequest::Commit { .. } => "commit",
+        SourceRequest::Load { .. } => "load",
+        SourceRequest::List { .. } => "list",
+        SourceRequest::Events { .. } => "events",
+    }
+}
+
+fn failure(kind: &str, message: &str) -> SourceFailure {
+    SourceFailure {
+        at: Timestamp::now(),
+        request: kind.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// A reqwest error with its causes.
+fn plain_error(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}

@@ -1,0 +1,331 @@
+//! Writes to source-backed models: the checks run against the mirror, the
+//! source applies the commit and answers with canonical rows, and those
+//! rows go through the ordinary commit pipeline (stamps, sync log, fan-out,
+//! audit, idempotency).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ablo_runtime::wire::{
+    Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, ParticipantKind,
+    SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
+};
+use ablo_runtime::{Json, SchemaDescriptor};
+use serde_json::json;
+
+use super::Source;
+use super::call::{self, SourceError};
+use crate::commit::{PreparedCommit, PreparedOperation};
+use crate::error::ApiError;
+use crate::schema::sync_groups;
+use crate::state::AppState;
+use crate::storage::StoredRow;
+
+/// The source backing every model of `commit`; `None` when all its models
+/// are Ablo-managed. A commit mixing backing stores is refused: it could
+/// not be applied all-or-nothing.
+pub(crate) fn backing_source(
+    state: &AppState,
+    commit: &PreparedCommit,
+) -> Result<Option<Arc<Source>>, ApiError> {
+    let mut backing: Option<Option<Arc<Source>>> = None;
+    for op in &commit.operations {
+        let source = state.sources.for_model(&op.model);
+        match &backing {
+            None => backing = Some(source),
+            Some(first) => {
+                let same = match (first, &source) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.name == b.name,
+                    _ => false,
+                };
+                if !same {
+                    return Err(ApiError::unprocessable(
+                        codes::MIXED_SOURCES,
+                        "a commit may not mix models of different backing stores \
+                         (Ablo-managed or a Data Source); split it",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(backing.flatten())
+}
+
+/// Runs a validated, authorized commit on source-backed models.
+pub(crate) async fn run(
+    state: &AppState,
+    schema: &SchemaDescriptor,
+    source: Arc<Source>,
+    commit: PreparedCommit,
+) -> Result<CommitReceipt, ApiError> {
+    let _mirror = source.lock.lock().await;
+    // A retry of a remembered commit is answered from the record, without
+    // asking the source again.
+    if commit.remember {
+        let id = commit.client_tx_id.clone();
+        if state.storage(move |s| s.commit_remembered(&id)).await? {
+            return state.committer.submit(commit).await;
+        }
+    }
+    // The mirror may not hold a row the source has: load those first.
+    let loaded = mirror_rows(state, &commit).await?;
+    for op in &commit.operations {
+        if op.kind != OperationType::Create
+            && loaded.get(&(op.model.clone(), op.id.clone())) == Some(&None)
+        {
+            super::reads::load_locked(state, schema, &source, &op.model, &op.id).await?;
+        }
+    }
+    let mut rows = mirror_rows(state, &commit).await?;
+    check_existence(&commit, &rows)?;
+    let mut flagged = Vec::with_capacity(commit.operations.len());
+    let mut before_commit = rows.clone();
+    for (index, op) in commit.operations.iter().enumerate() {
+        let key = (op.model.clone(), op.id.clone());
+        let before = before_commit.entry(key.clone()).or_default().clone();
+        let current = rows.get(&key).cloned().flatten();
+        flagged.push(crate::commit::check_stale(
+            index,
+            op,
+            before.as_ref(),
+            current.as_ref(),
+        )?);
+        rows.insert(key, preview(op, current));
+    }
+    let request = SourceRequest::Commit {
+        client_tx_id: commit.client_tx_id.clone(),
+        operations: commit.operations.iter().map(source_operation).collect(),
+        scope: scope(&commit, &before_commit, &rows),
+    };
+    let answer: SourceRows = call::send(
+        &state.source_http,
+        &state.config.source_retry,
+        &source,
+        &request,
+    )
+    .await
+    .map_err(|err| err.into_api_error(&source.name))?;
+    let canonical = canonical_commit(schema, commit, &answer, before_commit, &flagged)
+        .map_err(|err| err.into_api_error(&source.name))?;
+    let client_tx_id = canonical.client_tx_id.clone();
+    state
+        .storage(move |s| s.put_source_commit(&client_tx_id))
+        .await?;
+    state.committer.submit(canonical).await
+}
+
+type Mirror = HashMap<(String, String), Option<StoredRow>>;
+
+/// Refuses, before the source is called, a create of a row that exists and
+/// an update or delete of a row that does not (operations of one commit
+/// see the effect of the earlier ones).
+fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError> {
+    let mut exists: HashMap<(&str, &str), bool> = HashMap::new();
+    for op in &commit.operations {
+        let key = (op.model.as_str(), op.id.as_str());
+        let present = *exists.entry(key).or_insert_with(|| {
+            matches!(
+                mirror.get(&(op.model.clone(), op.id.clone())),
+                Some(Some(_))
+            )
+        });
+        let details = json!({"model": op.model, "id": op.id});
+        match (op.kind, present) {
+            (OperationType::Create, true) => {
+                return Err(ApiError::idempotency(
+                    codes::ROW_EXISTS,
+                    format!("a row {}/{} already exists", op.model, op.id),
+                )
+                .with_details(details));
+            }
+            (OperationType::Update | OperationType::Delete, false) => {
+                return Err(ApiError::not_found(
+                    codes::ROW_NOT_FOUND,
+                    format!("no row {}/{}", op.model, op.id),
+                )
+                .with_details(details));
+            }
+            _ => {}
+        }
+        exists.insert(key, op.kind != OperationType::Delete);
+    }
+    Ok(())
+}
+
+async fn mirror_rows(state: &AppState, commit: &PreparedCommit) -> Result<Mirror, ApiError> {
+    let keys: Vec<(String, String)> = commit
+        .operations
+        .iter()
+        .map(|op| (op.model.clone(), op.id.clone()))
+        .collect();
+    state
+        .storage(move |s| {
+            let mut rows = HashMap::new();
+            for (model, id) in keys {
+                let (row, _) = s.row(&model, &id)?;
+                rows.insert((model, id), row);
+            }
+            Ok(rows)
+        })
+        .await
+}
+
+/// The row as the operation would leave it, for later operations' checks
+/// and for the groups the commit touches.
+fn preview(op: &PreparedOperation, current: Option<StoredRow>) -> Option<StoredRow> {
+    match op.kind {
+        OperationType::Delete => None,
+        OperationType::Create | OperationType::Update => {
+            let mut row = current.unwrap_or_else(|| StoredRow {
+                model: op.model.clone(),
+                id: op.id.clone(),
+                data: JsonObject::new(),
+                field_stamps: Default::default(),
+                stamp: ablo_runtime::SyncId::ZERO,
+                created_at: ablo_runtime::Timestamp::now(),
+                updated_at: ablo_runtime::Timestamp::now(),
+                sync_groups: Vec::new(),
+            });
+            row.data.extend(op.data.clone());
+            row.sync_groups = sync_groups(&op.sync_group_templates, &row.data);
+            Some(row)
+        }
+    }
+}
+
+fn source_operation(op: &PreparedOperation) -> SourceOperation {
+    SourceOperation {
+        kind: match op.kind {
+            OperationType::Create => "CREATE",
+            OperationType::Update => "UPDATE",
+            OperationType::Delete => "DELETE",
+        }
+        .to_owned(),
+        model: op.model.clone(),
+        id: op.id.clone(),
+        input: op.data.clone(),
+        read_at: op.read_at,
+        on_stale: op.read_at.map(|_| op.on_stale),
+    }
+}
+
+fn scope(commit: &PreparedCommit, before: &Mirror, after: &Mirror) -> SourceScope {
+    let mut groups: Vec<String> = before
+        .values()
+        .chain(after.values())
+        .flatten()
+        .flat_map(|row| row.sync_groups.iter().cloned())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let organization_id = groups
+        .iter()
+        .find_map(|g| g.strip_prefix("org:"))
+        .map(str::to_owned);
+    SourceScope {
+        participant_id: participant_id(&commit.actor),
+        participant_kind: commit.actor.kind,
+        organization_id,
+        required_sync_groups: groups,
+        mode: "live".to_owned(),
+    }
+}
+
+fn participant_id(actor: &Actor) -> String {
+    let kind = match actor.kind {
+        ParticipantKind::User => "user",
+        ParticipantKind::Agent => "agent",
+        ParticipantKind::System => "system",
+    };
+    format!("{kind}:{}", actor.id)
+}
+
+/// The commit the mirror receives: each created or updated row replaced by
+/// the source's canonical row. Stale checks were made before the source was
+/// called and still hold (the source's lock is held), so only `flag` keeps
+/// its `readAt`, to mark the receipt and deltas.
+fn canonical_commit(
+    schema: &SchemaDescriptor,
+    mut commit: PreparedCommit,
+    answer: &SourceRows,
+    mut mirror: Mirror,
+    flagged: &[bool],
+) -> Result<PreparedCommit, SourceError> {
+    for (index, op) in commit.operations.iter_mut().enumerate() {
+        let key = (op.model.clone(), op.id.clone());
+        let current = mirror.get(&key).cloned().flatten();
+        if op.kind != OperationType::Delete {
+            let row = answer
+                .rows
+                .iter()
+                .find(|row| row.get("id").and_then(Json::as_str) == Some(op.id.as_str()))
+                .ok_or_else(|| {
+                    SourceError::InvalidResponse(format!(
+                        "no row with id `{}` for operation {index} ({})",
+                        op.id, op.model
+                    ))
+                })?;
+            let canonical = normalize(schema, &op.model, &op.id, row)?;
+            op.data = match &current {
+                None => canonical,
+                Some(current) => changed_fields(&current.data, &canonical, &op.data),
+            };
+            if current.is_none() {
+                op.kind = OperationType::Create;
+            }
+        }
+        if !(flagged[index] && op.on_stale == OnStale::Flag) {
+            op.read_at = None;
+        }
+        let after = preview(op, current);
+        mirror.insert(key, after);
+    }
+    Ok(commit)
+}
+
+/// The fields of `canonical` that differ from `current`, and those the
+/// writer set (even when unchanged), with their canonical values.
+pub(crate) fn changed_fields(
+    current: &JsonObject,
+    canonical: &JsonObject,
+    written: &JsonObject,
+) -> JsonObject {
+    canonical
+        .iter()
+        .filter(|(field, value)| written.contains_key(*field) || current.get(*field) != Some(value))
+        .map(|(field, value)| (field.clone(), value.clone()))
+        .collect()
+}
+
+/// A canonical row reduced to the model's fields and checked like a
+/// create: every required field present, every value of its type.
+pub(crate) fn normalize(
+    schema: &SchemaDescriptor,
+    model: &str,
+    id: &str,
+    row: &JsonObject,
+) -> Result<JsonObject, SourceError> {
+    let Some(descriptor) = schema.model(model) else {
+        return Err(SourceError::InvalidResponse(format!(
+            "the schema has no model `{model}`"
+        )));
+    };
+    let fields: JsonObject = row
+        .iter()
+        .filter(|(name, _)| descriptor.fields.iter().any(|f| &f.name == *name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let operation = Operation::create(model, Json::Object(fields)).with_id(id);
+    crate::commit::validate_operation(schema, 0, &operation)
+        .map(|prepared| prepared.data)
+        .map_err(|err| {
+            SourceError::InvalidResponse(format!(
+                "row {model}/{id}: {}{}",
+                err.message(),
+                err.details()
+                    .map(|d| format!(" {}", json!(d)))
+                    .unwrap_or_default()
+            ))
+        })
+}

@@ -1,0 +1,179 @@
+//! Reads of source-backed models ask the source (`load`, `list`) and bring
+//! the mirror up to date before the ordinary read answers; and
+//! [`reconcile`], the one way the mirror follows the source outside a
+//! commit (reads and events alike).
+
+use std::sync::Arc;
+
+use ablo_runtime::wire::{
+    Actor, JsonObject, OnStale, OperationType, ParticipantKind, SourceRequest, SourceRow,
+    SourceRows,
+};
+use ablo_runtime::{Json, SchemaDescriptor};
+use serde_json::json;
+
+use super::Source;
+use super::call::{self, SourceError};
+use super::commit::{changed_fields, normalize};
+use crate::commit::{PreparedCommit, PreparedOperation};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::ListQuery;
+
+/// Before `GET /v1/models/{model}/{id}`: the source's row replaces the
+/// mirror's (or removes it when the source has none).
+pub(crate) async fn refresh_row(
+    state: &AppState,
+    schema: &SchemaDescriptor,
+    source: &Arc<Source>,
+    model: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let _mirror = source.lock.lock().await;
+    load_locked(state, schema, source, model, id).await
+}
+
+/// [`refresh_row`] for a caller already holding the source's lock.
+pub(crate) async fn load_locked(
+    state: &AppState,
+    schema: &SchemaDescriptor,
+    source: &Arc<Source>,
+    model: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let request = SourceRequest::Load {
+        model: model.to_owned(),
+        id: id.to_owned(),
+    };
+    let answer: SourceRow = call::send(
+        &state.source_http,
+        &state.config.source_retry,
+        source,
+        &request,
+    )
+    .await
+    .map_err(|err| err.into_api_error(&source.name))?;
+    reconcile(
+        state,
+        schema,
+        source,
+        model,
+        vec![(id.to_owned(), answer.row)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Before `GET /v1/models/{model}`: the rows the source lists are brought
+/// into the mirror (rows it does not list are left as they are: a list may
+/// be one page).
+pub(crate) async fn refresh_list(
+    state: &AppState,
+    schema: &SchemaDescriptor,
+    source: &Arc<Source>,
+    query: &ListQuery,
+) -> Result<(), ApiError> {
+    let filters: JsonObject = query.filters.iter().cloned().collect();
+    let request = SourceRequest::List {
+        model: query.model.clone(),
+        query: json!({"where": filters, "limit": query.limit}),
+    };
+    let _mirror = source.lock.lock().await;
+    let answer: SourceRows = call::send(
+        &state.source_http,
+        &state.config.source_retry,
+        source,
+        &request,
+    )
+    .await
+    .map_err(|err| err.into_api_error(&source.name))?;
+    let mut rows = Vec::with_capacity(answer.rows.len());
+    for row in answer.rows {
+        let Some(id) = row.get("id").and_then(Json::as_str).map(str::to_owned) else {
+            return Err(
+                SourceError::InvalidResponse("a listed row has no string `id`".into())
+                    .into_api_error(&source.name),
+            );
+        };
+        rows.push((id, Some(row)));
+    }
+    reconcile(state, schema, source, &query.model, rows)
+        .await
+        .map(|_| ())
+}
+
+/// Makes the mirror hold `rows` (`None`: the row is gone) for `model`, as
+/// one commit by the participant `system`/`source:{name}`: logged, fanned
+/// out and audited like any other. Returns how many rows changed. The
+/// caller holds the source's lock.
+pub(crate) async fn reconcile(
+    state: &AppState,
+    schema: &SchemaDescriptor,
+    source: &Arc<Source>,
+    model: &str,
+    rows: Vec<(String, Option<JsonObject>)>,
+) -> Result<usize, ApiError> {
+    let Some(descriptor) = schema.model(model) else {
+        return Err(
+            SourceError::InvalidResponse(format!("the schema has no model `{model}`"))
+                .into_api_error(&source.name),
+        );
+    };
+    let templates = descriptor.sync_groups.clone();
+    let mut operations = Vec::new();
+    for (id, canonical) in rows {
+        let canonical = canonical
+            .map(|row| normalize(schema, model, &id, &row))
+            .transpose()
+            .map_err(|err| err.into_api_error(&source.name))?;
+        let (lookup_model, lookup_id) = (model.to_owned(), id.clone());
+        let (current, _) = state
+            .storage(move |s| s.row(&lookup_model, &lookup_id))
+            .await?;
+        let (kind, data) = match (current, canonical) {
+            (None, None) => continue,
+            (Some(_), None) => (OperationType::Delete, JsonObject::new()),
+            (None, Some(row)) => (OperationType::Create, row),
+            (Some(current), Some(row)) => {
+                let changed = changed_fields(&current.data, &row, &JsonObject::new());
+                if changed.is_empty() {
+                    continue;
+                }
+                (OperationType::Update, changed)
+            }
+        };
+        operations.push(PreparedOperation {
+            kind,
+            model: model.to_owned(),
+            id,
+            data,
+            read_at: None,
+            on_stale: OnStale::default(),
+            sync_group_templates: templates.clone(),
+        });
+    }
+    let changed = operations.len();
+    if changed > 0 {
+        state
+            .committer
+            .submit(source_commit(source, operations))
+            .await?;
+    }
+    Ok(changed)
+}
+
+/// A commit made on behalf of a source (its reads and events).
+fn source_commit(source: &Source, operations: Vec<PreparedOperation>) -> PreparedCommit {
+    PreparedCommit {
+        client_tx_id: format!("src_{}", uuid::Uuid::now_v7().simple()),
+        remember: false,
+        body_hash: String::new(),
+        actor: Actor {
+            kind: ParticipantKind::System,
+            id: format!("source:{}", source.name),
+        },
+        attribution: crate::audit::Attribution::default(),
+        operations,
+        claims: None,
+    }
+}
