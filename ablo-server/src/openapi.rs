@@ -47,8 +47,52 @@ pub fn openapi_document() -> Value {
     let mut doc = core_document();
     if let Some(paths) = doc["paths"].as_object_mut() {
         paths.extend(authority_paths());
+        paths.extend(source_paths());
     }
     doc
+}
+
+/// Data Sources (see `docs/data-sources.md`).
+fn source_paths() -> serde_json::Map<String, Value> {
+    let name =
+        json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
+    let config = json!({"type": "object", "required": ["url", "models"], "additionalProperties": false,
+        "properties": {"url": {"type": "string"}, "models": {"type": "array", "items": {"type": "string"}},
+            "signingSecret": {"type": "string"}}});
+    let info = json!({"type": "object", "required": ["object", "name", "url", "models", "signingSecret", "pushEventsUrl"],
+        "properties": {"object": {"const": "data_source"}, "name": {"type": "string"}, "url": {"type": "string"},
+            "models": {"type": "array", "items": {"type": "string"}}, "signingSecret": {"type": "string"},
+            "pushEventsUrl": {"type": "string"}}});
+    let status = json!({"type": "object", "required": ["name", "attempts", "failures", "eventsSupported"],
+        "properties": {"name": {"type": "string"}, "lastSuccessAt": {"type": ["string", "null"]},
+            "lastError": {"type": ["object", "null"]}, "attempts": {"type": "integer"},
+            "failures": {"type": "integer"}, "eventsCursor": {}, "eventsSupported": {"type": "boolean"}}});
+    let events = json!({"type": "object", "required": ["events"], "properties": {"events": {"type": "array",
+        "items": {"type": "object", "required": ["id", "model", "entityId", "type"]}}}});
+    let outcome = json!({"type": "object", "required": ["applied", "duplicates", "echoes", "unchanged", "invalid"],
+        "properties": {"applied": {"type": "integer"}, "duplicates": {"type": "integer"}, "echoes": {"type": "integer"},
+            "unchanged": {"type": "integer"}, "invalid": {"type": "integer"}}});
+    let signature_headers = ["webhook-id", "webhook-timestamp", "webhook-signature"].map(
+        |h| json!({"name": h, "in": "header", "required": true, "schema": {"type": "string"}}),
+    );
+    let mut put_responses = with_errors("200", info.clone(), &["400", "401", "403", "422", "429"]);
+    put_responses["201"] = put_responses["200"].clone();
+    let paths = json!({
+        "/v1/sources/{name}": {"parameters": [name.clone()], "put": {"summary": "Configure a Data Source (API key only)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": config}}},
+            "responses": put_responses}},
+        "/v1/sources/{name}/status": {"parameters": [name.clone()], "get": {"summary": "A Data Source's status (API key only)",
+            "responses": with_errors("200", status, &["401", "403", "404", "429"])}},
+        "/v1/sources/{name}/events": {"parameters": [name], "post": {
+            "summary": "Push events, signed with the source's secret instead of a bearer token",
+            "security": [], "parameters": signature_headers.to_vec(),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": events}}},
+            "responses": with_errors("200", outcome, &["400", "401", "404", "413"])}}
+    });
+    match paths {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object"),
+    }
 }
 
 /// Capabilities, agent runs and the audit log (see `docs/auth.md`), and

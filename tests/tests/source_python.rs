@@ -471,3 +471,108 @@ async fn a_misconfigured_source_fails_with_typed_errors() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "source_not_found");
 }
+
+#[tokio::test]
+async fn the_source_routes_are_in_the_valid_openapi_document() {
+    let setup = Setup::start(Duration::from_secs(3600)).await;
+    let (status, doc) = setup
+        .ablo(reqwest::Method::GET, "/v1/openapi.json", None)
+        .await;
+    assert_eq!(status, 200);
+    for path in [
+        "/v1/sources/{name}",
+        "/v1/sources/{name}/status",
+        "/v1/sources/{name}/events",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    let file = setup._dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[tokio::test]
+async fn guarded_writers_racing_through_the_source_lose_no_update() {
+    const WRITERS: usize = 6;
+    const EACH: usize = 5;
+    let setup = Setup::start(Duration::from_secs(3600)).await;
+    let created = setup
+        .client
+        .model::<Task>()
+        .create(task("start", TaskStatus::Todo))
+        .await
+        .unwrap();
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let client = Client::builder(setup.server.url(), API_KEY)
+            .retry(RetryPolicy::default().max_attempts(1))
+            .connect()
+            .await
+            .unwrap();
+        let id = created.id.clone();
+        writers.push(tokio::spawn(async move {
+            let tasks = client.model::<Task>();
+            let mut stale = 0;
+            for n in 0..EACH {
+                loop {
+                    let read = tasks.retrieve(id.clone()).await.unwrap();
+                    let title = format!("{}|w{writer}.{n}", read.data.title);
+                    match tasks
+                        .update(id.clone(), TaskPatch::new().title(title))
+                        .read_at(read.stamp)
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(ablo::Error::StaleContext { .. }) => stale += 1,
+                        Err(other) => panic!("writer {writer}: {other:?}"),
+                    }
+                }
+            }
+            stale
+        }));
+    }
+    let mut stale = 0;
+    for writer in writers {
+        stale += writer.await.unwrap();
+    }
+    let title = setup.python_row(created.id.as_str()).await.unwrap()["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let marks: Vec<&str> = title.split('|').skip(1).collect();
+    assert_eq!(marks.len(), WRITERS * EACH, "{title}");
+    for writer in 0..WRITERS {
+        for n in 0..EACH {
+            let mark = format!("w{writer}.{n}");
+            assert_eq!(
+                marks.iter().filter(|m| **m == mark).count(),
+                1,
+                "{mark} in {title}"
+            );
+        }
+    }
+    // The mirror agrees with the source.
+    let mirrored = setup
+        .client
+        .model::<Task>()
+        .retrieve(created.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(mirrored.data.title, title);
+    println!(
+        "{} guarded writes, {stale} stale refusals retried",
+        WRITERS * EACH
+    );
+}
