@@ -29,6 +29,7 @@ pub mod model;
 pub mod patch;
 pub mod schema;
 pub mod signing;
+pub mod source;
 pub mod types;
 pub mod wire;
 

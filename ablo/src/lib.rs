@@ -96,6 +96,27 @@ pub use ablo_codegen as codegen;
 #[cfg(feature = "server")]
 pub use ablo_server as server;
 
+/// The customer side of a Data Source (feature `source`): answer the
+/// server's signed requests with [`source::handle`] over your own
+/// [`source::DataSource`], and push changes with [`source::push_events`].
+/// See `docs/data-sources.md`.
+///
+/// ```
+/// # #[cfg(feature = "source")]
+/// let reply = ablo::source::Reply::new(422, "status must be todo, doing or done");
+/// ```
+#[cfg(feature = "source")]
+pub use ablo_runtime::source;
+
+/// The Data Source signature, both ways (feature `source`).
+///
+/// ```
+/// # #[cfg(feature = "source")]
+/// assert!(ablo::signing::new_secret().starts_with("whsec_"));
+/// ```
+#[cfg(feature = "source")]
+pub use ablo_runtime::signing;
+
 pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
 pub use ablo_runtime::{Error, ErrorInfo};
 pub use ablo_runtime::{client, error, wire};

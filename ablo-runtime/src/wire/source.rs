@@ -20,15 +20,7 @@ use crate::types::{Json, SyncId, Timestamp};
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SourceRequest {
     /// Apply a commit and answer with the canonical rows.
-    #[serde(rename_all = "camelCase")]
-    Commit {
-        /// The commit's transaction id: dedupe retries by it.
-        client_tx_id: String,
-        /// The operations, in order.
-        operations: Vec<SourceOperation>,
-        /// Who writes, and within which groups.
-        scope: SourceScope,
-    },
+    Commit(SourceCommit),
     /// Read one row: answer `{row}` (`null` when there is none).
     Load {
         /// Model wire name.
@@ -50,6 +42,28 @@ pub enum SourceRequest {
         /// At most this many events.
         limit: usize,
     },
+}
+
+/// A commit sent to a Data Source.
+///
+/// ```
+/// use ablo_runtime::wire::SourceRequest;
+/// let request: SourceRequest = serde_json::from_value(serde_json::json!({
+///     "type": "commit", "clientTxId": "tx_1", "operations": [],
+///     "scope": {"participantId": "system:key_1", "participantKind": "system",
+///               "organizationId": null, "requiredSyncGroups": [], "mode": "live"}})).unwrap();
+/// let SourceRequest::Commit(commit) = request else { panic!() };
+/// assert_eq!(commit.client_tx_id, "tx_1");
+/// ```
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceCommit {
+    /// The commit's transaction id: dedupe retries by it.
+    pub client_tx_id: String,
+    /// The operations, in order.
+    pub operations: Vec<SourceOperation>,
+    /// Who writes, and within which groups.
+    pub scope: SourceScope,
 }
 
 /// One operation of a commit sent to a Data Source.

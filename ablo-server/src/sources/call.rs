@@ -154,7 +154,7 @@ pub(crate) async fn send<T: DeserializeOwned>(
 
 fn request_kind(request: &SourceRequest) -> &'static str {
     match request {
-        SourceRequest::Commit { .. } => "commit",
+        SourceRequest::Commit(_) => "commit",
         SourceRequest::Load { .. } => "load",
         SourceRequest::List { .. } => "list",
         SourceRequest::Events { .. } => "events",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ablo_runtime::wire::{
     Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, ParticipantKind,
-    SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
+    SourceCommit, SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
 };
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
@@ -93,11 +93,11 @@ pub(crate) async fn run(
         )?);
         rows.insert(key, preview(op, current));
     }
-    let request = SourceRequest::Commit {
+    let request = SourceRequest::Commit(SourceCommit {
         client_tx_id: commit.client_tx_id.clone(),
         operations: commit.operations.iter().map(source_operation).collect(),
         scope: scope(&commit, &before_commit, &rows),
-    };
+    });
     let answer: SourceRows = call::send(
         &state.source_http,
         &state.config.source_retry,

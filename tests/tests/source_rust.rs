@@ -1,0 +1,226 @@
+//! A Data Source written in Rust with `ablo::source`: an axum app over an
+//! in-memory table, served on loopback, configured on a real server. Writes
+//! go through it, a refusal comes back typed, and changes it makes itself
+//! reach clients through `push_events`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ablo::client::{Client, RetryPolicy, RowChange};
+use ablo::prelude::*;
+use ablo::source::{DataSource, Reply, handle, push_events};
+use ablo::wire::{JsonObject, SourceCommit, SourceEvent};
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[ablo::model]
+pub struct Note {
+    pub text: String,
+    pub pinned: bool,
+}
+
+ablo::schema! { pub struct Notes { notes: Note } }
+
+const API_KEY: &str = "sk_test_source_rust_0123456789";
+const SECRET: &str = "whsec_rust_source_secret_0123456789";
+
+/// The app's own table, and the commits it has applied (for dedupe).
+#[derive(Default)]
+struct Table {
+    rows: Mutex<BTreeMap<String, JsonObject>>,
+    applied: Mutex<BTreeMap<String, Vec<JsonObject>>>,
+}
+
+impl DataSource for Table {
+    async fn commit(&self, commit: SourceCommit) -> Result<Vec<JsonObject>, Reply> {
+        let mut applied = self.applied.lock().unwrap();
+        if let Some(rows) = applied.get(&commit.client_tx_id) {
+            return Ok(rows.clone());
+        }
+        let mut rows = self.rows.lock().unwrap();
+        let mut written = Vec::new();
+        for op in &commit.operations {
+            if op.input.get("text").and_then(Value::as_str) == Some("") {
+                return Err(Reply::new(422, "a note needs text"));
+            }
+            match op.kind.as_str() {
+                "DELETE" => {
+                    rows.remove(&op.id);
+                }
+                _ => {
+                    let row = rows.entry(op.id.clone()).or_default();
+                    row.extend(op.input.clone());
+                    row.insert("id".into(), json!(op.id));
+                    // The app's own bookkeeping, not a model field.
+                    row.insert("revision".into(), json!(commit.client_tx_id));
+                    written.push(row.clone());
+                }
+            }
+        }
+        applied.insert(commit.client_tx_id, written.clone());
+        Ok(written)
+    }
+
+    async fn load(&self, _model: &str, id: &str) -> Result<Option<JsonObject>, Reply> {
+        Ok(self.rows.lock().unwrap().get(id).cloned())
+    }
+
+    async fn list(&self, _model: &str, _query: Value) -> Result<Vec<JsonObject>, Reply> {
+        Ok(self.rows.lock().unwrap().values().cloned().collect())
+    }
+}
+
+async fn serve(table: Arc<Table>) -> String {
+    let app = axum::Router::new().route(
+        "/ablo",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let table = table.clone();
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let (status, answer) = handle(table.as_ref(), SECRET, header, &body).await;
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    axum::Json(answer),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ablo", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_rust_data_source_serves_writes_reads_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ablo_server::ServerConfig::new(dir.path())
+        .with_addr("127.0.0.1:0".parse().unwrap())
+        .with_api_key(API_KEY);
+    config.source_poll_interval = Duration::from_millis(100);
+    let server = ablo_server::start(config).await.unwrap();
+    let table = Arc::new(Table::default());
+    let source_url = serve(table.clone()).await;
+    let client = Client::builder(server.url(), API_KEY)
+        .schema(Notes::descriptor())
+        .retry(RetryPolicy::default().max_attempts(1))
+        .connect()
+        .await
+        .unwrap();
+    client.ready().await.unwrap();
+    let configured: Value = reqwest::Client::new()
+        .put(format!("{}/v1/sources/notes-app", server.url()))
+        .bearer_auth(API_KEY)
+        .json(&json!({"url": source_url, "models": ["notes"], "signingSecret": SECRET}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(configured["signingSecret"], SECRET);
+
+    let notes = client.model::<Note>();
+    let mut watch = notes.watch(Query::new());
+    let created = notes
+        .create(Note {
+            text: "Call the vendor".into(),
+            pinned: false,
+        })
+        .await
+        .unwrap();
+    let stored = table.rows.lock().unwrap()[created.id.as_str()].clone();
+    assert_eq!(stored["text"], "Call the vendor");
+    assert_eq!(
+        stored["revision"],
+        json!(table.applied.lock().unwrap().keys().next().unwrap())
+    );
+
+    let refused = notes
+        .update(created.id.clone(), NotePatch::new().text(""))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "source_rejected", "{refused:?}");
+    assert_eq!(
+        refused.info().details.as_ref().unwrap()["body"]["detail"],
+        "a note needs text"
+    );
+
+    // The app pins the note itself and pushes the change.
+    let mut row = table.rows.lock().unwrap()[created.id.as_str()].clone();
+    row.insert("pinned".into(), json!(true));
+    table
+        .rows
+        .lock()
+        .unwrap()
+        .insert(created.id.to_string(), row.clone());
+    let event = SourceEvent {
+        id: "evt_pin_1".into(),
+        model: "notes".into(),
+        entity_id: created.id.to_string(),
+        kind: "update".into(),
+        data: Value::Object(row),
+        organization_id: None,
+        client_tx_id: None,
+        occurred_at: Some(ablo::signing::now_ms()),
+    };
+    let http = reqwest::Client::new();
+    let outcome = push_events(
+        &http,
+        &server.url(),
+        "notes-app",
+        SECRET,
+        std::slice::from_ref(&event),
+    )
+    .await
+    .unwrap();
+    assert_eq!((outcome.applied, outcome.duplicates), (1, 0));
+    let outcome = push_events(&http, &server.url(), "notes-app", SECRET, &[event])
+        .await
+        .unwrap();
+    assert_eq!((outcome.applied, outcome.duplicates), (0, 1));
+    let wrong = push_events(
+        &http,
+        &server.url(),
+        "notes-app",
+        "whsec_wrong_secret_000000",
+        &[],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(wrong.code(), "invalid_signature");
+
+    let mut pinned = false;
+    while !pinned {
+        let change = tokio::time::timeout(Duration::from_secs(10), watch.next())
+            .await
+            .expect("changes in time")
+            .unwrap();
+        if let RowChange::Updated(row) | RowChange::Inserted(row) = change {
+            pinned = row.pinned;
+        }
+    }
+    assert!(notes.get(created.id.clone()).unwrap().pinned);
+
+    // This source answers `events` with 400: it is no longer polled.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let status: Value = http
+        .get(format!("{}/v1/sources/notes-app/status", server.url()))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["eventsSupported"], false, "{status}");
+    server.shutdown().await.unwrap();
+}
