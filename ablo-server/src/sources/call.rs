@@ -84,6 +84,23 @@ impl SourceError {
     }
 }
 
+/// [`send`] with the server's retry settings, failing with the error the
+/// server's caller gets.
+pub(crate) async fn ask<T: DeserializeOwned>(
+    state: &crate::state::AppState,
+    source: &Source,
+    request: &SourceRequest,
+) -> Result<T, ApiError> {
+    send(
+        &state.source_http,
+        &state.config.source_retry,
+        source,
+        request,
+    )
+    .await
+    .map_err(|err| err.into_api_error(&source.name))
+}
+
 /// Sends `request` to `source`, signed, and reads the answer as `T`.
 pub(crate) async fn send<T: DeserializeOwned>(
     http: &reqwest::Client,

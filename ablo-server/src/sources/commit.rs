@@ -98,14 +98,7 @@ pub(crate) async fn run(
         operations: commit.operations.iter().map(source_operation).collect(),
         scope: scope(&commit, &before_commit, &rows),
     });
-    let answer: SourceRows = call::send(
-        &state.source_http,
-        &state.config.source_retry,
-        &source,
-        &request,
-    )
-    .await
-    .map_err(|err| err.into_api_error(&source.name))?;
+    let answer: SourceRows = call::ask(state, &source, &request).await?;
     let canonical = canonical_commit(schema, commit, &answer, before_commit, &flagged)
         .map_err(|err| err.into_api_error(&source.name))?;
     let client_tx_id = canonical.client_tx_id.clone();

@@ -45,14 +45,7 @@ pub(crate) async fn load_locked(
         model: model.to_owned(),
         id: id.to_owned(),
     };
-    let answer: SourceRow = call::send(
-        &state.source_http,
-        &state.config.source_retry,
-        source,
-        &request,
-    )
-    .await
-    .map_err(|err| err.into_api_error(&source.name))?;
+    let answer: SourceRow = call::ask(state, source, &request).await?;
     reconcile(
         state,
         schema,
@@ -79,14 +72,7 @@ pub(crate) async fn refresh_list(
         query: json!({"where": filters, "limit": query.limit}),
     };
     let _mirror = source.lock.lock().await;
-    let answer: SourceRows = call::send(
-        &state.source_http,
-        &state.config.source_retry,
-        source,
-        &request,
-    )
-    .await
-    .map_err(|err| err.into_api_error(&source.name))?;
+    let answer: SourceRows = call::ask(state, source, &request).await?;
     let mut rows = Vec::with_capacity(answer.rows.len());
     for row in answer.rows {
         let Some(id) = row.get("id").and_then(Json::as_str).map(str::to_owned) else {
