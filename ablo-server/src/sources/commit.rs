@@ -102,10 +102,15 @@ pub(crate) async fn run(
     let canonical = canonical_commit(schema, commit, &answer, before_commit, &flagged)
         .map_err(|err| err.into_api_error(&source.name))?;
     let client_tx_id = canonical.client_tx_id.clone();
+    let receipt = state.committer.submit(canonical).await?;
+    // Recorded only once the mirror holds the rows: if this step is lost,
+    // the source's echo of the commit is applied as an outside change (and
+    // changes nothing), rather than dropped while the mirror lacks it. The
+    // lock keeps the poller from seeing the echo before this record.
     state
         .storage(move |s| s.put_source_commit(&client_tx_id))
         .await?;
-    state.committer.submit(canonical).await
+    Ok(receipt)
 }
 
 type Mirror = HashMap<(String, String), Option<StoredRow>>;
