@@ -224,3 +224,170 @@ async fn a_rust_data_source_serves_writes_reads_and_events() {
     assert_eq!(status["eventsSupported"], false, "{status}");
     server.shutdown().await.unwrap();
 }
+
+/// A source that fails its first commits with 503, then answers rows
+/// missing a required field when asked to.
+#[derive(Default)]
+struct Flaky {
+    failures_left: Mutex<u32>,
+    commits_applied: Mutex<u32>,
+    answer_without_text: Mutex<bool>,
+}
+
+impl DataSource for Flaky {
+    async fn commit(&self, commit: SourceCommit) -> Result<Vec<JsonObject>, Reply> {
+        {
+            let mut left = self.failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(Reply::new(503, "database restarting"));
+            }
+        }
+        *self.commits_applied.lock().unwrap() += 1;
+        let without_text = *self.answer_without_text.lock().unwrap();
+        Ok(commit
+            .operations
+            .iter()
+            .map(|op| {
+                let mut row = op.input.clone();
+                row.insert("id".into(), json!(op.id));
+                if without_text {
+                    row.remove("text");
+                }
+                row
+            })
+            .collect())
+    }
+
+    async fn load(&self, _model: &str, _id: &str) -> Result<Option<JsonObject>, Reply> {
+        Ok(None)
+    }
+
+    async fn list(&self, _model: &str, _query: Value) -> Result<Vec<JsonObject>, Reply> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn failing_sources_are_retried_and_bad_answers_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ablo_server::ServerConfig::new(dir.path())
+        .with_addr("127.0.0.1:0".parse().unwrap())
+        .with_api_key(API_KEY);
+    config.source_poll_interval = Duration::from_secs(3600);
+    config.source_retry.initial_delay = Duration::from_millis(10);
+    let server = ablo_server::start(config).await.unwrap();
+    let flaky = Arc::new(Flaky::default());
+    *flaky.failures_left.lock().unwrap() = 2;
+    let app = {
+        let flaky = flaky.clone();
+        axum::Router::new().route(
+            "/ablo",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let flaky = flaky.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let (status, answer) = handle(flaky.as_ref(), SECRET, header, &body).await;
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        axum::Json(answer),
+                    )
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ablo", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Client::builder(server.url(), API_KEY)
+        .schema(Notes::descriptor())
+        .retry(RetryPolicy::default().max_attempts(1))
+        .connect()
+        .await
+        .unwrap();
+    client.ready().await.unwrap();
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!("{}/v1/sources/flaky", server.url()))
+        .bearer_auth(API_KEY)
+        .json(&json!({"url": url, "models": ["notes"], "signingSecret": SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let status = || async {
+        http.get(format!("{}/v1/sources/flaky/status", server.url()))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+
+    // Two 503s, then success: one confirmed write, applied once.
+    let notes = client.model::<Note>();
+    let created = notes
+        .create(Note {
+            text: "retried".into(),
+            pinned: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.text, "retried");
+    assert_eq!(*flaky.commits_applied.lock().unwrap(), 1);
+    let seen = status().await;
+    assert_eq!(
+        (seen["attempts"].as_u64(), seen["failures"].as_u64()),
+        (Some(3), Some(2)),
+        "{seen}"
+    );
+    assert!(seen["lastSuccessAt"].is_string());
+
+    // A canonical row without a required field is refused, and the mirror
+    // keeps what it had.
+    *flaky.answer_without_text.lock().unwrap() = true;
+    let refused = notes
+        .update(created.id.clone(), NotePatch::new().pinned(true))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "source_invalid_response", "{refused:?}");
+    assert_eq!(refused.status(), Some(502));
+    let (status_code, body) = {
+        let response = http
+            .get(format!("{}/v1/sync/deltas?after=0", server.url()))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status_code, 200);
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        1,
+        "only the create: {body}"
+    );
+
+    // Unreachable after the retries: 502, each attempt counted.
+    *flaky.failures_left.lock().unwrap() = 10;
+    let before = status().await["attempts"].as_u64().unwrap();
+    let unavailable = notes
+        .create(Note {
+            text: "never".into(),
+            pinned: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), "source_unavailable");
+    let after = status().await;
+    assert_eq!(after["attempts"].as_u64().unwrap() - before, 4, "{after}");
+    assert_eq!(after["lastError"]["request"], "commit");
+    server.shutdown().await.unwrap();
+}
