@@ -63,7 +63,14 @@ impl SourceError {
         match self {
             SourceError::Rejected { status, body } => ApiError::unprocessable(
                 codes::SOURCE_REJECTED,
-                format!("Data Source `{source}` refused the request (HTTP {status})"),
+                match reason(&body) {
+                    Some(reason) => {
+                        format!(
+                            "Data Source `{source}` refused the request (HTTP {status}): {reason}"
+                        )
+                    }
+                    None => format!("Data Source `{source}` refused the request (HTTP {status})"),
+                },
             )
             .with_details(json!({"source": source, "status": status, "body": body})),
             SourceError::Unavailable(message) => ApiError::new(
@@ -82,6 +89,14 @@ impl SourceError {
             .with_details(json!({"source": source})),
         }
     }
+}
+
+/// The reason in a refusal's body: `detail` (FastAPI's shape, the seed's
+/// Python route) or `message`, when it is a string.
+fn reason(body: &serde_json::Value) -> Option<&str> {
+    body.get("detail")
+        .or_else(|| body.get("message"))
+        .and_then(serde_json::Value::as_str)
 }
 
 /// [`send`] with the server's retry settings, failing with the error the
