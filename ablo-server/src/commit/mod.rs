@@ -17,7 +17,8 @@
 //!    after ([`authorize_row`]), the claim re-check, the stale check
 //!    ([`check_stale`]) and [`apply`]; then the next sync id in commit order,
 //!    the sync log ([`log`]), the audit entries ([`crate::audit::record`])
-//!    and the idempotency record ([`remember`]);
+//!    and the idempotency record ([`remember`]), and for a Data Source's
+//!    rows the record that recognises the source's echo;
 //!    A commit on models backed by a Data Source takes a detour first
 //!    ([`crate::sources::commit`]): checked against the mirror, applied by
 //!    the source, then the source's canonical rows enter the writer;
@@ -65,6 +66,9 @@ pub(crate) struct PreparedCommit {
     pub operations: Vec<PreparedOperation>,
     /// Claims re-checked by the writer, in commit order (set by stage 3).
     pub claims: Option<crate::coordination::ClaimCheck>,
+    /// The rows are a Data Source's answer to this commit: its id is
+    /// recorded with them, so the source's echo is recognised.
+    pub applied_by_source: bool,
 }
 
 /// What [`execute`] did with a commit.
@@ -221,6 +225,7 @@ fn prepare(
         attribution: crate::audit::Attribution::of(principal, request.caused_by_task_id.clone()),
         operations,
         claims: None,
+        applied_by_source: false,
     })
 }
 
@@ -306,6 +311,9 @@ pub(crate) fn execute(
         flagged,
     };
     remember(tx, commit, &receipt, now)?;
+    if commit.applied_by_source {
+        tx.put_source_commit(&commit.client_tx_id)?;
+    }
     Ok(Executed::Applied { receipt, deltas })
 }
 

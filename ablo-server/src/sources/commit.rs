@@ -59,7 +59,16 @@ pub(crate) async fn run(
     source: Arc<Source>,
     commit: PreparedCommit,
 ) -> Result<CommitReceipt, ApiError> {
-    let _mirror = source.lock.lock().await;
+    let _rows = source
+        .locks
+        .rows(
+            commit
+                .operations
+                .iter()
+                .map(|op| (op.model.clone(), op.id.clone()))
+                .collect(),
+        )
+        .await;
     // A retry of a remembered commit is answered from the record, without
     // asking the source again.
     if commit.remember {
@@ -101,16 +110,7 @@ pub(crate) async fn run(
     let answer: SourceRows = call::ask(state, &source, &request).await?;
     let canonical = canonical_commit(schema, commit, &answer, before_commit, &flagged)
         .map_err(|err| err.into_api_error(&source.name))?;
-    let client_tx_id = canonical.client_tx_id.clone();
-    let receipt = state.committer.submit(canonical).await?;
-    // Recorded only once the mirror holds the rows: if this step is lost,
-    // the source's echo of the commit is applied as an outside change (and
-    // changes nothing), rather than dropped while the mirror lacks it. The
-    // lock keeps the poller from seeing the echo before this record.
-    state
-        .storage(move |s| s.put_source_commit(&client_tx_id))
-        .await?;
-    Ok(receipt)
+    state.committer.submit(canonical).await
 }
 
 type Mirror = HashMap<(String, String), Option<StoredRow>>;
@@ -279,6 +279,9 @@ fn canonical_commit(
         let after = preview(op, current);
         mirror.insert(key, after);
     }
+    // Recorded in the same transaction as the rows, so the source's echo
+    // of this commit is dropped exactly when the mirror already holds it.
+    commit.applied_by_source = true;
     Ok(commit)
 }
 

@@ -16,8 +16,18 @@ use crate::state::AppState;
 /// Events asked for per poll.
 const PAGE: usize = 100;
 
-/// Applies `events` of `source` in order.
+/// Applies pushed `events` of `source` in order.
 pub(crate) async fn apply(
+    state: &AppState,
+    source: &Arc<Source>,
+    events: Vec<SourceEvent>,
+) -> Result<EventsOutcome, ApiError> {
+    let _whole = source.locks.whole().await;
+    apply_locked(state, source, events).await
+}
+
+/// [`apply`] for a caller holding the whole source.
+async fn apply_locked(
     state: &AppState,
     source: &Arc<Source>,
     events: Vec<SourceEvent>,
@@ -28,7 +38,6 @@ pub(crate) async fn apply(
             "no schema has been pushed yet: PUT /v1/schema first",
         )
     })?;
-    let _mirror = source.lock.lock().await;
     let mut outcome = EventsOutcome::default();
     for event in events {
         let (name, id) = (source.name.clone(), event.id.clone());
@@ -140,6 +149,10 @@ async fn poll_source(state: &AppState, source: &Arc<Source>) {
     // A few pages per round at most, so one busy source does not hold up
     // the others.
     for _ in 0..10 {
+        // Held from the request to the write: a commit landing meanwhile
+        // would otherwise be overwritten by this older answer, and its echo
+        // dropped.
+        let _whole = source.locks.whole().await;
         let cursor = source.record().events_cursor;
         let request = SourceRequest::Events {
             cursor: cursor.clone(),
@@ -155,7 +168,7 @@ async fn poll_source(state: &AppState, source: &Arc<Source>) {
                 Err(_) => return,
             };
         let full = page.events.len() >= PAGE;
-        if let Err(err) = apply(state, source, page.events).await {
+        if let Err(err) = apply_locked(state, source, page.events).await {
             tracing::warn!(source = %source.name, error = %err.message(), "applying events failed");
             return;
         }

@@ -19,13 +19,16 @@
 //! - [`call`]: signing ([`ablo_runtime::signing`]), retries with backoff on
 //!   network errors and 5xx, and the per-source status.
 //!
-//! Every change to the mirror of one source happens while holding that
-//! source's lock, so a stale check made before calling the source still
-//! holds when its answer is written.
+//! Every change to the mirror happens under [`locks`]: a commit holds the
+//! rows it writes (commits on other rows go on side by side), so a stale
+//! check made before calling the source still holds when its answer is
+//! written; a list or an events poll holds the whole source from the
+//! request to the write, so its answer is never older than the mirror.
 
 pub(crate) mod call;
 pub(crate) mod commit;
 pub(crate) mod events;
+pub(crate) mod locks;
 pub(crate) mod reads;
 
 use std::collections::HashMap;
@@ -125,7 +128,7 @@ pub(crate) struct Source {
     pub name: String,
     record: RwLock<SourceRecord>,
     /// Held while the mirror of this source's models changes.
-    pub lock: tokio::sync::Mutex<()>,
+    pub locks: locks::MirrorLocks,
     status: Mutex<StatusState>,
     /// Wakes the events poller early (new configuration).
     pub wake: Notify,
@@ -144,7 +147,7 @@ impl Source {
         Source {
             name: record.name.clone(),
             record: RwLock::new(record),
-            lock: tokio::sync::Mutex::new(()),
+            locks: locks::MirrorLocks::default(),
             status: Mutex::new(StatusState {
                 last_success_at: None,
                 last_error: None,

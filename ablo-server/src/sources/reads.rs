@@ -29,11 +29,14 @@ pub(crate) async fn refresh_row(
     model: &str,
     id: &str,
 ) -> Result<(), ApiError> {
-    let _mirror = source.lock.lock().await;
+    let _row = source
+        .locks
+        .rows(vec![(model.to_owned(), id.to_owned())])
+        .await;
     load_locked(state, schema, source, model, id).await
 }
 
-/// [`refresh_row`] for a caller already holding the source's lock.
+/// [`refresh_row`] for a caller already holding the row's lock.
 pub(crate) async fn load_locked(
     state: &AppState,
     schema: &SchemaDescriptor,
@@ -71,7 +74,7 @@ pub(crate) async fn refresh_list(
         model: query.model.clone(),
         query: json!({"where": filters, "limit": query.limit}),
     };
-    let _mirror = source.lock.lock().await;
+    let _whole = source.locks.whole().await;
     let answer: SourceRows = call::ask(state, source, &request).await?;
     let mut rows = Vec::with_capacity(answer.rows.len());
     for row in answer.rows {
@@ -91,7 +94,7 @@ pub(crate) async fn refresh_list(
 /// Makes the mirror hold `rows` (`None`: the row is gone) for `model`, as
 /// one commit by the participant `system`/`source:{name}`: logged, fanned
 /// out and audited like any other. Returns how many rows changed. The
-/// caller holds the source's lock.
+/// caller holds the lock of these rows, or of the whole source.
 pub(crate) async fn reconcile(
     state: &AppState,
     schema: &SchemaDescriptor,
@@ -161,5 +164,6 @@ fn source_commit(source: &Source, operations: Vec<PreparedOperation>) -> Prepare
         attribution: crate::audit::Attribution::default(),
         operations,
         claims: None,
+        applied_by_source: false,
     }
 }

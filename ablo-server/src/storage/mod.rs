@@ -275,6 +275,9 @@ pub trait WriteTx: AuditTx {
     ) -> Result<Option<IdempotencyRecord>, StorageError>;
     /// Remembers a commit.
     fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError>;
+    /// Records a commit applied by a Data Source, by its transaction id, so
+    /// the source's echo of it is recognised.
+    fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError>;
 }
 
 /// A storage backend. Every method blocks; the server calls them from

@@ -43,8 +43,6 @@ pub trait SourceStorage {
     fn event_applied(&self, source: &str, event_id: &str) -> Result<bool, StorageError>;
     /// Records event `event_id` of `source` as applied.
     fn mark_event_applied(&self, source: &str, event_id: &str) -> Result<(), StorageError>;
-    /// Records a commit sent to a source, by its transaction id.
-    fn put_source_commit(&self, client_tx_id: &str) -> Result<(), StorageError>;
     /// Whether a commit with this transaction id was sent to a source.
     fn is_source_commit(&self, client_tx_id: &str) -> Result<bool, StorageError>;
     /// Whether a commit with this transaction id is remembered for replay.

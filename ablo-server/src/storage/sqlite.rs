@@ -538,6 +538,15 @@ impl WriteTx for SqliteTx<'_> {
         ])?;
         Ok(())
     }
+
+    fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO source_commits (client_tx_id) VALUES (?1) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![client_tx_id])?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

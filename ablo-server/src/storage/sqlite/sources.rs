@@ -109,15 +109,6 @@ impl SourceStorage for SqliteStorage {
         Ok(())
     }
 
-    fn put_source_commit(&self, client_tx_id: &str) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
-        conn.execute(
-            "INSERT INTO source_commits (client_tx_id) VALUES (?1) ON CONFLICT DO NOTHING",
-            params![client_tx_id],
-        )?;
-        Ok(())
-    }
-
     fn commit_remembered(&self, client_tx_id: &str) -> Result<bool, StorageError> {
         self.read(|conn| {
             Ok(conn
