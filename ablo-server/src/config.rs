@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub source_retry: crate::SourceRetry,
     /// How often Data Sources are polled for events. Default 1 s.
     pub source_poll_interval: Duration,
+    /// Intent leases and claim wait lines (default: 30 s leases, at most
+    /// 600 s, 256 waiters per row).
+    pub coordination: crate::coordination::BoardConfig,
 }
 
 impl ServerConfig {
@@ -83,6 +86,7 @@ impl ServerConfig {
             rate_limit: None,
             source_retry: crate::SourceRetry::default(),
             source_poll_interval: Duration::from_secs(1),
+            coordination: crate::coordination::BoardConfig::default(),
         }
     }
 

@@ -215,9 +215,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let intents = Arc::new(coordination::IntentBoard::new(
-        coordination::BoardConfig::default(),
-    ));
+    let intents = Arc::new(coordination::IntentBoard::new(config.coordination.clone()));
     let presence = Arc::new(coordination::PresenceBoard::new(4096));
     let state = Arc::new(AppState {
         intents,

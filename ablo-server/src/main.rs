@@ -25,31 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP and WebSocket API (data in embedded SQLite).
-    Serve {
-        /// Address to listen on (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:7700")]
-        addr: SocketAddr,
-        /// Data directory, created on first start.
-        #[arg(long, default_value = "./ablo-data")]
-        data: PathBuf,
-        /// A bootstrap API key (`sk_test_...`/`sk_live_...`). Without one,
-        /// and with no key stored yet, a key is created and printed once.
-        #[arg(long, env = "ABLO_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
-        /// Largest request body in bytes.
-        #[arg(long, default_value_t = 1024 * 1024)]
-        body_limit: usize,
-        /// Log as JSON lines instead of text.
-        #[arg(long)]
-        json_logs: bool,
-        /// Requests per second allowed per credential (API key or
-        /// capability); no limit when absent.
-        #[arg(long)]
-        rate_limit: Option<u32>,
-        /// Requests allowed at once per credential (default: the rate).
-        #[arg(long, requires = "rate_limit")]
-        rate_limit_burst: Option<u32>,
-    },
+    Serve(ServeArgs),
     /// Create, list or revoke API keys.
     Keys {
         #[command(subcommand)]
@@ -57,31 +33,66 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    addr: SocketAddr,
+    /// Data directory, created on first start.
+    #[arg(long, default_value = "./ablo-data")]
+    data: PathBuf,
+    /// A bootstrap API key (`sk_test_...`/`sk_live_...`). Without one,
+    /// and with no key stored yet, a key is created and printed once.
+    #[arg(long, env = "ABLO_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    body_limit: usize,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    json_logs: bool,
+    /// Requests per second allowed per credential (API key or
+    /// capability); no limit when absent.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Requests allowed at once per credential (default: the rate).
+    #[arg(long, requires = "rate_limit")]
+    rate_limit_burst: Option<u32>,
+    /// Most participants waiting in one row's claim line.
+    #[arg(long, default_value_t = 256)]
+    claim_queue_depth: usize,
+    /// Milliseconds between polls of each Data Source for events.
+    #[arg(long, default_value_t = 1000)]
+    source_poll_ms: u64,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(&self.data)
+            .with_addr(self.addr)
+            .with_body_limit(self.body_limit);
+        if let Some(rate) = self.rate_limit {
+            let limit = ablo_server::RateLimit::per_second(rate);
+            config.rate_limit = Some(match self.rate_limit_burst {
+                Some(burst) => limit.with_burst(burst),
+                None => limit,
+            });
+        }
+        config.coordination.max_queue_depth = self.claim_queue_depth.max(1);
+        config.source_poll_interval = std::time::Duration::from_millis(self.source_poll_ms.max(10));
+        config.api_key = self.api_key.clone();
+        config
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (addr, data, api_key, body_limit, json_logs, rate_limit, rate_limit_burst) =
-        match Cli::parse().command {
-            Command::Serve {
-                addr,
-                data,
-                api_key,
-                body_limit,
-                json_logs,
-                rate_limit,
-                rate_limit_burst,
-            } => (
-                addr,
-                data,
-                api_key,
-                body_limit,
-                json_logs,
-                rate_limit,
-                rate_limit_burst,
-            ),
-            Command::Keys { action } => return keys_cli::run(action),
-        };
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Keys { action } => return keys_cli::run(action),
+    };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    if json_logs {
+    if args.json_logs {
         tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
@@ -89,19 +100,8 @@ async fn main() -> ExitCode {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
-    let mut config = ServerConfig::new(data)
-        .with_addr(addr)
-        .with_body_limit(body_limit);
-    if let Some(rate) = rate_limit {
-        let limit = ablo_server::RateLimit::per_second(rate);
-        config.rate_limit = Some(match rate_limit_burst {
-            Some(burst) => limit.with_burst(burst),
-            None => limit,
-        });
-    }
-    let configured_key = api_key.is_some();
-    config.api_key = api_key;
-    let server = match ablo_server::start(config).await {
+    let configured_key = args.api_key.is_some();
+    let server = match ablo_server::start(args.config()).await {
         Ok(server) => server,
         Err(err) => {
             eprintln!("ablo-server: {err}");

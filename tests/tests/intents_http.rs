@@ -376,3 +376,35 @@ async fn a_full_wait_line_refuses_new_claims_with_a_clear_error() {
     }
     assert_eq!(last_position, 256);
 }
+
+#[tokio::test]
+async fn the_wait_line_limit_is_configurable() {
+    let server = TestServer::start_with(|mut config| {
+        config.coordination.max_queue_depth = 2;
+        config
+    })
+    .await;
+    server.http.create_task("t1", "Hot").await;
+    let (status, _) = server
+        .http
+        .post("/v1/intents", &intent_on("t1", true))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for n in 0..3 {
+        let (_, token) = mint(
+            &server,
+            json!({"participantKind": "agent", "participantId": format!("agent_{n}"),
+                "operations": ["tasks.*"], "syncGroups": ["*"]}),
+        )
+        .await;
+        let answer = http_with(&server, Some(&token))
+            .post("/v1/intents", &intent_on("t1", true))
+            .await;
+        if n < 2 {
+            assert_eq!(answer.0, StatusCode::ACCEPTED, "{}", answer.1);
+        } else {
+            assert_error(&answer, 409, "busy", "claim_queue_full");
+            assert_eq!(answer.1["error"]["details"]["depth"], 2);
+        }
+    }
+}

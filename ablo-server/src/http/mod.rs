@@ -35,7 +35,7 @@ use crate::state::SharedState;
 /// Every route of the v1 API.
 pub(crate) fn router(state: SharedState) -> Router {
     let body_limit = state.config.body_limit;
-    Router::new()
+    let routes = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route(
@@ -69,10 +69,28 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/sources/{name}", axum::routing::put(sources::put))
         .route("/v1/sources/{name}/status", get(sources::status))
         .route("/v1/sources/{name}/events", post(sources::push_events))
-        .fallback(route_not_found)
+        .fallback(route_not_found);
+    layered(routes, body_limit).with_state(state)
+}
+
+/// The layers around every route, innermost first: a panicking handler
+/// becomes a 500 `internal_error` (the connection is not dropped), the body
+/// limit, then the request id and envelope on every error.
+fn layered<S: Clone + Send + Sync + 'static>(routes: Router<S>, body_limit: usize) -> Router<S> {
+    routes
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(envelope))
-        .with_state(state)
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(panic = %what, "a request handler panicked");
+    ApiError::internal().into_response()
 }
 
 async fn health() -> Json<HealthResponse> {
@@ -320,5 +338,45 @@ impl QueryParams {
                 })
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_envelope() {
+        let routes: Router<()> = Router::new().route(
+            "/boom",
+            get(|| async {
+                panic!("a bug in a handler");
+                #[allow(unreachable_code)]
+                ()
+            }),
+        );
+        let response = layered(routes, 1024)
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let request_id = response.headers()[REQUEST_ID_HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["type"], "server");
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["requestId"], request_id.as_str());
+        assert!(
+            !body.to_string().contains("a bug in a handler"),
+            "the panic message stays in the log"
+        );
     }
 }
