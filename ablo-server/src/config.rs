@@ -38,6 +38,10 @@ pub struct ServerConfig {
     pub ws_backlog: usize,
     /// Interval of the server's WebSocket `ping` messages. Default 20 s.
     pub ws_ping_interval: Duration,
+    /// Largest WebSocket message of one commit kept in the live ring
+    /// (`ws_backlog` commits); a larger commit is read from the log by each
+    /// subscriber instead. Default 64 KiB.
+    pub ws_inline_limit: usize,
     /// How long a new WebSocket connection may take to send `subscribe`
     /// before it is refused and closed. Default 30 s.
     pub ws_subscribe_timeout: Duration,
@@ -79,6 +83,7 @@ impl ServerConfig {
             max_group_size: 512,
             ws_backlog: 1024,
             ws_ping_interval: Duration::from_secs(20),
+            ws_inline_limit: 64 * 1024,
             ws_subscribe_timeout: Duration::from_secs(30),
             ws_send_timeout: Duration::from_secs(10),
             idempotency_retention: Duration::from_secs(24 * 60 * 60),

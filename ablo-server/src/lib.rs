@@ -209,7 +209,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let sources = sources::Sources::load(storage.sources()?);
     let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit);
     let schema = storage.schema()?.map(Arc::new);
-    let hub = Hub::new(config.ws_backlog);
+    let hub = Hub::new(config.ws_backlog, config.ws_inline_limit);
     let (committer, writer) =
         GroupCommitter::start(storage.clone(), hub.clone(), config.max_group_size)?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;

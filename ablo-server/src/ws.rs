@@ -188,15 +188,13 @@ async fn live_session(
                 Ok(event) if event.sync_id <= cursor => {}
                 Ok(event) => {
                     cursor = event.sync_id;
-                    let message = if filter.admits_all() {
-                        Message::Text(event.message.clone())
-                    } else {
-                        let deltas = filter.keep(&event.deltas);
-                        if deltas.is_empty() {
-                            continue;
+                    let message = match live_message(&state, &filter, &event).await {
+                        Ok(Some(message)) => message,
+                        Ok(None) => continue,
+                        Err(err) => {
+                            refuse(&mut sink, err).await;
+                            return;
                         }
-                        let text = serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("serializes");
-                        Message::Text(text.into())
                     };
                     if !send(&mut sink, message).await {
                         return;
@@ -344,6 +342,39 @@ async fn await_subscribe(
             }
         }
     }
+}
+
+/// What a subscriber is sent of a live commit: the shared message, its own
+/// selection, or nothing. A commit published without its deltas (over the
+/// inline limit) is read from the log.
+async fn live_message(
+    state: &SharedState,
+    filter: &GroupFilter,
+    event: &crate::fanout::CommitEvent,
+) -> Result<Option<Message>, ApiError> {
+    let loaded;
+    let deltas = match &event.inline {
+        Some(inline) if filter.admits_all() => {
+            return Ok(Some(Message::Text(inline.message.clone())));
+        }
+        Some(inline) => &inline.deltas,
+        None => {
+            let before = SyncId(event.sync_id.0 - 1);
+            let page = state.storage(move |s| s.deltas_after(before, 1)).await?;
+            loaded = page
+                .deltas
+                .into_iter()
+                .filter(|d| d.sync_id == event.sync_id)
+                .collect::<Vec<_>>();
+            &loaded
+        }
+    };
+    let deltas = filter.keep(deltas);
+    if deltas.is_empty() {
+        return Ok(None);
+    }
+    let text = serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("serializes");
+    Ok(Some(Message::Text(text.into())))
 }
 
 /// Sends every logged delta after `cursor`; returns the new cursor.

@@ -1,5 +1,6 @@
 //! WebSocket limits that depend on server settings: a connection that never
-//! subscribes is refused once the subscribe timeout passes.
+//! subscribes is refused once the subscribe timeout passes; a commit over
+//! the inline limit still reaches every subscriber, read from the log.
 
 mod server_common;
 
@@ -37,4 +38,28 @@ async fn a_connection_that_never_subscribes_is_refused() {
         socket.next().await,
         Some(Ok(Message::Close(_))) | None
     ));
+}
+
+#[tokio::test]
+async fn commits_over_the_inline_limit_reach_subscribers_from_the_log() {
+    let server = TestServer::start_with(|mut c| {
+        c.ws_inline_limit = 1024;
+        c
+    })
+    .await;
+    let mut everything = server_common::Subscriber::connect(&server.url, 0, None).await;
+    everything.until_caught_up().await;
+    let mut filtered =
+        server_common::Subscriber::connect(&server.url, 0, Some(vec!["default".into()])).await;
+    filtered.until_caught_up().await;
+    let long = "x".repeat(20_000);
+    server.http.create_task("small", "small").await;
+    server.http.create_task("large", &long).await;
+    server.http.create_task("after", "after").await;
+    for subscriber in [&mut everything, &mut filtered] {
+        let seen = subscriber.deltas_through(3).await;
+        let ids: Vec<&str> = seen.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["small", "large", "after"]);
+        assert_eq!(seen[1].data["title"].as_str().unwrap().len(), 20_000);
+    }
 }
