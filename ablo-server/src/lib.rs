@@ -278,7 +278,8 @@ async fn reload_api_keys(state: Arc<AppState>) {
     }
 }
 
-/// Deletes idempotency records past the retention, every 10 minutes.
+/// Every 10 minutes: deletes idempotency records past the retention and
+/// forgets capabilities that ended more than a day ago.
 async fn purge_idempotency_records(state: Arc<AppState>) {
     let mut shutdown = state.shutdown.clone();
     let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -288,6 +289,15 @@ async fn purge_idempotency_records(state: Arc<AppState>) {
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
         state.rate_limiter.shrink();
+        let day_ago = ablo_runtime::Timestamp::from_millis(
+            ablo_runtime::Timestamp::now().as_millis() - 24 * 60 * 60 * 1000,
+        );
+        if let Some(day_ago) = day_ago {
+            let pruned = state.capabilities.prune_ended(day_ago);
+            if pruned > 0 {
+                tracing::info!(pruned, "capabilities ended a day ago forgotten in memory");
+            }
+        }
         let retention = state.config.idempotency_retention;
         let cutoff_ms = ablo_runtime::Timestamp::now().as_millis()
             - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);

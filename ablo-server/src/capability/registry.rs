@@ -252,6 +252,40 @@ impl Capabilities {
         })
     }
 
+    /// Forgets capabilities that expired or were revoked before `before`
+    /// (they stay in storage); returns how many. Until then their tokens
+    /// keep answering `capability_expired` or `capability_revoked` rather
+    /// than an unknown credential.
+    ///
+    /// ```
+    /// use ablo_server::capability::Capabilities;
+    /// use ablo_server::storage::CapabilityRecord;
+    /// let caps = Capabilities::default();
+    /// let mut record = CapabilityRecord::example();
+    /// record.expires_at = ablo_runtime::Timestamp::from_millis(1_000).unwrap();
+    /// caps.insert(record.clone());
+    /// assert_eq!(caps.prune_ended(ablo_runtime::Timestamp::from_millis(500).unwrap()), 0);
+    /// assert_eq!(caps.prune_ended(ablo_runtime::Timestamp::now()), 1);
+    /// assert!(caps.get(&record.id).is_none());
+    /// ```
+    pub fn prune_ended(&self, before: Timestamp) -> usize {
+        let mut table = self.by_hash.write().expect("capability table");
+        let mut ids = self.hash_by_id.write().expect("capability table");
+        let ended: Vec<(String, String)> = table
+            .iter()
+            .filter(|(_, entry)| {
+                let record = &entry.record;
+                record.expires_at < before || record.revoked_at.is_some_and(|at| at < before)
+            })
+            .map(|(hash, entry)| (hash.clone(), entry.record.id.clone()))
+            .collect();
+        for (hash, id) in &ended {
+            table.remove(hash);
+            ids.remove(id);
+        }
+        ended.len()
+    }
+
     /// A capability by id.
     pub fn get(&self, id: &str) -> Option<CapabilityRecord> {
         let hash = self
