@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
@@ -53,6 +54,8 @@ struct Confirmed {
     stamp: SyncId,
     /// The sync id up to which this version is known to be current.
     observed_at: SyncId,
+    /// When the row went away (kept for [`Pool::sweep_tombstones`]).
+    deleted_at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +123,28 @@ impl Pool {
             }),
             changes,
         }
+    }
+
+    /// Forgets deleted rows deleted more than `older_than` ago. A deleted
+    /// row is remembered so that a read that started before the delete
+    /// cannot bring it back; a read is abandoned after the client's
+    /// timeout, so past that the memory only grows. Returns how many were
+    /// forgotten.
+    pub(crate) fn sweep_tombstones(&self, older_than: Duration) -> usize {
+        let mut state = self.lock();
+        let State { rows, pending, .. } = &mut *state;
+        let mut swept = 0;
+        for (model, by_id) in rows.iter_mut() {
+            by_id.retain(|id, confirmed| {
+                let forget = confirmed
+                    .deleted_at
+                    .is_some_and(|at| at.elapsed() > older_than)
+                    && !pending.contains_key(&RowKey::new(model.as_str(), id.as_str()));
+                swept += usize::from(forget);
+                !forget
+            });
+        }
+        swept
     }
 
     /// A receiver of every change of a row's visible state, in order.
@@ -369,6 +394,11 @@ fn put_confirmed(
                 return false;
             }
             existing.stamp = stamp;
+            existing.deleted_at = match (&row, existing.deleted_at) {
+                (Some(_), _) => None,
+                (None, Some(at)) => Some(at),
+                (None, None) => Some(Instant::now()),
+            };
             existing.row = row;
             true
         }
@@ -376,6 +406,7 @@ fn put_confirmed(
             rows.insert(
                 key.id.clone(),
                 Confirmed {
+                    deleted_at: row.is_none().then(Instant::now),
                     row,
                     stamp,
                     observed_at,
@@ -459,6 +490,20 @@ mod tests {
         // Coming back into view brings it back.
         pool.apply_deltas(&[delta(3, "t1", DeltaAction::Update, row("t1", 3, "c"))]);
         assert_eq!(title(&pool, "t1").as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn tombstones_are_forgotten_only_after_their_time() {
+        let pool = Pool::new(SyncId(0));
+        pool.store_rows("tasks", &[row("t1", 1, "one")], SyncId(1));
+        pool.apply_deltas(&[delta(2, "t1", DeltaAction::Delete, Json::Null)]);
+        assert_eq!(pool.sweep_tombstones(Duration::from_secs(60)), 0);
+        // Still remembered: a late read from before the delete is ignored.
+        pool.store_rows("tasks", &[row("t1", 1, "one")], SyncId(1));
+        assert_eq!(title(&pool, "t1"), None);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(pool.sweep_tombstones(Duration::from_millis(1)), 1);
+        assert!(pool.lock().rows["tasks"].is_empty());
     }
 
     #[test]
