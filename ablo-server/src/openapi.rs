@@ -187,8 +187,11 @@ fn authority_paths() -> serde_json::Map<String, Value> {
                 "nextCursor": {"type": ["string", "null"]}}}), &["400", "401", "403", "429"])}},
         "/v1/audit/verify": {"get": {"summary": "Verify one principal's hash chain (API key only)",
             "parameters": [query_param("principalKind", participant, "the chain's participant kind"),
-                query_param("principalId", json!({"type": "string"}), "the chain's participant id")],
-            "responses": with_errors("200", json!({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}), &["400", "401", "403", "429"])}},
+                query_param("principalId", json!({"type": "string"}), "the chain's participant id"),
+                query_param("anchorSeq", json!({"type": "integer", "minimum": 1}), "with anchorHash: a lastSeq saved from an earlier verify"),
+                query_param("anchorHash", json!({"type": "string"}), "with anchorSeq: the lastHash saved with it")],
+            "responses": with_errors("200", json!({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"},
+                "lastSeq": {"type": ["integer", "null"]}, "lastHash": {"type": ["string", "null"]}}}), &["400", "401", "403", "429"])}},
         "/v1/audit/export": {"get": {"summary": "Audit entries as CSV (API key only)", "parameters": filters.to_vec(),
             "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}}}
     });

@@ -189,9 +189,11 @@ async fn every_accepted_commit_has_an_entry_and_no_refused_one_does() {
         .http
         .get("/v1/audit/verify?principalKind=agent&principalId=agent_7")
         .await;
+    let last_hash = report["lastHash"].as_str().unwrap().to_owned();
+    assert_eq!(last_hash.len(), 64, "{report}");
     assert_eq!(
         report,
-        json!({"ok": true, "rowsChecked": 5, "fromSeq": 1, "lastSeq": 5})
+        json!({"ok": true, "rowsChecked": 5, "fromSeq": 1, "lastSeq": 5, "lastHash": last_hash})
     );
     assert_error(
         &server
@@ -311,5 +313,59 @@ async fn editing_a_stored_entry_breaks_verification_at_its_sequence() {
             "{column} restored"
         );
     }
+    server.stop().await;
+}
+
+/// Removing the newest entries leaves a chain that is intact on its own;
+/// checked against an anchor saved from an earlier verify, it is not.
+#[tokio::test]
+async fn entries_removed_from_the_end_are_caught_by_a_saved_anchor() {
+    let server = TestServer::start().await;
+    let (_, token) = mint(&server, agent_request(&["tasks.*"], &["*"])).await;
+    let agent = http_with(&server, Some(&token));
+    for i in 0..3 {
+        let (status, body) = agent
+            .post(
+                "/v1/models/tasks",
+                &json!({"id": format!("t{i}"), "data": task("x")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let verify = "/v1/audit/verify?principalKind=agent&principalId=agent_7";
+    let (_, report) = server.http.get(verify).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["lastSeq"], 3);
+    let anchored = format!(
+        "{verify}&anchorSeq=3&anchorHash={}",
+        report["lastHash"].as_str().unwrap()
+    );
+    assert_eq!(server.http.get(&anchored).await.1["ok"], true);
+
+    let db = ablo_server::storage::open_connection(&server.dir.path().join("ablo.db")).unwrap();
+    db.execute(
+        "DELETE FROM audit_log WHERE principal_id = 'agent_7' AND chain_seq = 3",
+        (),
+    )
+    .unwrap();
+    assert_eq!(
+        server.http.get(verify).await.1["ok"],
+        true,
+        "intact on its own"
+    );
+    let (status, report) = server.http.get(&anchored).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["reason"], "truncated");
+    assert_eq!(report["brokenAtSeq"], 3);
+
+    // An anchor whose hash no longer matches: the entry was rewritten.
+    let wrong = format!("{verify}&anchorSeq=2&anchorHash=00");
+    let (_, report) = server.http.get(&wrong).await;
+    assert_eq!(report["reason"], "anchor_mismatch", "{report}");
+
+    // Half an anchor is a bad request.
+    let (status, body) = server.http.get(&format!("{verify}&anchorSeq=2")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     server.stop().await;
 }

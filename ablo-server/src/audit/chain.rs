@@ -135,7 +135,7 @@ impl AuditEntry {
 ///
 /// ```
 /// use ablo_server::audit::VerifyReport;
-/// let ok = VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None };
+/// let ok = VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None, last_hash: None };
 /// assert_eq!(ok.to_json()["ok"], true);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -148,12 +148,18 @@ pub enum VerifyReport {
         from_seq: Option<u64>,
         /// The last entry's `chainSeq`.
         last_seq: Option<u64>,
+        /// The last entry's `rowHash`: save it with `last_seq` elsewhere and
+        /// pass both back as an anchor ([`verify_chain_against`]) to detect
+        /// entries removed from the end.
+        last_hash: Option<String>,
     },
     /// The first broken link.
     Broken {
         /// The `chainSeq` of the entry that fails.
         broken_at_seq: u64,
-        /// `row_hash_mismatch`, `prev_hash_mismatch` or `sequence_gap`.
+        /// `row_hash_mismatch`, `prev_hash_mismatch`, `sequence_gap`, or
+        /// against an anchor `truncated` (the chain ends before it) or
+        /// `anchor_mismatch` (the entry there has another hash).
         reason: String,
         /// The hash the entry should carry (or link to).
         expected_hash: String,
@@ -167,18 +173,19 @@ impl VerifyReport {
     ///
     /// ```
     /// use ablo_server::audit::VerifyReport;
-    /// assert!(VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None }.is_ok());
+    /// assert!(VerifyReport::Intact { rows_checked: 0, from_seq: None, last_seq: None, last_hash: None }.is_ok());
     /// ```
     pub fn is_ok(&self) -> bool {
         matches!(self, VerifyReport::Intact { .. })
     }
 
     /// The report as the JSON clients receive: `{ok, rowsChecked, fromSeq,
-    /// lastSeq}` or `{ok: false, brokenAtSeq, reason, expectedHash, foundHash}`.
+    /// lastSeq, lastHash}` or `{ok: false, brokenAtSeq, reason, expectedHash, foundHash}`.
     ///
     /// ```
     /// use ablo_server::audit::VerifyReport;
-    /// let json = VerifyReport::Intact { rows_checked: 2, from_seq: Some(1), last_seq: Some(2) }.to_json();
+    /// let json = VerifyReport::Intact { rows_checked: 2, from_seq: Some(1), last_seq: Some(2),
+    ///     last_hash: Some("ab".into()) }.to_json();
     /// assert_eq!(json["ok"], true);
     /// assert_eq!(json["rowsChecked"], 2);
     /// ```
@@ -188,11 +195,13 @@ impl VerifyReport {
                 rows_checked,
                 from_seq,
                 last_seq,
+                last_hash,
             } => serde_json::json!({
                 "ok": true,
                 "rowsChecked": rows_checked,
                 "fromSeq": from_seq,
                 "lastSeq": last_seq,
+                "lastHash": last_hash,
             }),
             VerifyReport::Broken {
                 broken_at_seq,
@@ -222,6 +231,28 @@ impl VerifyReport {
 /// assert!(verify_chain([first, second]).is_ok());
 /// ```
 pub fn verify_chain(entries: impl IntoIterator<Item = AuditEntry>) -> VerifyReport {
+    verify_chain_against(entries, None)
+}
+
+/// [`verify_chain`], and then the anchor `(chainSeq, rowHash)` saved from an
+/// earlier report must still be in the chain: a chain that ends before it
+/// lost entries from its end (`truncated`), one whose entry there has
+/// another hash was rewritten (`anchor_mismatch`).
+///
+/// ```
+/// use ablo_server::audit::{verify_chain_against, AuditEntry, GENESIS_HASH};
+/// let mut first = AuditEntry::example();
+/// first.seal(GENESIS_HASH);
+/// let anchor = (1, first.row_hash.clone());
+/// assert!(verify_chain_against([first], Some(anchor.clone())).is_ok());
+/// let emptied = verify_chain_against(Vec::new(), Some(anchor));
+/// assert_eq!(emptied.to_json()["reason"], "truncated");
+/// ```
+pub fn verify_chain_against(
+    entries: impl IntoIterator<Item = AuditEntry>,
+    anchor: Option<(u64, String)>,
+) -> VerifyReport {
+    let mut anchor_seen = false;
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_seq: Option<u64> = Some(1);
     let mut first_seq = None;
@@ -257,15 +288,39 @@ pub fn verify_chain(entries: impl IntoIterator<Item = AuditEntry>) -> VerifyRepo
                 found_hash: entry.row_hash,
             };
         }
+        if let Some((seq, hash)) = &anchor
+            && entry.chain_seq == *seq
+        {
+            if entry.row_hash != *hash {
+                return VerifyReport::Broken {
+                    broken_at_seq: *seq,
+                    reason: "anchor_mismatch".into(),
+                    expected_hash: hash.clone(),
+                    found_hash: entry.row_hash,
+                };
+            }
+            anchor_seen = true;
+        }
         first_seq.get_or_insert(entry.chain_seq);
         last_seq = Some(entry.chain_seq);
         expected_seq = Some(entry.chain_seq + 1);
         expected_prev = entry.row_hash;
         rows_checked += 1;
     }
+    if let Some((_, hash)) = anchor
+        && !anchor_seen
+    {
+        return VerifyReport::Broken {
+            broken_at_seq: last_seq.map_or(1, |last| last + 1),
+            reason: "truncated".into(),
+            expected_hash: hash,
+            found_hash: String::new(),
+        };
+    }
     VerifyReport::Intact {
         rows_checked,
         from_seq: first_seq,
+        last_hash: last_seq.is_some().then_some(expected_prev),
         last_seq,
     }
 }
@@ -298,7 +353,8 @@ mod tests {
             VerifyReport::Intact {
                 rows_checked: 5,
                 from_seq: Some(1),
-                last_seq: Some(5)
+                last_seq: Some(5),
+                last_hash: Some(chain(5)[4].row_hash.clone()),
             }
         );
         assert_eq!(report.to_json()["ok"], true);

@@ -5,5 +5,5 @@
 mod chain;
 mod record;
 
-pub use chain::{AuditEntry, GENESIS_HASH, VerifyReport, verify_chain};
+pub use chain::{AuditEntry, GENESIS_HASH, VerifyReport, verify_chain, verify_chain_against};
 pub(crate) use record::{Attribution, CheckError, check_task, record};

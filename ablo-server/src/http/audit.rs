@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::QueryParams;
-use crate::audit::{AuditEntry, verify_chain};
+use crate::audit::{AuditEntry, verify_chain_against};
 use crate::auth::Principal;
 use crate::capability::api_key_required;
 use crate::error::ApiError;
@@ -120,8 +120,22 @@ pub(super) async fn verify(
             "`principalKind` and `principalId` are required".into(),
         ));
     };
+    let anchor = match (query.0.get("anchorSeq"), query.0.get("anchorHash")) {
+        (None, None) => None,
+        (Some(seq), Some(hash)) => Some((
+            seq.parse::<u64>().map_err(|_| {
+                invalid(format!("`anchorSeq` must be a chain sequence, not `{seq}`"))
+            })?,
+            hash.clone(),
+        )),
+        _ => {
+            return Err(invalid(
+                "`anchorSeq` and `anchorHash` go together (a `lastSeq` and `lastHash` saved from an earlier verify)".into(),
+            ));
+        }
+    };
     let chain = state.storage(move |s| s.audit_chain(&kind, &id)).await?;
-    Ok(Json(verify_chain(chain).to_json()))
+    Ok(Json(verify_chain_against(chain, anchor).to_json()))
 }
 
 /// The CSV columns, in order.
