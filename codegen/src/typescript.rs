@@ -6,7 +6,7 @@
 //! `string`, `Json` is `JsonValue`); names and optionality come from the
 //! descriptor's fields, which the declarations must match.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use ablo_runtime::{EnumDescriptor, FieldDescriptor, ModelDescriptor, SchemaDescriptor};
@@ -30,6 +30,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
     for en in &descriptor.enums {
         write_enum(&mut out, en);
     }
+    let objects: BTreeSet<&str> = descriptor.objects.iter().map(|o| o.name.as_str()).collect();
     for object in &descriptor.objects {
         let types = field_types(
             &format!("object {}", object.name),
@@ -46,9 +47,26 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
             &types,
             Optionality::AsDeclared,
         );
+        out.push('\n');
+        write_doc(
+            &mut out,
+            "",
+            Some(&format!(
+                "`{}` as written in a create or update: optional fields may be left out.",
+                object.name
+            )),
+        );
+        write_interface(
+            &mut out,
+            &format!("{}Input", object.name),
+            None,
+            &object.fields,
+            &input_types(&types, &objects),
+            Optionality::OptionalFieldsMayBeOmitted,
+        );
     }
     for model in &descriptor.models {
-        write_model(&mut out, model)?;
+        write_model(&mut out, model, &objects)?;
     }
     write_model_maps(&mut out, descriptor);
     out.push_str("\n/** The schema: models with their fields in declaration order, enums and nested objects. */\n");
@@ -120,8 +138,58 @@ const ROW_ENVELOPE: &str = "  /** The row's id. */\n  id: string;\n  \
 /** When the row was created (RFC 3339, UTC). */\n  createdAt: string;\n  \
 /** When the row last changed (RFC 3339, UTC). */\n  updatedAt: string;\n";
 
-fn write_model(out: &mut String, model: &ModelDescriptor) -> Result<(), CodegenError> {
+/// The field types of a written row: every nested object `X` becomes
+/// `XInput`, whose optional fields may be left out.
+fn input_types(
+    types: &BTreeMap<String, String>,
+    objects: &BTreeSet<&str>,
+) -> BTreeMap<String, String> {
+    types
+        .iter()
+        .map(|(field, ty)| (field.clone(), with_object_inputs(ty, objects)))
+        .collect()
+}
+
+/// `ty` with each identifier naming an object suffixed with `Input`
+/// (string literals left alone).
+fn with_object_inputs(ty: &str, objects: &BTreeSet<&str>) -> String {
+    let mut out = String::with_capacity(ty.len());
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(word);
+        if objects.contains(word.as_str()) {
+            out.push_str("Input");
+        }
+        word.clear();
+    };
+    for c in ty.chars() {
+        if let Some(open) = quote {
+            out.push(c);
+            if c == open {
+                quote = None;
+            }
+        } else if c.is_alphanumeric() || c == '_' || c == '$' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            if c == '"' || c == '\'' {
+                quote = Some(c);
+            }
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn write_model(
+    out: &mut String,
+    model: &ModelDescriptor,
+    objects: &BTreeSet<&str>,
+) -> Result<(), CodegenError> {
     let types = field_types(&format!("model {}", model.name), &model.ts, &model.fields)?;
+    let written = input_types(&types, objects);
     let name = &model.type_name;
     let wire = &model.name;
     let row_doc = match &model.doc {
@@ -152,7 +220,7 @@ fn write_model(out: &mut String, model: &ModelDescriptor) -> Result<(), CodegenE
         &format!("{name}Input"),
         Some("  id?: string;\n"),
         &model.fields,
-        &types,
+        &written,
         Optionality::OptionalFieldsMayBeOmitted,
     );
 
@@ -169,7 +237,7 @@ fn write_model(out: &mut String, model: &ModelDescriptor) -> Result<(), CodegenE
         &format!("{name}Patch"),
         None,
         &model.fields,
-        &types,
+        &written,
         Optionality::AllMayBeOmitted,
     );
     Ok(())
@@ -223,7 +291,9 @@ fn claim_names(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
         names.claim(&en.name, format!("enum {}", en.name))?;
     }
     for object in &descriptor.objects {
-        names.claim(&object.name, format!("object {}", object.name))?;
+        let owner = format!("object {}", object.name);
+        names.claim(&object.name, &owner)?;
+        names.claim(&format!("{}Input", object.name), &owner)?;
     }
     for model in &descriptor.models {
         let owner = format!("model {}", model.name);
@@ -347,4 +417,27 @@ fn write_doc(out: &mut String, indent: &str, doc: Option<&str>) {
         }
     }
     writeln!(out, "{indent} */").unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_become_inputs_in_written_types() {
+        let objects: BTreeSet<&str> = ["Address", "Item"].into_iter().collect();
+        assert_eq!(
+            with_object_inputs("Address | null", &objects),
+            "AddressInput | null"
+        );
+        assert_eq!(
+            with_object_inputs("Array<Item>", &objects),
+            "Array<ItemInput>"
+        );
+        assert_eq!(with_object_inputs("AddressBook", &objects), "AddressBook");
+        assert_eq!(
+            with_object_inputs("\"Address\" | Plan", &objects),
+            "\"Address\" | Plan"
+        );
+    }
 }

@@ -15,7 +15,20 @@ export interface Address {
   postalCode: string | null;
 }
 
+/** `Address` as written in a create or update: optional fields may be left out. */
+export interface AddressInput {
+  street: string;
+  city: string;
+  postalCode?: string | null;
+}
+
 export interface ChecklistItem {
+  label: string;
+  done: boolean;
+}
+
+/** `ChecklistItem` as written in a create or update: optional fields may be left out. */
+export interface ChecklistItemInput {
   label: string;
   done: boolean;
 }
@@ -48,7 +61,7 @@ export interface ProjectInput {
   name: string;
   archived: boolean;
   budgetCents?: number | null;
-  office?: Address | null;
+  office?: AddressInput | null;
 }
 
 /** A change to a row of `projects`: fields left out keep their value; optional fields accept `null` to clear them. */
@@ -57,7 +70,7 @@ export interface ProjectPatch {
   name?: string;
   archived?: boolean;
   budgetCents?: number | null;
-  office?: Address | null;
+  office?: AddressInput | null;
 }
 
 /**
@@ -103,7 +116,7 @@ export interface TaskInput {
   points: number;
   timeSpentMs: number;
   tags: Array<string>;
-  checklist: Array<ChecklistItem>;
+  checklist: Array<ChecklistItemInput>;
   metadata: JsonValue;
   externalId?: string | null;
   score: number;
@@ -121,7 +134,7 @@ export interface TaskPatch {
   points?: number;
   timeSpentMs?: number;
   tags?: Array<string>;
-  checklist?: Array<ChecklistItem>;
+  checklist?: Array<ChecklistItemInput>;
   metadata?: JsonValue;
   externalId?: string | null;
   score?: number;
