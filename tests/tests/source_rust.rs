@@ -73,11 +73,12 @@ impl DataSource for Table {
     }
 }
 
-async fn serve(table: Arc<Table>) -> String {
+/// Serves `source` on a free loopback port with axum; returns its URL.
+async fn serve<S: DataSource + 'static>(source: Arc<S>) -> String {
     let app = axum::Router::new().route(
         "/ablo",
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let table = table.clone();
+            let source = source.clone();
             async move {
                 let header = |name: &str| {
                     headers
@@ -85,7 +86,7 @@ async fn serve(table: Arc<Table>) -> String {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned)
                 };
-                let (status, answer) = handle(table.as_ref(), SECRET, header, &body).await;
+                let (status, answer) = handle(source.as_ref(), SECRET, header, &body).await;
                 (
                     axum::http::StatusCode::from_u16(status).unwrap(),
                     axum::Json(answer),
@@ -279,31 +280,7 @@ async fn failing_sources_are_retried_and_bad_answers_refused() {
     let server = ablo_server::start(config).await.unwrap();
     let flaky = Arc::new(Flaky::default());
     *flaky.failures_left.lock().unwrap() = 2;
-    let app = {
-        let flaky = flaky.clone();
-        axum::Router::new().route(
-            "/ablo",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let flaky = flaky.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    let (status, answer) = handle(flaky.as_ref(), SECRET, header, &body).await;
-                    (
-                        axum::http::StatusCode::from_u16(status).unwrap(),
-                        axum::Json(answer),
-                    )
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/ablo", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve(flaky.clone()).await;
     let client = Client::builder(server.url(), API_KEY)
         .schema(Notes::descriptor())
         .retry(RetryPolicy::default().max_attempts(1))
