@@ -10,7 +10,7 @@ use std::time::Duration;
 use ablo::client::{Client, RetryPolicy, RowChange};
 use ablo::prelude::*;
 use ablo::source::{DataSource, Reply, handle, push_events};
-use ablo::wire::{JsonObject, SourceCommit, SourceEvent};
+use ablo::wire::{JsonObject, SourceCommit, SourceConfig, SourceEvent};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use futures::StreamExt;
@@ -117,17 +117,20 @@ async fn a_rust_data_source_serves_writes_reads_and_events() {
         .await
         .unwrap();
     client.ready().await.unwrap();
-    let configured: Value = reqwest::Client::new()
-        .put(format!("{}/v1/sources/notes-app", server.url()))
-        .bearer_auth(API_KEY)
-        .json(&json!({"url": source_url, "models": ["notes"], "signingSecret": SECRET}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let configured = client
+        .sources()
+        .configure(
+            "notes-app",
+            &SourceConfig {
+                url: source_url,
+                models: vec!["notes".into()],
+                signing_secret: Some(SECRET.into()),
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(configured["signingSecret"], SECRET);
+    assert_eq!(configured.signing_secret, SECRET);
+    assert_eq!(configured.push_events_url, "/v1/sources/notes-app/events");
 
     let notes = client.model::<Note>();
     let mut watch = notes.watch(Query::new());
@@ -213,16 +216,25 @@ async fn a_rust_data_source_serves_writes_reads_and_events() {
 
     // This source answers `events` with 400: it is no longer polled.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let status: Value = http
-        .get(format!("{}/v1/sources/notes-app/status", server.url()))
-        .bearer_auth(API_KEY)
-        .send()
+    let status = client.sources().status("notes-app").await.unwrap();
+    assert!(!status.events_supported, "{status:?}");
+    let missing = client.sources().status("nope").await.unwrap_err();
+    assert!(matches!(missing, ablo::Error::NotFound(_)), "{missing:?}");
+    assert_eq!(missing.code(), "source_not_found");
+    let invalid = client
+        .sources()
+        .configure(
+            "notes-app",
+            &SourceConfig {
+                url: "not a url".into(),
+                models: vec!["notes".into()],
+                signing_secret: None,
+            },
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["eventsSupported"], false, "{status}");
+        .unwrap_err();
+    assert!(matches!(invalid, ablo::Error::Validation(_)), "{invalid:?}");
+    assert_eq!(invalid.code(), "invalid_source");
     server.shutdown().await.unwrap();
 }
 

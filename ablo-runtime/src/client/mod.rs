@@ -34,6 +34,7 @@ mod pool;
 mod presence;
 mod query;
 mod retry;
+mod sources;
 mod sync;
 mod transport;
 mod watch;
@@ -58,6 +59,7 @@ pub use log::LogLevel;
 pub use presence::PresenceHandle;
 pub use query::{Direction, Query};
 pub use retry::RetryPolicy;
+pub use sources::Sources;
 pub use sync::SyncStatus;
 pub use watch::{RowChange, WatchStream};
 pub use write::{BatchOp, Create, Delete, Pending, Update, Wait};
@@ -199,6 +201,21 @@ impl Client {
     /// ```
     pub fn capabilities(&self) -> Capabilities {
         Capabilities {
+            shared: self.shared().clone(),
+        }
+    }
+
+    /// Data Source configuration and status (needs an API key): see
+    /// [`Sources`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: ablo_runtime::client::Client) -> Result<(), ablo_runtime::Error> {
+    /// let status = client.sources().status("app").await?;
+    /// println!("last error: {:?}", status.last_error);
+    /// # Ok(()) }
+    /// ```
+    pub fn sources(&self) -> Sources {
+        Sources {
             shared: self.shared().clone(),
         }
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ablo::client::{Query, RowChange};
 use ablo::source::{DataSource, Reply, handle, push_events};
-use ablo::wire::{JsonObject, SourceCommit, SourceEvent};
+use ablo::wire::{JsonObject, SourceCommit, SourceConfig, SourceEvent};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -145,20 +145,21 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     // 3. Connect (this pushes the schema), then back `invoices` by the app.
     let billing = Billing::connect(server.url(), &api_key).await?;
     billing.ready().await?;
-    let http = reqwest::Client::new();
-    let configured: Value = http
-        .put(format!("{}/v1/sources/billing", server.url()))
-        .bearer_auth(&api_key)
-        .json(&json!({"url": source_url, "models": ["invoices"], "signingSecret": secret}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
+    let configured = billing
+        .sources()
+        .configure(
+            "billing",
+            &SourceConfig {
+                url: source_url,
+                models: vec!["invoices".into()],
+                signing_secret: Some(secret.clone()),
+            },
+        )
         .await?;
     writeln!(
         out,
         "3. invoices backed by Data Source `{}`",
-        configured["name"].as_str().unwrap_or("?")
+        configured.name
     )?;
 
     // 4. A second client watches invoices live.
@@ -216,6 +217,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         client_tx_id: None,
         occurred_at: Some(ablo::signing::now_ms()),
     };
+    let http = reqwest::Client::new();
     let outcome = push_events(&http, &server.url(), "billing", &secret, &[event]).await?;
     writeln!(out, "7. pushed the payment: {} applied", outcome.applied)?;
     loop {
