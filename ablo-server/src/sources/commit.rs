@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::Source;
 use super::call::{self, SourceError};
+use super::locks::RowKey;
 use crate::commit::{PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
 use crate::schema::sync_groups;
@@ -59,16 +60,12 @@ pub(crate) async fn run(
     source: Arc<Source>,
     commit: PreparedCommit,
 ) -> Result<CommitReceipt, ApiError> {
-    let _rows = source
-        .locks
-        .rows(
-            commit
-                .operations
-                .iter()
-                .map(|op| (op.model.clone(), op.id.clone()))
-                .collect(),
-        )
-        .await;
+    let keys: Vec<RowKey> = commit
+        .operations
+        .iter()
+        .map(|op| (op.model.clone(), op.id.clone()))
+        .collect();
+    let _rows = source.locks.rows(keys.clone()).await;
     // A retry of a remembered commit is answered from the record, without
     // asking the source again.
     if commit.remember {
@@ -78,15 +75,21 @@ pub(crate) async fn run(
         }
     }
     // The mirror may not hold a row the source has: load those first.
-    let loaded = mirror_rows(state, &commit).await?;
-    for op in &commit.operations {
-        if op.kind != OperationType::Create
-            && loaded.get(&(op.model.clone(), op.id.clone())) == Some(&None)
-        {
+    let mut rows = mirror_rows(state, keys.clone()).await?;
+    let missing: Vec<&PreparedOperation> = commit
+        .operations
+        .iter()
+        .filter(|op| {
+            op.kind != OperationType::Create
+                && rows.get(&(op.model.clone(), op.id.clone())) == Some(&None)
+        })
+        .collect();
+    if !missing.is_empty() {
+        for op in missing {
             super::reads::load_locked(state, schema, &source, &op.model, &op.id).await?;
         }
+        rows = mirror_rows(state, keys).await?;
     }
-    let mut rows = mirror_rows(state, &commit).await?;
     check_existence(&commit, &rows)?;
     let mut flagged = Vec::with_capacity(commit.operations.len());
     let mut before_commit = rows.clone();
@@ -113,7 +116,7 @@ pub(crate) async fn run(
     state.committer.submit(canonical).await
 }
 
-type Mirror = HashMap<(String, String), Option<StoredRow>>;
+type Mirror = HashMap<RowKey, Option<StoredRow>>;
 
 /// Refuses, before the source is called, a create of a row that exists and
 /// an update or delete of a row that does not (operations of one commit
@@ -151,12 +154,8 @@ fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiEr
     Ok(())
 }
 
-async fn mirror_rows(state: &AppState, commit: &PreparedCommit) -> Result<Mirror, ApiError> {
-    let keys: Vec<(String, String)> = commit
-        .operations
-        .iter()
-        .map(|op| (op.model.clone(), op.id.clone()))
-        .collect();
+/// The mirror's rows of `keys`, in one storage call.
+pub(super) async fn mirror_rows(state: &AppState, keys: Vec<RowKey>) -> Result<Mirror, ApiError> {
     state
         .storage(move |s| {
             let mut rows = HashMap::new();

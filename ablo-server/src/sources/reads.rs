@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::Source;
 use super::call::{self, SourceError};
-use super::commit::{changed_fields, normalize};
+use super::commit::{changed_fields, mirror_rows, normalize};
 use crate::commit::{PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -109,16 +109,18 @@ pub(crate) async fn reconcile(
         );
     };
     let templates = descriptor.sync_groups.clone();
+    let keys = rows
+        .iter()
+        .map(|(id, _)| (model.to_owned(), id.clone()))
+        .collect();
+    let mut mirror = mirror_rows(state, keys).await?;
     let mut operations = Vec::new();
     for (id, canonical) in rows {
         let canonical = canonical
             .map(|row| normalize(schema, model, &id, &row))
             .transpose()
             .map_err(|err| err.into_api_error(&source.name))?;
-        let (lookup_model, lookup_id) = (model.to_owned(), id.clone());
-        let (current, _) = state
-            .storage(move |s| s.row(&lookup_model, &lookup_id))
-            .await?;
+        let current = mirror.remove(&(model.to_owned(), id.clone())).flatten();
         let (kind, data) = match (current, canonical) {
             (None, None) => continue,
             (Some(_), None) => (OperationType::Delete, JsonObject::new()),
