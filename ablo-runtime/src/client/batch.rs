@@ -80,6 +80,19 @@ impl BatchReceipt {
         })
     }
 
+    /// What a queued batch shows before it is confirmed: the local rows.
+    fn queued(client_tx_id: String, local: Vec<Option<Json>>) -> BatchReceipt {
+        BatchReceipt {
+            client_tx_id,
+            sync_id: None,
+            rows: local
+                .into_iter()
+                .map(|row| row.unwrap_or(Json::Null))
+                .collect(),
+            flagged: false,
+        }
+    }
+
     fn confirmed(receipt: CommitReceipt) -> BatchReceipt {
         BatchReceipt {
             client_tx_id: receipt.client_tx_id,
@@ -200,18 +213,8 @@ impl Batch {
     pub fn enqueue(self) -> Result<Pending<BatchReceipt>, Error> {
         let (client, commit, _) = self.into_commit()?;
         let enqueued = commit::enqueue(client.shared(), commit)?;
-        let local = BatchReceipt {
-            client_tx_id: enqueued.client_tx_id.clone(),
-            sync_id: None,
-            rows: enqueued
-                .local
-                .into_iter()
-                .map(|row| row.unwrap_or(Json::Null))
-                .collect(),
-            flagged: false,
-        };
         Ok(Pending {
-            local,
+            local: BatchReceipt::queued(enqueued.client_tx_id.clone(), enqueued.local),
             client_tx_id: enqueued.client_tx_id,
             confirmation: commit::map_confirmation(enqueued.confirmation, |receipt| {
                 Ok(BatchReceipt::confirmed(receipt))
@@ -230,18 +233,8 @@ impl IntoFuture for Batch {
             let shared = client.shared();
             match wait.unwrap_or(shared.default_wait) {
                 Wait::Queued => {
-                    let client_tx_id = commit.client_tx_id().to_owned();
                     let enqueued = commit::enqueue(shared, commit)?;
-                    Ok(BatchReceipt {
-                        client_tx_id,
-                        sync_id: None,
-                        rows: enqueued
-                            .local
-                            .into_iter()
-                            .map(|row| row.unwrap_or(Json::Null))
-                            .collect(),
-                        flagged: false,
-                    })
+                    Ok(BatchReceipt::queued(enqueued.client_tx_id, enqueued.local))
                 }
                 Wait::Confirmed => Ok(BatchReceipt::confirmed(
                     commit::send(shared, &commit).await?,

@@ -78,10 +78,6 @@ impl Commit {
         })
     }
 
-    pub(crate) fn client_tx_id(&self) -> &str {
-        &self.client_tx_id
-    }
-
     fn request(&self, caused_by_task_id: Option<&String>) -> CommitRequest {
         let operations = self.staged.iter().map(|s| s.operation.clone()).collect();
         let mut request = CommitRequest::new(operations).client_tx_id(self.client_tx_id.clone());

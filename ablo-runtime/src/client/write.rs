@@ -456,20 +456,29 @@ impl<M: Model> IntoFuture for Delete<M> {
 /// delete, the row before).
 async fn execute(client: &Client, prepared: PreparedWrite) -> Result<Option<Json>, Error> {
     let shared = client.shared();
-    let (staged, options) = prepared.split();
-    let commit = Commit::new(
-        shared,
-        vec![staged],
-        options.idempotency_key,
-        options.timeout,
-    )?;
-    match options.wait.unwrap_or(shared.default_wait) {
+    let (commit, wait) = single_commit(client, prepared)?;
+    match wait.unwrap_or(shared.default_wait) {
         Wait::Queued => Ok(commit::enqueue(shared, commit)?.local.pop().flatten()),
         Wait::Confirmed => {
             let receipt = commit::send(shared, &commit).await?;
             Ok(first_row(receipt))
         }
     }
+}
+
+/// The commit of one write, and the write's `wait` option.
+fn single_commit(
+    client: &Client,
+    prepared: PreparedWrite,
+) -> Result<(Commit, Option<Wait>), Error> {
+    let (staged, options) = prepared.split();
+    let commit = Commit::new(
+        client.shared(),
+        vec![staged],
+        options.idempotency_key,
+        options.timeout,
+    )?;
+    Ok((commit, options.wait))
 }
 
 /// Queues a single write; the [`Pending`] converts the receipt with
@@ -480,15 +489,8 @@ fn enqueue_one<T: Send + 'static>(
     local: impl FnOnce(Option<Json>) -> Result<T, Error>,
     convert: impl FnOnce(CommitReceipt) -> Result<T, Error> + Send + 'static,
 ) -> Result<Pending<T>, Error> {
-    let shared = client.shared();
-    let (staged, options) = prepared.split();
-    let commit = Commit::new(
-        shared,
-        vec![staged],
-        options.idempotency_key,
-        options.timeout,
-    )?;
-    let mut enqueued = commit::enqueue(shared, commit)?;
+    let (commit, _) = single_commit(client, prepared)?;
+    let mut enqueued = commit::enqueue(client.shared(), commit)?;
     Ok(Pending {
         local: local(enqueued.local.pop().flatten())?,
         client_tx_id: enqueued.client_tx_id,
