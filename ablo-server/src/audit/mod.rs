@@ -6,4 +6,4 @@ mod chain;
 mod record;
 
 pub use chain::{AuditEntry, GENESIS_HASH, VerifyReport, verify_chain, verify_chain_against};
-pub(crate) use record::{Attribution, CheckError, check_task, record};
+pub(crate) use record::{Attribution, check_task, record};

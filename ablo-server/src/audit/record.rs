@@ -44,35 +44,23 @@ impl Attribution {
 pub(crate) fn check_task(
     tx: &mut dyn WriteTx,
     attribution: &Attribution,
-) -> Result<(), CheckError> {
+) -> Result<(), crate::commit::Rejection> {
     let Some(task_id) = &attribution.task_id else {
         return Ok(());
     };
     match tx.agent_run_status(task_id)? {
-        None => Err(CheckError::Refused(
+        None => Err(
             ApiError::not_found(codes::TASK_NOT_FOUND, format!("no task `{task_id}`"))
-                .with_details(json!({"taskId": task_id})),
-        )),
-        Some(status) if status != "open" => Err(CheckError::Refused(
-            ApiError::idempotency(
-                codes::TASK_CLOSED,
-                format!("task `{task_id}` is already {status}"),
-            )
-            .with_details(json!({"taskId": task_id, "status": status})),
-        )),
+                .with_details(json!({"taskId": task_id}))
+                .into(),
+        ),
+        Some(status) if status != "open" => Err(ApiError::idempotency(
+            codes::TASK_CLOSED,
+            format!("task `{task_id}` is already {status}"),
+        )
+        .with_details(json!({"taskId": task_id, "status": status}))
+        .into()),
         Some(_) => Ok(()),
-    }
-}
-
-/// A refusal or a storage failure.
-pub(crate) enum CheckError {
-    Refused(ApiError),
-    Storage(StorageError),
-}
-
-impl From<StorageError> for CheckError {
-    fn from(err: StorageError) -> Self {
-        CheckError::Storage(err)
     }
 }
 

@@ -127,7 +127,7 @@ pub(crate) async fn run(
     authorize(principal, &prepared)?;
     // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
     // claim holder's guard stamp.
-    let writer = crate::coordination::participant_of(principal);
+    let writer = principal.participant();
     let guarded = crate::coordination::gate(state, &writer, &mut prepared, &write_options).await?;
     prepared.claims = Some(crate::coordination::ClaimCheck::new(
         state.intents.clone(),
@@ -166,7 +166,7 @@ pub(crate) fn authenticate(
     Ok(principal)
 }
 
-fn pushed_schema(state: &AppState) -> Result<Arc<SchemaDescriptor>, ApiError> {
+pub(crate) fn pushed_schema(state: &AppState) -> Result<Arc<SchemaDescriptor>, ApiError> {
     state.schema().ok_or_else(|| {
         ApiError::not_found(
             codes::SCHEMA_NOT_FOUND,
@@ -271,10 +271,7 @@ pub(crate) fn execute(
     if let Some(receipt) = replay_if_seen(tx, commit)? {
         return Ok(Executed::Replayed(receipt));
     }
-    crate::audit::check_task(tx, &commit.attribution).map_err(|err| match err {
-        crate::audit::CheckError::Refused(err) => Rejection::Refused(err),
-        crate::audit::CheckError::Storage(err) => Rejection::Storage(err),
-    })?;
+    crate::audit::check_task(tx, &commit.attribution)?;
     let mut flagged = false;
     let mut rows_before_commit: HashMap<(String, String), Option<StoredRow>> = HashMap::new();
     let mut changes = Vec::with_capacity(commit.operations.len());

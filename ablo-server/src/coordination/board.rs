@@ -9,7 +9,7 @@ use ablo_runtime::{SyncId, Timestamp};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::scope::{WriteScope, same_row, targets_overlap};
+use super::scope::{WriteScope, same_row};
 
 /// Limits of the board.
 ///
@@ -283,7 +283,7 @@ impl IntentBoard {
             .get(&row)
             .into_iter()
             .flatten()
-            .filter(|w| targets_overlap(&w.intent.target, &entry.intent.target))
+            .filter(|w| w.intent.target.overlaps(&entry.intent.target))
             .map(|w| w.intent.clone())
             .collect();
         if holders.is_empty() && waiting_ahead.is_empty() {
@@ -370,7 +370,7 @@ impl IntentBoard {
             .active
             .values()
             .filter(|e| match &target.field {
-                Some(_) => targets_overlap(&e.intent.target, target),
+                Some(_) => e.intent.target.overlaps(target),
                 None => same_row(&e.intent.target, target),
             })
             .map(|e| e.intent.clone())
@@ -539,7 +539,7 @@ impl BoardState {
             .filter(|e| {
                 e.intent.exclusive
                     && e.intent.participant != intent.participant
-                    && targets_overlap(&e.intent.target, &intent.target)
+                    && e.intent.target.overlaps(&intent.target)
             })
             .map(|e| e.intent.clone())
             .collect()

@@ -21,6 +21,6 @@ pub use board::{
 pub use presence::{PresenceBoard, PresenceEvent};
 pub use scope::WriteScope;
 pub(crate) use service::{
-    ClaimCheck, advance_guards, gate, intent_message, participant_of, publish_presence,
-    record_guard_stamp, run_board_timers,
+    ClaimCheck, advance_guards, gate, intent_message, publish_presence, record_guard_stamp,
+    run_board_timers,
 };

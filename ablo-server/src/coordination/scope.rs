@@ -49,16 +49,6 @@ impl WriteScope {
     }
 }
 
-/// Whether two targets on the same row overlap: a whole-row target overlaps
-/// everything; two field targets overlap only on the same field.
-pub(crate) fn targets_overlap(a: &Target, b: &Target) -> bool {
-    same_row(a, b)
-        && match (&a.field, &b.field) {
-            (Some(x), Some(y)) => x == y,
-            _ => true,
-        }
-}
-
 /// Whether two targets name the same row.
 pub(crate) fn same_row(a: &Target, b: &Target) -> bool {
     a.model == b.model && a.id == b.id
@@ -78,20 +68,14 @@ mod tests {
 
     #[test]
     fn field_targets_overlap_only_on_the_same_field() {
-        assert!(targets_overlap(&target(None), &target(Some("status"))));
-        assert!(targets_overlap(
-            &target(Some("status")),
-            &target(Some("status"))
-        ));
-        assert!(!targets_overlap(
-            &target(Some("status")),
-            &target(Some("title"))
-        ));
+        assert!(target(None).overlaps(&target(Some("status"))));
+        assert!(target(Some("status")).overlaps(&target(Some("status"))));
+        assert!(!target(Some("status")).overlaps(&target(Some("title"))));
         let other_row = Target {
             id: "t2".into(),
             ..target(None)
         };
-        assert!(!targets_overlap(&target(None), &other_row));
+        assert!(!target(None).overlaps(&other_row));
     }
 
     #[test]

@@ -16,14 +16,6 @@ use crate::commit::PreparedCommit;
 use crate::error::ApiError;
 use crate::state::{AppState, SharedState};
 
-/// The participant a request acts as: the credential's actor.
-pub(crate) fn participant_of(principal: &Principal) -> Participant {
-    Participant {
-        id: principal.actor.id.clone(),
-        kind: principal.actor.kind,
-    }
-}
-
 /// How often lapsed leases are expired (and their rows handed over).
 const EXPIRY_TICK: Duration = Duration::from_millis(50);
 /// Longest a write with `ifBusy: wait` waits before failing with `busy`.
@@ -315,7 +307,7 @@ pub(crate) async fn publish_presence(
     };
     state.presence.publish(
         connection,
-        participant_of(principal),
+        principal.participant(),
         target,
         doing,
         row.sync_groups,

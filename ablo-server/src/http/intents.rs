@@ -14,9 +14,7 @@ use serde_json::json;
 
 use super::{ApiJson, QueryParams};
 use crate::auth::Principal;
-use crate::coordination::{
-    BoardError, ClaimOutcome, IntentRequest, participant_of, record_guard_stamp,
-};
+use crate::coordination::{BoardError, ClaimOutcome, IntentRequest, record_guard_stamp};
 use crate::error::ApiError;
 use crate::state::SharedState;
 
@@ -37,7 +35,7 @@ pub(super) async fn create(
     let sync_groups = row_groups(&state, &body.target).await?;
     crate::capability::authorize_row_read(&principal, &sync_groups)?;
     let request = IntentRequest {
-        participant: participant_of(&principal),
+        participant: principal.participant(),
         target: body.target,
         action: body.action,
         ttl: body.ttl_ms.map(Duration::from_millis),
@@ -108,7 +106,7 @@ pub(super) async fn heartbeat(
 ) -> Result<JsonBody<IntentResponse>, ApiError> {
     let intent = state
         .intents
-        .heartbeat(&id, &participant_of(&principal))
+        .heartbeat(&id, &principal.participant())
         .map_err(board_error)?;
     let position = state.intents.queue_position(&intent.id);
     Ok(JsonBody(IntentResponse {
@@ -132,7 +130,7 @@ pub(super) async fn release(
 ) -> Result<JsonBody<IntentReleased>, ApiError> {
     let released = state
         .intents
-        .release(&id, &participant_of(&principal))
+        .release(&id, &principal.participant())
         .map_err(board_error)?;
     Ok(JsonBody(IntentReleased {
         id,

@@ -32,12 +32,7 @@ async fn apply_locked(
     source: &Arc<Source>,
     events: Vec<SourceEvent>,
 ) -> Result<EventsOutcome, ApiError> {
-    let schema = state.schema().ok_or_else(|| {
-        ApiError::not_found(
-            ablo_runtime::wire::codes::SCHEMA_NOT_FOUND,
-            "no schema has been pushed yet: PUT /v1/schema first",
-        )
-    })?;
+    let schema = crate::commit::pushed_schema(state)?;
     let mut outcome = EventsOutcome::default();
     for event in events {
         let (name, id) = (source.name.clone(), event.id.clone());
