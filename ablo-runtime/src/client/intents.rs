@@ -423,7 +423,15 @@ impl CreateIntent {
                 .intents
                 .apply(IntentEventKind::Created, response.intent.clone(), None);
         }
-        let ttl = Duration::from_millis(self.body.ttl_ms.unwrap_or(30_000));
+        // Without a requested lease the server's default applies: read it
+        // off the intent rather than assuming one.
+        let granted =
+            response.intent.expires_at.as_millis() - response.intent.created_at.as_millis();
+        let ttl = Duration::from_millis(
+            self.body
+                .ttl_ms
+                .unwrap_or_else(|| u64::try_from(granted).unwrap_or(0).max(100)),
+        );
         let handle = IntentHandle::start(self.client.clone(), response.intent.clone(), ttl);
         Ok((handle, response))
     }
