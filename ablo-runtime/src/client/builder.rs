@@ -228,7 +228,7 @@ impl ClientBuilder {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             transport,
-            pool: Pool::new(head),
+            pool: Pool::new(head, self.timeout * 2),
             schema: self.schema,
             timeout: self.timeout,
             default_wait: self.default_wait,

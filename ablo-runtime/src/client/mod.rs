@@ -537,7 +537,7 @@ pub(crate) mod tests {
         let (shutdown, closed) = watch_channel::channel(false);
         let shared = Arc::new(Shared {
             transport,
-            pool: Pool::new(SyncId::ZERO),
+            pool: Pool::new(SyncId::ZERO, Duration::from_secs(60)),
             schema: None,
             timeout: Duration::from_secs(1),
             default_wait: Wait::Confirmed,

@@ -67,6 +67,8 @@ struct State {
     /// The rows each pending write touches.
     pending_rows: HashMap<String, Vec<RowKey>>,
     cursor: SyncId,
+    /// When deleted rows were last looked through.
+    last_sweep: Option<Instant>,
 }
 
 impl State {
@@ -100,6 +102,8 @@ impl State {
 pub(crate) struct Pool {
     state: Mutex<State>,
     changes: broadcast::Sender<PoolChange>,
+    /// How long a deleted row is remembered (see [`Pool::sweep_tombstones`]).
+    tombstone_ttl: Duration,
 }
 
 /// A row whose visible state changed, and that state (`None`: gone).
@@ -114,7 +118,9 @@ pub(crate) struct PoolChange {
 const CHANGE_BUFFER: usize = 4096;
 
 impl Pool {
-    pub(crate) fn new(cursor: SyncId) -> Self {
+    /// A pool whose live stream starts after `cursor`, remembering deleted
+    /// rows for `tombstone_ttl` (twice the client's request timeout).
+    pub(crate) fn new(cursor: SyncId, tombstone_ttl: Duration) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         Pool {
             state: Mutex::new(State {
@@ -122,17 +128,18 @@ impl Pool {
                 ..State::default()
             }),
             changes,
+            tombstone_ttl,
         }
     }
 
-    /// Forgets deleted rows deleted more than `older_than` ago. A deleted
-    /// row is remembered so that a read that started before the delete
-    /// cannot bring it back; a read is abandoned after the client's
-    /// timeout, so past that the memory only grows. Returns how many were
-    /// forgotten.
-    pub(crate) fn sweep_tombstones(&self, older_than: Duration) -> usize {
-        let mut state = self.lock();
-        let State { rows, pending, .. } = &mut *state;
+    /// Forgets rows deleted more than `older_than` ago. A deleted row is
+    /// remembered so that a read that started before the delete cannot
+    /// bring it back; a read is abandoned after the client's timeout, so
+    /// past that the memory only grows. Returns how many were forgotten.
+    /// Every change to the pool runs this once per `tombstone_ttl`.
+    fn sweep_tombstones(state: &mut State, older_than: Duration) -> usize {
+        state.last_sweep = Some(Instant::now());
+        let State { rows, pending, .. } = state;
         let mut swept = 0;
         for (model, by_id) in rows.iter_mut() {
             by_id.retain(|id, confirmed| {
@@ -320,6 +327,12 @@ impl Pool {
         let mut state = self.lock();
         let before: Vec<Option<JsonObject>> = keys.iter().map(|k| visible(&state, k)).collect();
         change(&mut state);
+        if state
+            .last_sweep
+            .is_none_or(|at| at.elapsed() > self.tombstone_ttl)
+        {
+            Pool::sweep_tombstones(&mut state, self.tombstone_ttl);
+        }
         let after: Vec<Option<Json>> = keys
             .iter()
             .map(|k| visible(&state, k).map(Json::Object))
@@ -466,7 +479,7 @@ mod tests {
 
     #[test]
     fn older_versions_never_replace_newer_ones() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("t1", 5, "five")], SyncId(7));
         pool.store_rows("tasks", &[row("t1", 3, "three")], SyncId(9));
         assert_eq!(title(&pool, "t1").as_deref(), Some("five"));
@@ -481,7 +494,7 @@ mod tests {
 
     #[test]
     fn a_row_that_leaves_the_clients_groups_leaves_the_pool() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.apply_deltas(&[delta(1, "t1", DeltaAction::Insert, row("t1", 1, "a"))]);
         let moved = delta(2, "t1", DeltaAction::Update, row("t1", 2, "b"));
         pool.apply_deltas(&[moved.as_removal()]);
@@ -494,21 +507,27 @@ mod tests {
 
     #[test]
     fn tombstones_are_forgotten_only_after_their_time() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("t1", 1, "one")], SyncId(1));
         pool.apply_deltas(&[delta(2, "t1", DeltaAction::Delete, Json::Null)]);
-        assert_eq!(pool.sweep_tombstones(Duration::from_secs(60)), 0);
+        assert_eq!(
+            Pool::sweep_tombstones(&mut pool.lock(), Duration::from_secs(60)),
+            0
+        );
         // Still remembered: a late read from before the delete is ignored.
         pool.store_rows("tasks", &[row("t1", 1, "one")], SyncId(1));
         assert_eq!(title(&pool, "t1"), None);
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(pool.sweep_tombstones(Duration::from_millis(1)), 1);
+        assert_eq!(
+            Pool::sweep_tombstones(&mut pool.lock(), Duration::from_millis(1)),
+            1
+        );
         assert!(pool.lock().rows["tasks"].is_empty());
     }
 
     #[test]
     fn deltas_move_the_cursor_and_duplicates_are_skipped() {
-        let pool = Pool::new(SyncId(10));
+        let pool = Pool::new(SyncId(10), Duration::from_secs(60));
         pool.apply_deltas(&[
             delta(9, "old", DeltaAction::Insert, row("old", 9, "old")),
             delta(11, "t1", DeltaAction::Insert, row("t1", 11, "a")),
@@ -527,7 +546,7 @@ mod tests {
 
     #[test]
     fn queued_writes_show_at_once_and_roll_back() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("t1", 5, "original")], SyncId(5));
         let key = RowKey::new("tasks", "t1");
         let after = pool.enqueue(
@@ -545,7 +564,7 @@ mod tests {
 
     #[test]
     fn remote_changes_are_rebased_under_pending_writes() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("t1", 5, "original")], SyncId(5));
         let key = RowKey::new("tasks", "t1");
         pool.enqueue(
@@ -567,7 +586,7 @@ mod tests {
 
     #[test]
     fn confirmation_replaces_the_pending_write_with_the_stored_row() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         let key = RowKey::new("tasks", "t2");
         pool.enqueue(
             "tx_c",
@@ -592,7 +611,7 @@ mod tests {
 
     #[test]
     fn a_rolled_back_create_disappears_and_all_lists_in_id_order() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("b", 1, "b"), row("a", 2, "a")], SyncId(2));
         pool.enqueue(
             "tx_new",
@@ -621,7 +640,7 @@ mod tests {
 
     #[test]
     fn snapshot_is_the_freshest_stamp_known_for_every_row() {
-        let pool = Pool::new(SyncId(10));
+        let pool = Pool::new(SyncId(10), Duration::from_secs(60));
         assert_eq!(pool.snapshot(&[]), SyncId(10));
         pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(14));
         pool.store_rows("tasks", &[row("t2", 6, "b")], SyncId(12));
@@ -641,7 +660,7 @@ mod tests {
 
     #[test]
     fn snapshot_of_a_row_version_the_pool_moved_past_is_that_version() {
-        let pool = Pool::new(SyncId(10));
+        let pool = Pool::new(SyncId(10), Duration::from_secs(60));
         pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(12));
         let held_current = (RowKey::new("tasks", "t1"), Some(SyncId(5)));
         assert_eq!(
@@ -664,7 +683,7 @@ mod tests {
 
     #[test]
     fn watchers_hear_every_visible_change_with_its_state() {
-        let pool = Pool::new(SyncId(0));
+        let pool = Pool::new(SyncId(0), Duration::from_secs(60));
         let mut changes = pool.subscribe();
         pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(5));
         pool.store_rows("tasks", &[row("t1", 5, "a")], SyncId(6));

@@ -218,10 +218,7 @@ async fn session(
                     }
                 }
             }
-            _ = ping.tick() => {
-                shared.pool.sweep_tombstones(shared.timeout * 2);
-                send(&mut socket, &ClientMessage::Ping).await?
-            }
+            _ = ping.tick() => send(&mut socket, &ClientMessage::Ping).await?,
             Ok(()) = published.changed() => {
                 let wanted = published.borrow_and_update().clone();
                 for message in super::presence::presence_messages(&mut presence_sent, &wanted) {
