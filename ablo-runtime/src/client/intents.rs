@@ -273,15 +273,7 @@ impl Intents {
     /// ```
     pub fn changes(&self) -> impl futures::Stream<Item = IntentChange> + Send + 'static {
         let receiver = self.client.shared().intents.subscribe();
-        futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(change) => return Some((change, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
+        super::broadcast_stream(receiver)
     }
 
     /// Asks the server for the active intents on `target` and refreshes the

@@ -384,15 +384,7 @@ impl Client {
     /// ```
     pub fn rejections(&self) -> impl Stream<Item = WriteRejection> + Send + 'static {
         let receiver = self.shared().rejections.subscribe();
-        futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(rejection) => return Some((rejection, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
+        broadcast_stream(receiver)
     }
 
     /// Waits for every queued write to be confirmed or rolled back (at most
@@ -486,6 +478,22 @@ impl<T: SnapshotTarget + ?Sized> SnapshotTarget for &T {
     fn held_stamp(&self) -> Option<SyncId> {
         (**self).held_stamp()
     }
+}
+
+/// The messages of a broadcast channel as a stream: a receiver that fell
+/// behind skips what it missed, the stream ends when the channel closes.
+pub(crate) fn broadcast_stream<T: Clone + Send + 'static>(
+    receiver: broadcast::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(message) => return Some((message, receiver)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
 }
 
 #[cfg(test)]

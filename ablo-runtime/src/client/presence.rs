@@ -208,15 +208,7 @@ impl PresenceHandle {
     /// ```
     pub fn changes(&self) -> impl futures::Stream<Item = Presence> + Send + 'static {
         let receiver = self.client.shared().presence.changes.subscribe();
-        futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(p) => return Some((p, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
+        super::broadcast_stream(receiver)
     }
 }
 
