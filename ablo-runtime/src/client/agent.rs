@@ -319,9 +319,10 @@ async fn finish(
     if let Some(scoped) = scoped {
         scoped.dispose().await;
     }
-    let revoke = Request::new(Method::DELETE, &["v1", "capabilities", &capability_id]);
-    let revoked: Result<Json, Error> = parent.transport.call(&revoke, parent.timeout).await;
-    if let Err(err) = revoked {
+    let capabilities = super::Capabilities {
+        shared: parent.clone(),
+    };
+    if let Err(err) = capabilities.revoke(&capability_id).await {
         parent
             .transport
             .log
