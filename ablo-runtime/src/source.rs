@@ -198,23 +198,6 @@ pub async fn push_events(
     for (header, value) in signed.pairs() {
         request = request.header(header, value);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|err| Error::connection("push_failed", err.to_string()))?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = response
-        .bytes()
-        .await
-        .map_err(|err| Error::connection("push_failed", err.to_string()))?;
-    if (200..300).contains(&status) {
-        serde_json::from_slice(&text).map_err(|err| Error::invalid_response(err.to_string()))
-    } else {
-        Err(Error::from_response(status, &text, retry_after.as_deref()))
-    }
+    let body = crate::client::read_response(request.send().await).await?;
+    serde_json::from_slice(&body).map_err(|err| Error::invalid_response(err.to_string()))
 }

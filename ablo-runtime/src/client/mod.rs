@@ -61,6 +61,7 @@ pub use query::{Direction, Query};
 pub use retry::RetryPolicy;
 pub use sources::Sources;
 pub use sync::SyncStatus;
+pub(crate) use transport::read_response;
 pub use watch::{RowChange, WatchStream};
 pub use write::{BatchOp, Create, Delete, Pending, Update, Wait};
 

@@ -152,19 +152,27 @@ impl Transport {
             builder = builder.header(crate::wire::IDEMPOTENCY_KEY_HEADER, key);
         }
         self.log.debug(format!("{} {url}", request.method));
-        let response = builder.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.bytes().await.map_err(transport_error)?;
-        if (200..300).contains(&status) {
-            Ok(body.to_vec())
-        } else {
-            Err(Error::from_response(status, &body, retry_after.as_deref()))
-        }
+        read_response(builder.send().await).await
+    }
+}
+
+/// The body of a 2xx answer; any other answer as the error its envelope
+/// describes, and no answer as a connection error.
+pub(crate) async fn read_response(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Vec<u8>, Error> {
+    let response = sent.map_err(transport_error)?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.bytes().await.map_err(transport_error)?;
+    if (200..300).contains(&status) {
+        Ok(body.to_vec())
+    } else {
+        Err(Error::from_response(status, &body, retry_after.as_deref()))
     }
 }
 
