@@ -38,6 +38,22 @@ pub enum ParticipantKind {
     System,
 }
 
+impl ParticipantKind {
+    /// The wire name: `user`, `agent` or `system`.
+    ///
+    /// ```
+    /// use ablo_runtime::wire::ParticipantKind;
+    /// assert_eq!(ParticipantKind::Agent.as_str(), "agent");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParticipantKind::User => "user",
+            ParticipantKind::Agent => "agent",
+            ParticipantKind::System => "system",
+        }
+    }
+}
+
 /// Who made a change: `{kind, id}`.
 ///
 /// ```

@@ -102,8 +102,7 @@ pub(crate) fn record(
             }
         }
     }
-    let kind = serde_json::to_value(actor.kind).expect("kind serializes");
-    let kind = kind.as_str().expect("kind is a string");
+    let kind = actor.kind.as_str();
     let (mut seq, mut prev) = tx
         .audit_head(kind, &actor.id)?
         .unwrap_or((0, GENESIS_HASH.to_owned()));

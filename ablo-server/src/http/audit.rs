@@ -169,12 +169,7 @@ fn csv_field(text: &str) -> String {
 }
 
 fn csv_line(position: u64, e: &AuditEntry) -> String {
-    let kind = |k: ablo_runtime::wire::ParticipantKind| {
-        serde_json::to_value(k)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let kind = |k: ablo_runtime::wire::ParticipantKind| k.as_str().to_owned();
     let fields = [
         position.to_string(),
         Timestamp::from_millis(e.at_ms)

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ablo_runtime::wire::{
-    Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, ParticipantKind,
-    SourceCommit, SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
+    Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, SourceCommit,
+    SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
 };
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
@@ -230,12 +230,7 @@ fn scope(commit: &PreparedCommit, before: &Mirror, after: &Mirror) -> SourceScop
 }
 
 fn participant_id(actor: &Actor) -> String {
-    let kind = match actor.kind {
-        ParticipantKind::User => "user",
-        ParticipantKind::Agent => "agent",
-        ParticipantKind::System => "system",
-    };
-    format!("{kind}:{}", actor.id)
+    format!("{}:{}", actor.kind.as_str(), actor.id)
 }
 
 /// The commit the mirror receives: each created or updated row replaced by

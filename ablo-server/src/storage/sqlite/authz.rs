@@ -71,14 +71,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit_log (at_ms);
 ";
 
-fn kind_str(kind: ParticipantKind) -> &'static str {
-    match kind {
-        ParticipantKind::User => "user",
-        ParticipantKind::Agent => "agent",
-        ParticipantKind::System => "system",
-    }
-}
-
 fn parse_kind(text: &str) -> Result<ParticipantKind, StorageError> {
     match text {
         "user" => Ok(ParticipantKind::User),
@@ -246,9 +238,9 @@ impl AuthzStorage for SqliteStorage {
             params![
                 c.id,
                 c.token_hash,
-                kind_str(c.participant.kind),
+                c.participant.kind.as_str(),
                 c.participant.id,
-                c.on_behalf_of.as_ref().map(|p| kind_str(p.kind)),
+                c.on_behalf_of.as_ref().map(|p| p.kind.as_str()),
                 c.on_behalf_of.as_ref().map(|p| p.id.clone()),
                 serde_json::to_string(&c.operations)?,
                 serde_json::to_string(&c.sync_groups)?,
@@ -297,9 +289,9 @@ impl AuthzStorage for SqliteStorage {
             ),
             params![
                 run.id,
-                kind_str(run.participant.kind),
+                run.participant.kind.as_str(),
                 run.participant.id,
-                run.on_behalf_of.as_ref().map(|p| kind_str(p.kind)),
+                run.on_behalf_of.as_ref().map(|p| p.kind.as_str()),
                 run.on_behalf_of.as_ref().map(|p| p.id.clone()),
                 run.capability_id,
                 run.prompt,
@@ -416,11 +408,11 @@ impl AuditTx for SqliteTx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         stmt.execute(params![
-            kind_str(e.actor.kind),
+            e.actor.kind.as_str(),
             e.actor.id,
             e.chain_seq as i64,
             e.at_ms,
-            e.on_behalf_of.as_ref().map(|p| kind_str(p.kind)),
+            e.on_behalf_of.as_ref().map(|p| p.kind.as_str()),
             e.on_behalf_of.as_ref().map(|p| p.id.clone()),
             e.capability_id,
             e.capability_label,
