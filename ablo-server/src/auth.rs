@@ -71,6 +71,42 @@ impl Principal {
         self.grant.is_none()
     }
 
+    /// The key idempotency records are kept under: the participant and the
+    /// exact scope it acted with. A fresh capability for the same
+    /// participant and scope (a browser's refreshed token) replays its
+    /// predecessor's commits; any other credential's replay is a new commit,
+    /// judged by its own scope.
+    ///
+    /// ```
+    /// let a = ablo_server::auth::Principal::api_key("key_1");
+    /// let b = ablo_server::auth::Principal::api_key("key_2");
+    /// assert_ne!(a.idempotency_key(), b.idempotency_key());
+    /// assert_eq!(a.idempotency_key(), a.clone().idempotency_key());
+    /// ```
+    pub fn idempotency_key(&self) -> String {
+        let mut operations = self.scope.operations().to_vec();
+        let mut groups = self.scope.sync_groups().to_vec();
+        operations.sort();
+        groups.sort();
+        let mut hasher = Sha256::new();
+        let on_behalf = self
+            .on_behalf_of
+            .as_ref()
+            .map(|p| format!("{}:{}", p.kind.as_str(), p.id))
+            .unwrap_or_default();
+        for part in [
+            self.actor.kind.as_str().to_owned(),
+            self.actor.id.clone(),
+            on_behalf,
+            operations.join("\u{1f}"),
+            groups.join("\u{1f}"),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0u8]);
+        }
+        hex::encode(&hasher.finalize()[..16])
+    }
+
     /// The acting participant as intents and presence name it.
     ///
     /// ```
@@ -178,9 +214,19 @@ pub fn record_for(key: &str, label: &str) -> ApiKeyRecord {
 /// assert!(keys.principal_for("sk_test_0123456789abcdef").is_some());
 /// assert!(keys.principal_for("sk_test_something_else_entirely").is_none());
 /// ```
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct ApiKeys {
     by_hash: RwLock<HashMap<String, ApiKeyRecord>>,
+    revoked: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Default for ApiKeys {
+    fn default() -> Self {
+        ApiKeys {
+            by_hash: RwLock::default(),
+            revoked: tokio::sync::broadcast::channel(64).0,
+        }
+    }
 }
 
 impl ApiKeys {
@@ -199,13 +245,71 @@ impl ApiKeys {
     }
 
     /// Replaces every key (keys created or revoked from the command line
-    /// while the server runs are picked up this way).
-    pub fn replace_all(&self, records: Vec<ApiKeyRecord>) {
-        let table = records
+    /// while the server runs are picked up this way); returns the ids of
+    /// the keys that are gone, and tells their open sessions.
+    ///
+    /// ```
+    /// use ablo_server::auth::{record_for, ApiKeys};
+    /// let keys = ApiKeys::default();
+    /// let record = record_for("sk_test_0123456789abcdef", "test");
+    /// keys.insert(record.clone());
+    /// assert_eq!(keys.replace_all(vec![]), vec![record.id]);
+    /// ```
+    pub fn replace_all(&self, records: Vec<ApiKeyRecord>) -> Vec<String> {
+        let table: HashMap<String, ApiKeyRecord> = records
             .into_iter()
             .map(|record| (record.key_hash.clone(), record))
             .collect();
-        *self.by_hash.write().expect("key table") = table;
+        let mut current = self.by_hash.write().expect("key table");
+        let gone: Vec<String> = current
+            .iter()
+            .filter(|(hash, _)| !table.contains_key(*hash))
+            .map(|(_, record)| record.id.clone())
+            .collect();
+        *current = table;
+        drop(current);
+        for id in &gone {
+            let _ = self.revoked.send(id.clone());
+        }
+        gone
+    }
+
+    /// Whether a key with this id is known.
+    pub fn contains_id(&self, id: &str) -> bool {
+        self.by_hash
+            .read()
+            .expect("key table")
+            .values()
+            .any(|record| record.id == id)
+    }
+
+    /// Resolves when the API key `key_id` is revoked, with the 401 to tell
+    /// its open sessions.
+    pub async fn ended(&self, key_id: &str) -> crate::ApiError {
+        let mut revoked = self.revoked.subscribe();
+        let gone = || {
+            crate::ApiError::authentication(
+                ablo_runtime::wire::codes::INVALID_API_KEY,
+                "the API key has been revoked",
+            )
+        };
+        if !self.contains_id(key_id) {
+            return gone();
+        }
+        loop {
+            match revoked.recv().await {
+                Ok(id) if id == key_id => return gone(),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if !self.contains_id(key_id) {
+                        return gone();
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    return std::future::pending().await;
+                }
+            }
+        }
     }
 
     /// Whether no key is known.

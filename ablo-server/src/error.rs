@@ -269,3 +269,16 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// 404 `row_not_found` for `model/id`: the one answer for a row that does
+/// not exist and for a row outside the caller's scope, so the two cannot be
+/// told apart.
+///
+/// ```ignore
+/// let err = row_not_found("tasks", "t1");
+/// assert_eq!(err.code(), "row_not_found");
+/// ```
+pub(crate) fn row_not_found(model: &str, id: &str) -> ApiError {
+    ApiError::not_found(codes::ROW_NOT_FOUND, format!("no row {model}/{id}"))
+        .with_details(json!({"model": model, "id": id}))
+}

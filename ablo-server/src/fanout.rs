@@ -89,6 +89,7 @@ mod tests {
             },
             sync_groups: vec!["default".into()],
             left_sync_groups: vec![],
+            entered_sync_groups: vec![],
             flagged: false,
         }
     }

@@ -23,6 +23,7 @@ pub mod capability;
 mod commit;
 mod config;
 pub mod coordination;
+mod cursor;
 mod error;
 mod fanout;
 mod group_commit;
@@ -203,12 +204,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         keys.insert(record);
     }
     let capabilities = capability::Capabilities::default();
-    for record in storage.capabilities()? {
+    let now = ablo_runtime::Timestamp::now();
+    for mut record in storage.capabilities()? {
+        // A key revoked while the server was stopped takes what it minted.
+        if record.revoked_at.is_none() && !keys.contains_id(&record.created_by) {
+            storage.revoke_capability(&record.id, now)?;
+            record.revoked_at = Some(now);
+        }
         capabilities.insert(record);
     }
     let sources = sources::Sources::load(storage.sources()?);
     let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit);
     let schema = storage.schema()?.map(Arc::new);
+    let cursors = cursor::CursorSeal::new(&storage.server_secret("list_cursor")?);
     let hub = Hub::new(config.ws_backlog, config.ws_inline_limit);
     let (committer, writer) =
         GroupCommitter::start(storage.clone(), hub.clone(), config.max_group_size)?;
@@ -222,6 +230,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         presence,
         config,
         storage,
+        cursors,
         schema: RwLock::new(schema),
         keys,
         capabilities,
@@ -234,6 +243,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
+    tokio::spawn(end_revoked_intents(state.clone()));
     tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(sources::events::poll(state.clone()));
     let router = http::router(state.clone());
@@ -261,19 +271,62 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Reloads the API keys every second, so keys created or revoked with
-/// `ablo-server keys` while the server runs take effect within a second.
+/// Reloads the API keys four times a second, so keys created or revoked
+/// with `ablo-server keys` while the server runs take effect within a
+/// second: a revoked key's open WebSockets close, and the capabilities it
+/// minted are revoked with it (their sessions close, their intents end).
 async fn reload_api_keys(state: Arc<AppState>) {
     let mut shutdown = state.shutdown.clone();
-    let mut every = tokio::time::interval(Duration::from_secs(1));
+    let mut every = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
-        match state.storage(|s| s.api_keys()).await {
-            Ok(records) => state.keys.replace_all(records),
-            Err(err) => tracing::warn!(error = %err, "reloading API keys failed"),
+        let records = match state.storage(|s| s.api_keys()).await {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!(error = %err, "reloading API keys failed");
+                continue;
+            }
+        };
+        for key_id in state.keys.replace_all(records) {
+            let now = ablo_runtime::Timestamp::now();
+            state.intents.end_credential(&key_id);
+            let minted = state.capabilities.revoke_minted_by(&key_id, now);
+            tracing::info!(key = %key_id, capabilities = minted.len(), "API key revoked");
+            let result = state
+                .storage(move |s| {
+                    for id in &minted {
+                        s.revoke_capability(id, now)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "storing revocations failed");
+            }
+        }
+    }
+}
+
+/// Ends the intents and claims of every revoked capability.
+async fn end_revoked_intents(state: Arc<AppState>) {
+    let mut revocations = state.capabilities.revocations();
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            id = revocations.recv() => match id {
+                Ok(id) => {
+                    let ended = state.intents.end_credential(&id);
+                    if ended > 0 {
+                        tracing::info!(capability = %id, ended, "revoked capability's intents ended");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::storage::{Storage, StorageError};
 pub(crate) struct AppState {
     pub config: ServerConfig,
     pub storage: Arc<dyn Storage>,
+    /// Seals list cursors.
+    pub cursors: crate::cursor::CursorSeal,
     pub schema: RwLock<Option<Arc<SchemaDescriptor>>>,
     pub keys: ApiKeys,
     /// Capabilities by token hash, and their revocation signal.

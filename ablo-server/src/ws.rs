@@ -102,16 +102,18 @@ impl GroupFilter {
         self.0.is_none() && self.1.is_none()
     }
 
-    /// Whether an intent or presence event of a row in `groups` is sent.
-    fn admits_groups(&self, groups: &[String]) -> bool {
+    /// Whether an intent or presence event on a row of `model` in
+    /// `groups` is sent.
+    fn admits(&self, model: &str, groups: &[String]) -> bool {
         let asked = match &self.0 {
             None => true,
             Some(allowed) => groups.iter().any(|g| allowed.contains(g)),
         };
         asked
-            && self.1.as_ref().is_none_or(|principal| {
-                crate::capability::authorize_row_read(principal, groups).is_ok()
-            })
+            && self
+                .1
+                .as_ref()
+                .is_none_or(|principal| crate::capability::can_see(principal, model, groups))
     }
 
     /// The deltas this subscriber receives, rows that left its view as
@@ -179,8 +181,14 @@ async fn live_session(
     let mut ping = tokio::time::interval(state.config.ws_ping_interval);
     ping.tick().await;
     let mut silent_pings = 0;
-    // Resolves when the session's capability is revoked or expires.
-    let ended = state.capabilities.ended(principal.grant.as_ref());
+    // Resolves when the session's capability is revoked or expires, or its
+    // API key is revoked.
+    let ended = async {
+        match &principal.grant {
+            Some(grant) => state.capabilities.ended(Some(grant)).await,
+            None => state.keys.ended(&principal.actor.id).await,
+        }
+    };
     tokio::pin!(ended);
     loop {
         tokio::select! {
@@ -212,7 +220,7 @@ async fn live_session(
                 Err(RecvError::Closed) => return,
             },
             event = intent_events.recv() => match event {
-                Ok(event) if filter.admits_groups(&event.sync_groups) => {
+                Ok(event) if filter.admits(&event.intent.target.model, &event.sync_groups) => {
                     if !send_json(&mut sink, &crate::coordination::intent_message(&event)).await {
                         return;
                     }
@@ -221,7 +229,7 @@ async fn live_session(
                 Err(RecvError::Closed) => return,
             },
             event = presence_events.recv() => match event {
-                Ok(event) if filter.admits_groups(&event.sync_groups) => {
+                Ok(event) if filter.admits(&event.presence.target.model, &event.sync_groups) => {
                     let message = ServerMessage::Presence { presence: event.presence };
                     if !send_json(&mut sink, &message).await {
                         return;

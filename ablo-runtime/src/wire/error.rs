@@ -122,6 +122,14 @@ pub mod codes {
     /// `validation` 422: the pushed schema is inconsistent or its hash does
     /// not match its content.
     pub const INVALID_SCHEMA: &str = "invalid_schema";
+    /// `validation` 409: the pushed schema would break clients of the schema
+    /// the server holds (a removed model or field, a changed type, ...) and
+    /// the push did not say `allowBreaking=true`; `details.changes` lists
+    /// the breaking changes.
+    pub const BREAKING_SCHEMA_CHANGE: &str = "breaking_schema_change";
+    /// The client's models do not match the server's schema (client side,
+    /// on connect); `details.changes` lists the breaking changes.
+    pub const SCHEMA_MISMATCH: &str = "schema_mismatch";
 
     /// `stale_context` 409: the row changed after `readAt`.
     pub const STALE_CONTEXT: &str = "stale_context";
@@ -133,6 +141,12 @@ pub mod codes {
     pub const INVALID_TTL: &str = "invalid_ttl";
     /// `busy` 409: the wait line of the claimed row is full; try later.
     pub const CLAIM_QUEUE_FULL: &str = "claim_queue_full";
+    /// 409: the participant holds as many intents as the server allows.
+    pub const INTENT_LIMIT: &str = "intent_limit";
+    /// 409: the row carries as many active intents as the server allows.
+    pub const ROW_INTENT_LIMIT: &str = "row_intent_limit";
+    /// 400: a JSON value is nested deeper than the server allows.
+    pub const NESTING_TOO_DEEP: &str = "nesting_too_deep";
     /// `idempotency` 409: the `clientTxId` was used with a different body.
     pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
     /// `idempotency` 409: a `create` names an id that already exists.

@@ -111,6 +111,11 @@ pub struct Delta {
     /// their subscribers should drop the row.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_sync_groups: Vec<String>,
+    /// Groups the row joined with this change: with `left_sync_groups` they
+    /// give its groups before the change, so the server can tell whether a
+    /// subscriber saw the row before (and must now drop it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entered_sync_groups: Vec<String>,
     /// Whether the commit was accepted stale under `onStale: flag`.
     pub flagged: bool,
 }
@@ -129,9 +134,10 @@ impl Delta {
     ///     changed_fields: vec!["orgId".into()], client_tx_id: "tx_4".into(),
     ///     actor: Actor { kind: ParticipantKind::System, id: "key_1".into() },
     ///     sync_groups: vec!["org:org_2".into()], left_sync_groups: vec!["org:org_1".into()],
-    ///     flagged: false };
+    ///     entered_sync_groups: vec!["org:org_2".into()], flagged: false };
     /// let removal = moved.as_removal();
     /// assert!(removal.data.is_null() && removal.sync_groups.is_empty());
+    /// assert!(removal.entered_sync_groups.is_empty());
     /// assert_eq!(removal.left_sync_groups, ["org:org_1"]);
     /// ```
     pub fn as_removal(&self) -> Delta {
@@ -139,6 +145,7 @@ impl Delta {
             data: Json::Null,
             changed_fields: Vec::new(),
             sync_groups: Vec::new(),
+            entered_sync_groups: Vec::new(),
             ..self.clone()
         }
     }

@@ -13,7 +13,7 @@ mod registry;
 mod scope;
 
 pub use registry::{Capabilities, CapabilityRejected, MintRequest, OnBehalfOf};
-pub use scope::{Action, InvalidPattern, Scope, ScopeDenied};
+pub use scope::{Action, GroupPatterns, InvalidPattern, Scope, ScopeDenied};
 
 use ablo_runtime::wire::ErrorType;
 use axum::http::StatusCode;
@@ -103,23 +103,51 @@ pub(crate) fn authorize_read(
         .map_err(denied)
 }
 
-/// A row read must be within the credential's sync groups.
-pub(crate) fn authorize_row_read(
+/// A claim is a promise to write: it needs a write operation (`create`,
+/// `update` or `delete`) on the model besides `read`.
+pub(crate) fn authorize_claim(
     principal: &crate::auth::Principal,
-    groups: &[String],
+    model: &str,
 ) -> Result<(), ApiError> {
     if principal.is_api_key() {
         return Ok(());
     }
-    principal.scope.check_row_groups(groups).map_err(denied)
+    let scope = &principal.scope;
+    let writes = [Action::Update, Action::Delete, Action::Create]
+        .into_iter()
+        .any(|action| scope.check_operation(model, action).is_ok());
+    if writes {
+        Ok(())
+    } else {
+        Err(denied(ScopeDenied::Operation {
+            operation: format!("{model}.update"),
+        }))
+    }
+}
+
+/// Whether a row in `groups` is within the credential's sync groups
+/// (every group allowed). A row outside them is answered as not found.
+pub(crate) fn can_read_row(principal: &crate::auth::Principal, groups: &[String]) -> bool {
+    principal.is_api_key() || principal.scope.allows_row(groups)
+}
+
+/// Whether the credential may read `model` and a row of it in `groups`:
+/// what decides whether an intent, a claim or presence on the row reaches a
+/// subscriber.
+pub(crate) fn can_see(principal: &crate::auth::Principal, model: &str, groups: &[String]) -> bool {
+    principal.is_api_key()
+        || (principal.scope.check_operation(model, Action::Read).is_ok()
+            && principal.scope.allows_row(groups))
 }
 
 /// What a subscriber receives of a delta: nothing, the delta itself, or,
-/// when the row has left every group the subscriber sees, the delta as a
-/// removal ([`Delta::as_removal`]), so that it drops the row without
-/// learning its new content. A subscriber sees a group when it asked for it
-/// (`asked`; `None` asks for every group) and its credential may read it
-/// (`principal`; `None` for an API key).
+/// when the row has left its view, the delta as a removal
+/// ([`Delta::as_removal`]), so that it drops the row without learning its
+/// new content. A subscriber sees a row when it asked for one of the row's
+/// groups (`asked`; `None` asks for every group) and its credential may
+/// read the model and every group of the row (`principal`; `None` for an
+/// API key). A removal goes only to subscribers that saw the row before the
+/// change.
 ///
 /// [`Delta::as_removal`]: ablo_runtime::wire::Delta::as_removal
 pub(crate) fn delta_view<'d>(
@@ -136,15 +164,35 @@ pub(crate) fn delta_view<'d>(
     {
         return None;
     }
-    let sees = |group: &String| {
-        asked.is_none_or(|asked| asked.contains(group))
-            && principal.is_none_or(|p| p.scope.allows_group(group))
+    let sees = |groups: &[String]| {
+        asked.is_none_or(|asked| groups.iter().any(|g| asked.contains(g)))
+            && principal.is_none_or(|p| p.scope.allows_row(groups))
     };
-    if delta.sync_groups.iter().any(sees) {
-        Some(std::borrow::Cow::Borrowed(delta))
-    } else if delta.left_sync_groups.iter().any(sees) {
-        Some(std::borrow::Cow::Owned(delta.as_removal()))
-    } else {
-        None
+    if sees(&delta.sync_groups) {
+        // The groups it left may be ones this subscriber never saw.
+        return match principal {
+            Some(p)
+                if delta
+                    .left_sync_groups
+                    .iter()
+                    .any(|g| !p.scope.allows_group(g)) =>
+            {
+                let mut shown = delta.clone();
+                shown.left_sync_groups.retain(|g| p.scope.allows_group(g));
+                Some(std::borrow::Cow::Owned(shown))
+            }
+            _ => Some(std::borrow::Cow::Borrowed(delta)),
+        };
     }
+    if delta.left_sync_groups.is_empty() && delta.entered_sync_groups.is_empty() {
+        return None;
+    }
+    let before: Vec<String> = delta
+        .sync_groups
+        .iter()
+        .filter(|g| !delta.entered_sync_groups.contains(g))
+        .chain(&delta.left_sync_groups)
+        .cloned()
+        .collect();
+    sees(&before).then(|| std::borrow::Cow::Owned(delta.as_removal()))
 }

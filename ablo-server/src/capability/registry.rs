@@ -328,6 +328,28 @@ impl Capabilities {
         Some(record)
     }
 
+    /// Revokes every capability minted with the API key `key_id` (the key
+    /// itself was revoked); returns their ids.
+    pub fn revoke_minted_by(&self, key_id: &str, at: Timestamp) -> Vec<String> {
+        let ids: Vec<String> = self
+            .by_hash
+            .read()
+            .expect("capability table")
+            .values()
+            .filter(|e| e.record.created_by == key_id && e.record.revoked_at.is_none())
+            .map(|e| e.record.id.clone())
+            .collect();
+        for id in &ids {
+            self.revoke(id, at);
+        }
+        ids
+    }
+
+    /// Every later revocation, by capability id.
+    pub fn revocations(&self) -> broadcast::Receiver<String> {
+        self.revoked.subscribe()
+    }
+
     /// Resolves when the capability of `grant` is revoked or expires, with
     /// the 401 to tell the session. Never resolves for an API key.
     pub async fn ended(&self, grant: Option<&Grant>) -> ApiError {

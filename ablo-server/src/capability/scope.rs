@@ -7,10 +7,12 @@
 //! subscriptions.
 //!
 //! Group patterns: a group exactly, `prefix:*` (every group starting with
-//! `prefix:`) or `*`. A row is within scope when **any** of its groups is
-//! allowed (groups grant visibility, as membership does); a write must be
-//! within scope both before and after it, so a capability cannot move a row
-//! out of, or into, groups it may not see.
+//! `prefix:`) or `*`. A row is within scope only when **every** one of its
+//! groups is allowed, for reads and writes alike: a row in `org:a` and
+//! `project:x` is invisible to a capability for `org:a` alone, so no
+//! response can name `project:x` to it. A write must be within scope both
+//! before and after it, so a capability cannot move a row out of, or into,
+//! groups it may not see.
 
 use std::fmt;
 
@@ -64,7 +66,8 @@ pub enum ScopeDenied {
         /// The operation asked for, `model.action`.
         operation: String,
     },
-    /// None of the row's groups is among the capability's sync groups.
+    /// A group of the row (or subscription) is not among the capability's
+    /// sync groups.
     #[error("the capability does not allow sync group `{group}`")]
     SyncGroup {
         /// The first group of the row (or subscription) that was refused.
@@ -175,14 +178,46 @@ impl Scope {
             .any(|pattern| group_matches(pattern, group))
     }
 
-    /// Whether a row in `groups` is within scope (any group allowed).
+    /// Whether a row in `groups` is within scope: every group allowed.
+    ///
+    /// ```
+    /// use ablo_server::capability::Scope;
+    /// let scope = Scope::new(["*"], ["org:a"]).unwrap();
+    /// assert!(scope.allows_row(&["org:a".to_string()]));
+    /// assert!(!scope.allows_row(&["org:a".to_string(), "project:x".to_string()]));
+    /// ```
+    pub fn allows_row(&self, groups: &[String]) -> bool {
+        groups.iter().all(|g| self.allows_group(g))
+    }
+
+    /// Like [`Scope::allows_row`], naming the first group refused. Only for
+    /// groups the caller itself wrote (a create's or update's new groups):
+    /// a row the caller cannot see is answered as not found instead.
     pub fn check_row_groups(&self, groups: &[String]) -> Result<(), ScopeDenied> {
-        if groups.iter().any(|g| self.allows_group(g)) {
-            return Ok(());
+        match groups.iter().find(|g| !self.allows_group(g)) {
+            None => Ok(()),
+            Some(group) => Err(ScopeDenied::SyncGroup {
+                group: group.clone(),
+            }),
         }
-        Err(ScopeDenied::SyncGroup {
-            group: groups.first().cloned().unwrap_or_else(|| "default".into()),
-        })
+    }
+
+    /// Whether the scope allows every group (`*`), so no row is filtered.
+    pub fn allows_every_group(&self) -> bool {
+        self.sync_groups.iter().any(|p| p == "*")
+    }
+
+    /// The group patterns split into exact groups and prefixes (for
+    /// filtering rows inside a storage query).
+    pub fn group_filter(&self) -> GroupPatterns {
+        let mut patterns = GroupPatterns::default();
+        for pattern in &self.sync_groups {
+            match pattern.strip_suffix('*') {
+                Some(prefix) => patterns.prefixes.push(prefix.to_owned()),
+                None => patterns.exact.push(pattern.clone()),
+            }
+        }
+        patterns
     }
 
     /// Whether a subscription to exactly these groups is allowed (every one).
@@ -194,6 +229,24 @@ impl Scope {
             }),
         }
     }
+}
+
+/// Sync-group patterns as a storage query filters by them: a row passes when
+/// each of its groups equals one of `exact` or starts with one of
+/// `prefixes` (an empty prefix, from `*`, lets every group pass).
+///
+/// ```
+/// use ablo_server::capability::Scope;
+/// let patterns = Scope::new(["*"], ["org:a", "deck:*"]).unwrap().group_filter();
+/// assert_eq!(patterns.exact, ["org:a"]);
+/// assert_eq!(patterns.prefixes, ["deck:"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupPatterns {
+    /// Groups allowed exactly.
+    pub exact: Vec<String>,
+    /// Prefixes every group starting with which is allowed.
+    pub prefixes: Vec<String>,
 }
 
 fn group_matches(pattern: &str, group: &str) -> bool {
@@ -254,12 +307,15 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_in_scope_when_any_group_is_allowed() {
+    fn a_row_is_in_scope_only_when_every_group_is_allowed() {
         let scope = Scope::new(["*"], ["org:a", "deck:*"]).unwrap();
-        assert!(
-            scope
-                .check_row_groups(&groups(&["org:b", "deck:1"]))
-                .is_ok()
+        assert!(scope.allows_row(&groups(&["org:a", "deck:1"])));
+        assert!(!scope.allows_row(&groups(&["org:b", "deck:1"])));
+        assert_eq!(
+            scope.check_row_groups(&groups(&["deck:1", "org:b"])),
+            Err(ScopeDenied::SyncGroup {
+                group: "org:b".into()
+            })
         );
         assert_eq!(
             scope.check_row_groups(&groups(&["org:b"])),

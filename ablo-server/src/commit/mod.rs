@@ -56,6 +56,9 @@ pub(crate) use validate::operation as validate_operation;
 #[derive(Clone, Debug)]
 pub(crate) struct PreparedCommit {
     pub client_tx_id: String,
+    /// Whose idempotency records the commit is looked up in and remembered
+    /// under ([`crate::auth::Principal::idempotency_key`]).
+    pub principal_key: String,
     /// Whether the client chose the id (only then is the commit remembered
     /// for replay).
     pub remember: bool,
@@ -125,6 +128,7 @@ pub(crate) async fn run(
         state.config.max_operations,
     )?;
     authorize(principal, &prepared)?;
+    authorize_rows(state, principal, &prepared).await?;
     // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
     // claim holder's guard stamp.
     let writer = principal.participant();
@@ -217,6 +221,7 @@ fn prepare(
         .map(|(index, op)| validate::operation(schema, index, op))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PreparedCommit {
+        principal_key: principal.idempotency_key(),
         remember: client_tx_id.is_some(),
         client_tx_id: client_tx_id
             .unwrap_or_else(|| format!("tx_{}", uuid::Uuid::now_v7().simple())),
@@ -250,14 +255,66 @@ fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), ApiEr
     Ok(())
 }
 
-/// A row a capability writes must be within its sync groups.
-fn authorize_row(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
+/// A row a capability writes must be within its sync groups before the
+/// write (a row it cannot see is answered as not found, exactly like a
+/// missing one) ...
+fn authorize_row_before(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
+    match (&commit.attribution.scope, row) {
+        (Some(scope), Some(row)) if !scope.allows_row(&row.sync_groups) => {
+            Err(crate::error::row_not_found(&row.model, &row.id))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// ... and after it (the groups it asks for are its own input, so the
+/// refusal may name them).
+fn authorize_row_after(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
     match (&commit.attribution.scope, row) {
         (Some(scope), Some(row)) => scope
             .check_row_groups(&row.sync_groups)
             .map_err(crate::capability::denied),
         _ => Ok(()),
     }
+}
+
+/// Stage 3, before intents, claims or a Data Source are consulted: every
+/// row an update or delete names must exist within the credential's read
+/// scope, so that neither a `busy` nor an `entity_claimed` error, nor a
+/// source call, ever concerns a row the caller cannot see. The writer
+/// checks again inside the commit's savepoint.
+async fn authorize_rows(
+    state: &AppState,
+    principal: &Principal,
+    commit: &PreparedCommit,
+) -> Result<(), ApiError> {
+    let Some(scope) = commit.attribution.scope.clone() else {
+        return Ok(());
+    };
+    let keys: Vec<(String, String)> = commit
+        .operations
+        .iter()
+        .filter(|op| op.kind != OperationType::Create)
+        .map(|op| (op.model.clone(), op.id.clone()))
+        .collect();
+    if keys.is_empty() || principal.is_api_key() {
+        return Ok(());
+    }
+    let rows = state
+        .storage(move |s| {
+            keys.into_iter()
+                .map(|(model, id)| Ok(((model.clone(), id.clone()), s.row(&model, &id)?.0)))
+                .collect::<Result<Vec<_>, StorageError>>()
+        })
+        .await?;
+    for ((model, id), row) in rows {
+        if let Some(row) = row
+            && !scope.allows_row(&row.sync_groups)
+        {
+            return Err(crate::error::row_not_found(&model, &id));
+        }
+    }
+    Ok(())
 }
 
 /// Stage 4, run by the writer inside the commit's savepoint, with the sync
@@ -280,13 +337,13 @@ pub(crate) fn execute(
         let before_commit = rows_before_commit
             .entry((op.model.clone(), op.id.clone()))
             .or_insert_with(|| current.clone());
-        authorize_row(commit, current.as_ref())?;
+        authorize_row_before(commit, current.as_ref())?;
         if let Some(claims) = &commit.claims {
             claims.verify(index, op)?;
         }
         flagged |= check_stale(index, op, before_commit.as_ref(), current.as_ref())?;
         let change = apply(tx, op, current, sync_id, now)?;
-        authorize_row(commit, change.after.as_ref())?;
+        authorize_row_after(commit, change.after.as_ref())?;
         changes.push(change);
     }
     let deltas = log(tx, commit, sync_id, &changes, flagged)?;
@@ -323,7 +380,7 @@ fn replay_if_seen(
     if !commit.remember {
         return Ok(None);
     }
-    match tx.idempotency(&commit.client_tx_id)? {
+    match tx.idempotency(&commit.principal_key, &commit.client_tx_id)? {
         None => Ok(None),
         Some(record) if record.body_hash == commit.body_hash => Ok(Some(record.receipt)),
         Some(record) => Err(ApiError::idempotency(
@@ -424,13 +481,7 @@ fn apply(
     sync_id: SyncId,
     now: Timestamp,
 ) -> Result<Change, Rejection> {
-    let not_found = || {
-        ApiError::not_found(
-            codes::ROW_NOT_FOUND,
-            format!("no row {}/{}", op.model, op.id),
-        )
-        .with_details(json!({"model": op.model, "id": op.id}))
-    };
+    let not_found = || crate::error::row_not_found(&op.model, &op.id);
     match (op.kind, current) {
         (OperationType::Create, Some(_)) => Err(ApiError::idempotency(
             codes::ROW_EXISTS,
@@ -503,14 +554,12 @@ fn log(
             .or(change.before.as_ref())
             .expect("a change has a row");
         let groups = anchor.sync_groups.clone();
-        let left_sync_groups = match (&change.before, &change.after) {
-            (Some(before), Some(_)) => before
-                .sync_groups
-                .iter()
-                .filter(|g| !groups.contains(g))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
+        let (left_sync_groups, entered_sync_groups) = match (&change.before, &change.after) {
+            (Some(before), Some(_)) => (
+                difference(&before.sync_groups, &groups),
+                difference(&groups, &before.sync_groups),
+            ),
+            _ => (Vec::new(), Vec::new()),
         };
         let delta = Delta {
             sync_id,
@@ -527,12 +576,18 @@ fn log(
             actor: commit.actor.clone(),
             sync_groups: groups,
             left_sync_groups,
+            entered_sync_groups,
             flagged,
         };
         tx.append_delta(position, &delta)?;
         deltas.push(delta);
     }
     Ok(deltas)
+}
+
+/// The groups of `a` that are not in `b`.
+fn difference(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|g| !b.contains(g)).cloned().collect()
 }
 
 /// Remembers a commit whose client chose its `clientTxId`, for replay.
@@ -544,6 +599,7 @@ fn remember(
 ) -> Result<(), Rejection> {
     if commit.remember {
         tx.put_idempotency(&IdempotencyRecord {
+            principal: commit.principal_key.clone(),
             client_tx_id: commit.client_tx_id.clone(),
             body_hash: commit.body_hash.clone(),
             receipt: receipt.clone(),

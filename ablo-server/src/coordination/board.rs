@@ -1,6 +1,6 @@
 //! The intent board: active intents, claims and their FIFO wait lines.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,6 +28,10 @@ pub struct BoardConfig {
     pub min_ttl: Duration,
     /// Most waiters one row's wait line holds.
     pub max_queue_depth: usize,
+    /// Most intents and claims (active or waiting) one participant holds.
+    pub max_per_participant: usize,
+    /// Most active intents on one row.
+    pub max_per_row: usize,
     /// Events buffered for slow listeners before they miss some.
     pub event_buffer: usize,
 }
@@ -39,6 +43,8 @@ impl Default for BoardConfig {
             max_ttl: Duration::from_secs(600),
             min_ttl: Duration::from_millis(100),
             max_queue_depth: 256,
+            max_per_participant: 1000,
+            max_per_row: 64,
             event_buffer: 4096,
         }
     }
@@ -57,6 +63,7 @@ impl Default for BoardConfig {
 ///     exclusive: true,
 ///     wait: true,
 ///     sync_groups: vec!["default".into()],
+///     credential: None,
 /// };
 /// assert!(request.exclusive);
 /// ```
@@ -76,6 +83,9 @@ pub struct IntentRequest {
     pub wait: bool,
     /// The target row's sync groups, to route events to the right subscribers.
     pub sync_groups: Vec<String>,
+    /// The capability the request was made with (`None` for an API key):
+    /// its intents end when it is revoked.
+    pub credential: Option<String>,
 }
 
 /// The board's answer to [`IntentBoard::create`].
@@ -134,6 +144,18 @@ pub enum BoardError {
     NotHolder {
         /// The id asked for.
         id: String,
+    },
+    /// The participant holds as many intents as the board allows.
+    #[error("this participant already holds {limit} intents; release some first")]
+    ParticipantLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// The row carries as many active intents as the board allows.
+    #[error("this row already carries {limit} active intents")]
+    RowLimit {
+        /// The limit.
+        limit: usize,
     },
     /// The requested lease is outside the board's limits.
     #[error("ttl must be between {min_ms} ms and {max_ms} ms")]
@@ -194,14 +216,27 @@ struct Entry {
     /// The row's stamp when a claim was granted: the holder's writes are
     /// stale-checked from here.
     guard_stamp: Option<SyncId>,
+    credential: Option<String>,
 }
 
 type RowKey = (String, String);
 
+/// The board's data, indexed so that every question a write asks costs
+/// the number of intents on that row, not on the board: active intents by
+/// id and by row, waiters by row and by id, counts by participant, and
+/// deadlines in order for expiry.
 #[derive(Default)]
 struct BoardState {
     active: HashMap<String, Entry>,
+    active_by_row: HashMap<RowKey, Vec<String>>,
     waiting: HashMap<RowKey, VecDeque<Entry>>,
+    waiting_row: HashMap<String, RowKey>,
+    held_by: HashMap<String, usize>,
+    deadlines: BTreeSet<(Instant, String)>,
+}
+
+fn participant_key(participant: &Participant) -> String {
+    format!("{}:{}", participant.kind.as_str(), participant.id)
 }
 
 /// Every active intent and claim wait line, in memory.
@@ -216,7 +251,7 @@ struct BoardState {
 ///     participant: agent.clone(),
 ///     target: Target { model: "tasks".into(), id: "t1".into(), field: None },
 ///     action: "update".into(), ttl: None, exclusive: true, wait: false,
-///     sync_groups: vec!["default".into()],
+///     sync_groups: vec!["default".into()], credential: None,
 /// };
 /// let ClaimOutcome::Active(claim) = board.create(request).unwrap() else { panic!() };
 /// assert_eq!(board.active_on(&claim.target).len(), 1);
@@ -266,9 +301,29 @@ impl IntentBoard {
             deadline: now + ttl,
             sync_groups: request.sync_groups,
             guard_stamp: None,
+            credential: request.credential,
         };
         let mut state = self.lock();
         state.expire_lapsed(now, &self.events);
+        let held = state
+            .held_by
+            .get(&participant_key(&entry.intent.participant))
+            .copied()
+            .unwrap_or(0);
+        if held >= self.config.max_per_participant {
+            return Err(BoardError::ParticipantLimit {
+                limit: self.config.max_per_participant,
+            });
+        }
+        let on_row = state
+            .active_by_row
+            .get(&row_key(&entry.intent.target))
+            .map_or(0, Vec::len);
+        if on_row >= self.config.max_per_row {
+            return Err(BoardError::RowLimit {
+                limit: self.config.max_per_row,
+            });
+        }
         if !entry.intent.exclusive {
             return Ok(ClaimOutcome::Active(self.activate(
                 &mut state,
@@ -301,10 +356,12 @@ impl IntentBoard {
             };
             return Err(BoardError::EntityClaimed { holders });
         }
-        let line = state.waiting.entry(row).or_default();
-        if line.len() >= self.config.max_queue_depth {
-            return Err(BoardError::QueueFull { depth: line.len() });
+        let depth = state.waiting.get(&row).map_or(0, VecDeque::len);
+        if depth >= self.config.max_queue_depth {
+            return Err(BoardError::QueueFull { depth });
         }
+        state.index(&entry, false);
+        let line = state.waiting.entry(row).or_default();
         line.push_back(entry.clone());
         let position = line.len();
         self.emit(BoardEventKind::Queued, &entry, Some(position));
@@ -325,9 +382,12 @@ impl IntentBoard {
         if &entry.intent.participant != participant {
             return Err(BoardError::NotHolder { id: id.to_owned() });
         }
+        let old_deadline = entry.deadline;
         entry.deadline = now + entry.ttl;
         entry.intent.expires_at = wall_deadline(entry.ttl);
         let renewed = entry.clone();
+        state.deadlines.remove(&(old_deadline, id.to_owned()));
+        state.deadlines.insert((renewed.deadline, id.to_owned()));
         self.emit(BoardEventKind::Renewed, &renewed, None);
         Ok(renewed.intent)
     }
@@ -367,8 +427,7 @@ impl IntentBoard {
         let mut state = self.lock();
         state.expire_lapsed(Instant::now(), &self.events);
         let mut found: Vec<Intent> = state
-            .active
-            .values()
+            .active_on_row(&row_key(target))
             .filter(|e| match &target.field {
                 Some(_) => e.intent.target.overlaps(target),
                 None => same_row(&e.intent.target, target),
@@ -429,15 +488,10 @@ impl IntentBoard {
     /// The active claims `participant` holds on the row, to guard its writes.
     pub fn claims_held_by(&self, model: &str, id: &str, participant: &Participant) -> Vec<Intent> {
         let state = self.lock();
+        let row = (model.to_owned(), id.to_owned());
         state
-            .active
-            .values()
-            .filter(|e| {
-                e.intent.exclusive
-                    && &e.intent.participant == participant
-                    && e.intent.target.model == model
-                    && e.intent.target.id == id
-            })
+            .active_on_row(&row)
+            .filter(|e| e.intent.exclusive && &e.intent.participant == participant)
             .map(|e| e.intent.clone())
             .collect()
     }
@@ -445,11 +499,13 @@ impl IntentBoard {
     /// The place in line of a waiting claim, from 1.
     pub fn queue_position(&self, intent_id: &str) -> Option<usize> {
         let state = self.lock();
-        state.waiting.values().find_map(|line| {
-            line.iter()
-                .position(|w| w.intent.id == intent_id)
-                .map(|p| p + 1)
-        })
+        let row = state.waiting_row.get(intent_id)?;
+        state
+            .waiting
+            .get(row)?
+            .iter()
+            .position(|w| w.intent.id == intent_id)
+            .map(|p| p + 1)
     }
 
     fn others_covering(
@@ -462,14 +518,12 @@ impl IntentBoard {
     ) -> Vec<Intent> {
         let mut state = self.lock();
         state.expire_lapsed(Instant::now(), &self.events);
+        let row = (model.to_owned(), id.to_owned());
         state
-            .active
-            .values()
+            .active_on_row(&row)
             .filter(|e| {
                 (!claims_only || e.intent.exclusive)
                     && &e.intent.participant != writer
-                    && e.intent.target.model == model
-                    && e.intent.target.id == id
                     && scope.is_covered_by(&e.intent.target)
             })
             .map(|e| e.intent.clone())
@@ -490,8 +544,47 @@ impl IntentBoard {
     fn activate(&self, state: &mut BoardState, entry: Entry, kind: BoardEventKind) -> Intent {
         self.emit(kind, &entry, None);
         let intent = entry.intent.clone();
+        state.index(&entry, true);
         state.active.insert(intent.id.clone(), entry);
         intent
+    }
+
+    /// Ends every intent and claim taken with a capability (it was revoked);
+    /// their rows' wait lines move on. Returns how many ended.
+    pub fn end_credential(&self, credential: &str) -> usize {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let ids: Vec<String> = state
+            .active
+            .values()
+            .chain(state.waiting.values().flatten())
+            .filter(|e| e.credential.as_deref() == Some(credential))
+            .map(|e| e.intent.id.clone())
+            .collect();
+        let mut rows = Vec::new();
+        for id in &ids {
+            if let Some(entry) = state.remove(id) {
+                self.emit(BoardEventKind::Released, &entry, None);
+                rows.push(row_key(&entry.intent.target));
+            }
+        }
+        rows.sort();
+        rows.dedup();
+        for row in &rows {
+            state.grant_waiters(row, now, &self.events);
+        }
+        ids.len()
+    }
+
+    /// How many intents and claims (active or waiting) the board holds.
+    pub fn len(&self) -> usize {
+        let state = self.lock();
+        state.active.len() + state.waiting_row.len()
+    }
+
+    /// Whether the board holds no intent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn emit(&self, kind: BoardEventKind, entry: &Entry, position: Option<usize>) {
@@ -507,35 +600,80 @@ impl IntentBoard {
 }
 
 impl BoardState {
+    /// Adds an entry to the row, participant and deadline indexes (`active`
+    /// for a held intent, otherwise a waiter).
+    fn index(&mut self, entry: &Entry, active: bool) {
+        let row = row_key(&entry.intent.target);
+        let id = entry.intent.id.clone();
+        if active {
+            self.active_by_row.entry(row).or_default().push(id.clone());
+        } else {
+            self.waiting_row.insert(id.clone(), row);
+        }
+        *self
+            .held_by
+            .entry(participant_key(&entry.intent.participant))
+            .or_default() += 1;
+        self.deadlines.insert((entry.deadline, id));
+    }
+
+    fn unindex(&mut self, entry: &Entry) {
+        let row = row_key(&entry.intent.target);
+        let id = &entry.intent.id;
+        if let Some(ids) = self.active_by_row.get_mut(&row) {
+            ids.retain(|other| other != id);
+            if ids.is_empty() {
+                self.active_by_row.remove(&row);
+            }
+        }
+        self.waiting_row.remove(id);
+        let who = participant_key(&entry.intent.participant);
+        if let Some(count) = self.held_by.get_mut(&who) {
+            *count -= 1;
+            if *count == 0 {
+                self.held_by.remove(&who);
+            }
+        }
+        self.deadlines.remove(&(entry.deadline, id.clone()));
+    }
+
+    fn active_on_row<'s>(&'s self, row: &RowKey) -> impl Iterator<Item = &'s Entry> + 's {
+        self.active_by_row
+            .get(row)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.active.get(id))
+    }
+
     fn find_mut(&mut self, id: &str) -> Option<&mut Entry> {
         if self.active.contains_key(id) {
             return self.active.get_mut(id);
         }
+        let row = self.waiting_row.get(id)?.clone();
         self.waiting
-            .values_mut()
-            .find_map(|line| line.iter_mut().find(|w| w.intent.id == id))
+            .get_mut(&row)?
+            .iter_mut()
+            .find(|w| w.intent.id == id)
     }
 
     fn remove(&mut self, id: &str) -> Option<Entry> {
         if let Some(entry) = self.active.remove(id) {
+            self.unindex(&entry);
             return Some(entry);
         }
-        let (row, index) = self.waiting.iter().find_map(|(row, line)| {
-            line.iter()
-                .position(|w| w.intent.id == id)
-                .map(|i| (row.clone(), i))
-        })?;
+        let row = self.waiting_row.get(id)?.clone();
         let line = self.waiting.get_mut(&row)?;
-        let entry = line.remove(index);
+        let index = line.iter().position(|w| w.intent.id == id)?;
+        let entry = line.remove(index)?;
         if line.is_empty() {
             self.waiting.remove(&row);
         }
-        entry
+        self.unindex(&entry);
+        Some(entry)
     }
 
     fn conflicting_holders(&self, intent: &Intent) -> Vec<Intent> {
-        self.active
-            .values()
+        self.active_on_row(&row_key(&intent.target))
             .filter(|e| {
                 e.intent.exclusive
                     && e.intent.participant != intent.participant
@@ -566,28 +704,26 @@ impl BoardState {
                 .get_mut(row)
                 .and_then(VecDeque::pop_front)
                 .expect("front exists");
+            self.unindex(&entry);
             entry.deadline = now + entry.ttl;
             entry.intent.expires_at = wall_deadline(entry.ttl);
             emit(events, BoardEventKind::Granted, &entry, None);
+            self.index(&entry, true);
             self.active.insert(entry.intent.id.clone(), entry);
         }
     }
 
     fn expire_lapsed(&mut self, now: Instant, events: &broadcast::Sender<BoardEvent>) -> usize {
-        let lapsed_active: Vec<String> = self
-            .active
-            .iter()
-            .filter(|(_, e)| e.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let lapsed_waiting: Vec<String> = self
-            .waiting
-            .values()
-            .flat_map(|line| line.iter().filter(|w| w.deadline <= now))
-            .map(|w| w.intent.id.clone())
-            .collect();
+        let mut lapsed = Vec::new();
+        while let Some((deadline, id)) = self.deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            lapsed.push(id);
+        }
         let mut rows = Vec::new();
-        for id in lapsed_active.iter().chain(&lapsed_waiting) {
+        for id in &lapsed {
             if let Some(entry) = self.remove(id) {
                 emit(events, BoardEventKind::Expired, &entry, None);
                 rows.push(row_key(&entry.intent.target));
@@ -598,7 +734,7 @@ impl BoardState {
         for row in &rows {
             self.grant_waiters(row, now, events);
         }
-        lapsed_active.len() + lapsed_waiting.len()
+        lapsed.len()
     }
 }
 

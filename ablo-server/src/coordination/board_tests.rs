@@ -28,6 +28,7 @@ fn request(participant: &str, field: Option<&str>, exclusive: bool, wait: bool) 
         exclusive,
         wait,
         sync_groups: vec!["default".into()],
+        credential: None,
     }
 }
 

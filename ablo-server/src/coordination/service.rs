@@ -296,14 +296,12 @@ pub(crate) async fn publish_presence(
     target: ablo_runtime::wire::Target,
     doing: ablo_runtime::wire::PresenceState,
 ) -> Result<(), ApiError> {
+    crate::capability::authorize_read(principal, &target.model)?;
     let (model, id) = (target.model.clone(), target.id.clone());
     let (row, _) = state.storage(move |s| s.row(&model, &id)).await?;
-    let Some(row) = row else {
-        return Err(ApiError::not_found(
-            codes::ROW_NOT_FOUND,
-            format!("no row {}/{}", target.model, target.id),
-        )
-        .with_details(json!({"model": target.model, "id": target.id})));
+    let Some(row) = row.filter(|row| crate::capability::can_read_row(principal, &row.sync_groups))
+    else {
+        return Err(crate::error::row_not_found(&target.model, &target.id));
     };
     state.presence.publish(
         connection,

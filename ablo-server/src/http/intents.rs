@@ -32,10 +32,19 @@ pub(super) async fn create(
             "`action` must be 1 to 64 characters",
         ));
     }
-    let sync_groups = row_groups(&state, &body.target).await?;
-    crate::capability::authorize_row_read(&principal, &sync_groups)?;
+    crate::capability::authorize_read(&principal, &body.target.model)?;
+    if body.exclusive {
+        crate::capability::authorize_claim(&principal, &body.target.model)?;
+    }
+    let sync_groups = row_groups(&state, &principal, &body.target).await?;
     let request = IntentRequest {
         participant: principal.participant(),
+        credential: Some(
+            principal
+                .grant
+                .as_ref()
+                .map_or_else(|| principal.actor.id.clone(), |g| g.id.clone()),
+        ),
         target: body.target,
         action: body.action,
         ttl: body.ttl_ms.map(Duration::from_millis),
@@ -91,8 +100,8 @@ pub(super) async fn list(
         field: query.0.get("field").cloned(),
     };
     check_target(&state, &target)?;
-    let groups = row_groups(&state, &target).await?;
-    crate::capability::authorize_row_read(&principal, &groups)?;
+    crate::capability::authorize_read(&principal, &target.model)?;
+    row_groups(&state, &principal, &target).await?;
     Ok(JsonBody(IntentList {
         data: state.intents.active_on(&target),
     }))
@@ -161,17 +170,20 @@ fn check_target(state: &SharedState, target: &Target) -> Result<(), ApiError> {
 }
 
 /// The target row's sync groups: intent events reach their subscribers
-/// only. An intent needs an existing row.
-async fn row_groups(state: &SharedState, target: &Target) -> Result<Vec<String>, ApiError> {
+/// only. An intent needs an existing row within the caller's scope (one
+/// outside it is answered as not found).
+async fn row_groups(
+    state: &SharedState,
+    principal: &Principal,
+    target: &Target,
+) -> Result<Vec<String>, ApiError> {
     let (model, id) = (target.model.clone(), target.id.clone());
     let (row, _) = state.storage(move |s| s.row(&model, &id)).await?;
     match row {
-        Some(row) => Ok(row.sync_groups),
-        None => Err(ApiError::not_found(
-            codes::ROW_NOT_FOUND,
-            format!("no row {}/{}", target.model, target.id),
-        )
-        .with_details(json!({"model": target.model, "id": target.id}))),
+        Some(row) if crate::capability::can_read_row(principal, &row.sync_groups) => {
+            Ok(row.sync_groups)
+        }
+        _ => Err(crate::error::row_not_found(&target.model, &target.id)),
     }
 }
 
@@ -202,6 +214,20 @@ fn board_error(err: BoardError) -> ApiError {
             message,
         )
         .with_details(json!({"id": id})),
+        BoardError::ParticipantLimit { limit } => ApiError::new(
+            ErrorType::Busy,
+            StatusCode::CONFLICT,
+            codes::INTENT_LIMIT,
+            message,
+        )
+        .with_details(json!({"limit": limit})),
+        BoardError::RowLimit { limit } => ApiError::new(
+            ErrorType::Busy,
+            StatusCode::CONFLICT,
+            codes::ROW_INTENT_LIMIT,
+            message,
+        )
+        .with_details(json!({"limit": limit})),
         BoardError::InvalidTtl { min_ms, max_ms } => {
             ApiError::unprocessable(codes::INVALID_TTL, message)
                 .with_details(json!({"minMs": min_ms, "maxMs": max_ms}))

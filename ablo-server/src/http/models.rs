@@ -9,8 +9,6 @@ use ablo_runtime::{FieldType, Json, SchemaDescriptor, SyncId};
 use axum::Json as JsonBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::{ApiJson, IdempotencyKey, QueryParams};
@@ -39,31 +37,16 @@ pub(super) async fn get_schema(
 pub(super) async fn put_schema(
     State(state): State<SharedState>,
     principal: Principal,
+    query: QueryParams,
     ApiJson(schema): ApiJson<SchemaDescriptor>,
 ) -> Result<JsonBody<SchemaPushResponse>, ApiError> {
     if !principal.is_api_key() {
         return Err(crate::capability::api_key_required("schema.push"));
     }
-    if let Err(problems) = crate::schema::check(&schema) {
-        return Err(ApiError::unprocessable(
-            codes::INVALID_SCHEMA,
-            format!("the schema cannot be enforced: {}", problems.join("; ")),
-        )
-        .with_details(json!({"problems": problems})));
-    }
-    let changed = state
-        .schema()
-        .is_none_or(|current| current.hash != schema.hash);
-    if changed {
-        let stored = schema.clone();
-        state.storage(move |s| s.put_schema(&stored)).await?;
-        *state.schema.write().expect("schema lock") = Some(std::sync::Arc::new(schema.clone()));
-        tracing::info!(hash = %schema.hash, models = schema.models.len(), "schema pushed");
-    }
-    Ok(JsonBody(SchemaPushResponse {
-        hash: schema.hash,
-        changed,
-    }))
+    let allow_breaking = query.parse::<bool>("allowBreaking")?.unwrap_or(false);
+    crate::schema::push(&state, schema, allow_breaking)
+        .await
+        .map(JsonBody)
 }
 
 /// The model in the path, or 404 `model_not_found`.
@@ -91,32 +74,47 @@ pub(super) async fn list(
 ) -> Result<JsonBody<ListResponse>, ApiError> {
     let schema = require_model(&state, &model)?;
     crate::capability::authorize_read(&principal, &model)?;
-    let list_query = parse_list_query(&schema, &model, &query, state.config.max_page_size)?;
+    let binding = cursor_binding(&principal, &model, &query);
+    let mut list_query = parse_list_query(&schema, &model, &query, state.config.max_page_size)?;
+    if let Some(cursor) = query.0.get("cursor") {
+        list_query.after = Some(decode_cursor(&state, &binding, cursor)?);
+    }
+    // The caller's groups are part of the query: a page, and the cursor
+    // built from its last row, only ever reflect rows the caller may read.
+    if !principal.is_api_key() && !principal.scope.allows_every_group() {
+        list_query.visible_to = Some(principal.scope.group_filter());
+    }
     if let Some(source) = state.sources.for_model(&model)
         && list_query.after.is_none()
     {
         crate::sources::reads::refresh_list(&state, &schema, &source, &list_query).await?;
     }
     let limit = list_query.limit;
-    let order = order_spec(&list_query);
     let sort = list_query.sort.clone();
     let (rows, head) = state.storage(move |s| s.list(&list_query)).await?;
     let next_cursor = (rows.len() == limit)
-        .then(|| rows.last().map(|last| encode_cursor(&order, &sort, last)))
+        .then(|| {
+            rows.last()
+                .map(|last| encode_cursor(&state, &binding, &sort, last))
+        })
         .flatten();
-    // Rows outside the credential's sync groups are left out; the cursor
-    // still follows the unfiltered page, so paging covers every row once.
     Ok(JsonBody(ListResponse {
-        data: rows
-            .iter()
-            .filter(|row| {
-                crate::capability::authorize_row_read(&principal, &row.sync_groups).is_ok()
-            })
-            .map(StoredRow::to_wire)
-            .collect(),
+        data: rows.iter().map(StoredRow::to_wire).collect(),
         stamp: head,
         next_cursor,
     }))
+}
+
+/// What a cursor is bound to: the model, the order and the filters of its
+/// list, and the principal's scope.
+fn cursor_binding(principal: &Principal, model: &str, query: &QueryParams) -> String {
+    let part = |name: &str| query.0.get(name).map(String::as_str).unwrap_or("");
+    format!(
+        "{model}\u{1f}{}\u{1f}{}\u{1f}{}",
+        part("orderBy"),
+        part("where"),
+        principal.idempotency_key()
+    )
 }
 
 fn invalid_query(message: String) -> ApiError {
@@ -200,24 +198,15 @@ fn parse_list_query(
             "`limit` must be 1 to {max_page_size}"
         )));
     }
-    let mut list_query = ListQuery {
+    Ok(ListQuery {
         model: model_name.to_owned(),
         filters,
         sort,
         descending,
         limit,
         after: None,
-    };
-    if let Some(cursor) = query.0.get("cursor") {
-        list_query.after = Some(decode_cursor(&order_spec(&list_query), cursor)?);
-    }
-    Ok(list_query)
-}
-
-/// The order a cursor belongs to, e.g. `title:desc`.
-fn order_spec(query: &ListQuery) -> String {
-    let direction = if query.descending { "desc" } else { "asc" };
-    format!("{}:{direction}", query.sort.wire_name())
+        visible_to: None,
+    })
 }
 
 fn sort_value(sort: &SortKey, row: &StoredRow) -> Json {
@@ -230,20 +219,24 @@ fn sort_value(sort: &SortKey, row: &StoredRow) -> Json {
     }
 }
 
-fn encode_cursor(order: &str, sort: &SortKey, last: &StoredRow) -> String {
-    let payload = json!({"o": order, "v": sort_value(sort, last), "id": last.id});
-    URL_SAFE_NO_PAD.encode(payload.to_string())
+fn encode_cursor(state: &SharedState, binding: &str, sort: &SortKey, last: &StoredRow) -> String {
+    let payload = json!({"v": sort_value(sort, last), "id": last.id});
+    state.cursors.seal(binding, payload.to_string().as_bytes())
 }
 
-fn decode_cursor(order: &str, cursor: &str) -> Result<ListPosition, ApiError> {
-    let bad = || invalid_query("`cursor` is not a cursor this list returned".to_owned());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+fn decode_cursor(
+    state: &SharedState,
+    binding: &str,
+    cursor: &str,
+) -> Result<ListPosition, ApiError> {
+    let bad = || {
+        invalid_query(
+            "`cursor` is not a cursor this list (same model, orderBy, where and credential) returned"
+                .to_owned(),
+        )
+    };
+    let bytes = state.cursors.open(binding, cursor).ok_or_else(bad)?;
     let payload: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if payload["o"] != order {
-        return Err(invalid_query(
-            "`cursor` belongs to a different `orderBy`".to_owned(),
-        ));
-    }
     let id = payload["id"].as_str().ok_or_else(bad)?.to_owned();
     Ok(ListPosition {
         value: payload["v"].clone(),
@@ -268,8 +261,9 @@ pub(super) async fn retrieve(
     let (row, head) = state
         .storage(move |s| s.row(&lookup_model, &lookup_id))
         .await?;
-    let row = row.ok_or_else(|| row_not_found(&model, &id))?;
-    crate::capability::authorize_row_read(&principal, &row.sync_groups)?;
+    let row = row
+        .filter(|row| crate::capability::can_read_row(&principal, &row.sync_groups))
+        .ok_or_else(|| row_not_found(&model, &id))?;
     Ok(JsonBody(RetrieveResponse {
         data: row.to_wire(),
         stamp: head,
@@ -285,10 +279,7 @@ pub(super) async fn retrieve(
     }))
 }
 
-fn row_not_found(model: &str, id: &str) -> ApiError {
-    ApiError::not_found(codes::ROW_NOT_FOUND, format!("no row {model}/{id}"))
-        .with_details(json!({"model": model, "id": id}))
-}
+use crate::error::row_not_found;
 
 /// The one row a single-operation commit wrote.
 fn only_row(receipt: CommitReceipt) -> Json {

@@ -69,8 +69,11 @@ pub(crate) async fn run(
     // A retry of a remembered commit is answered from the record, without
     // asking the source again.
     if commit.remember {
-        let id = commit.client_tx_id.clone();
-        if state.storage(move |s| s.commit_remembered(&id)).await? {
+        let (principal, id) = (commit.principal_key.clone(), commit.client_tx_id.clone());
+        if state
+            .storage(move |s| s.commit_remembered(&principal, &id))
+            .await?
+        {
             return state.committer.submit(commit).await;
         }
     }

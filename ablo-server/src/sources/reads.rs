@@ -157,6 +157,7 @@ pub(crate) async fn reconcile(
 fn source_commit(source: &Source, operations: Vec<PreparedOperation>) -> PreparedCommit {
     PreparedCommit {
         client_tx_id: format!("src_{}", uuid::Uuid::now_v7().simple()),
+        principal_key: format!("source:{}", source.name),
         remember: false,
         body_hash: String::new(),
         actor: Actor {

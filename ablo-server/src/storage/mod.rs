@@ -112,6 +112,9 @@ impl StoredRow {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdempotencyRecord {
+    /// Whose record it is ([`crate::auth::Principal::idempotency_key`]):
+    /// only the same principal's retry finds it.
+    pub principal: String,
     /// The client transaction id.
     pub client_tx_id: String,
     /// Hex SHA-256 of the canonical request body.
@@ -201,7 +204,7 @@ pub struct ListPosition {
 /// ```
 /// use ablo_server::storage::{ListQuery, SortKey};
 /// let q = ListQuery { model: "tasks".into(), filters: vec![("status".into(), serde_json::json!("todo"))],
-///     sort: SortKey::Id, descending: false, limit: 50, after: None };
+///     sort: SortKey::Id, descending: false, limit: 50, after: None, visible_to: None };
 /// assert_eq!(q.limit, 50);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -219,6 +222,9 @@ pub struct ListQuery {
     pub limit: usize,
     /// Where the previous page ended.
     pub after: Option<ListPosition>,
+    /// Only rows each of whose sync groups matches these patterns (a
+    /// capability's read scope); `None` for every row.
+    pub visible_to: Option<crate::capability::GroupPatterns>,
 }
 
 /// The result of [`Storage::deltas_after`].
@@ -268,9 +274,10 @@ pub trait WriteTx: AuditTx {
     /// Appends a delta to the sync log (`position` orders deltas of one
     /// commit).
     fn append_delta(&mut self, position: usize, delta: &Delta) -> Result<(), StorageError>;
-    /// Looks up a remembered commit.
+    /// Looks up a commit `principal` made and asked to be remembered.
     fn idempotency(
         &mut self,
+        principal: &str,
         client_tx_id: &str,
     ) -> Result<Option<IdempotencyRecord>, StorageError>;
     /// Remembers a commit.
@@ -307,6 +314,10 @@ pub trait Storage: AuthzStorage + SourceStorage + Send + Sync + 'static {
     /// Deltas with sync id above `after`, at most about `limit` (a page
     /// is extended to finish its last commit).
     fn deltas_after(&self, after: SyncId, limit: usize) -> Result<LogPage, StorageError>;
+    /// A random 32-byte secret the server keeps under `name`, created on
+    /// first use and the same ever after (and on every node sharing the
+    /// store): list cursors are sealed with it.
+    fn server_secret(&self, name: &str) -> Result<Vec<u8>, StorageError>;
     /// Removes idempotency records created before `before`; returns how
     /// many.
     fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError>;

@@ -46,5 +46,5 @@ pub trait SourceStorage {
     /// Whether a commit with this transaction id was sent to a source.
     fn is_source_commit(&self, client_tx_id: &str) -> Result<bool, StorageError>;
     /// Whether a commit with this transaction id is remembered for replay.
-    fn commit_remembered(&self, client_tx_id: &str) -> Result<bool, StorageError>;
+    fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError>;
 }

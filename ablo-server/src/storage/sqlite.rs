@@ -36,13 +36,20 @@ CREATE TABLE IF NOT EXISTS sync_log (
     delta TEXT NOT NULL,
     PRIMARY KEY (sync_id, position)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS idempotency (
-    client_tx_id TEXT PRIMARY KEY,
+DROP TABLE IF EXISTS idempotency;
+CREATE TABLE IF NOT EXISTS idempotency_records (
+    principal TEXT NOT NULL,
+    client_tx_id TEXT NOT NULL,
     body_hash TEXT NOT NULL,
     receipt TEXT NOT NULL,
-    created_at_ms INTEGER NOT NULL
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (principal, client_tx_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_records_by_age ON idempotency_records (created_at_ms);
+CREATE TABLE IF NOT EXISTS server_secrets (
+    name TEXT PRIMARY KEY,
+    secret BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_at_ms);
 CREATE TABLE IF NOT EXISTS pushed_schema (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     hash TEXT NOT NULL,
@@ -236,6 +243,27 @@ fn build_list_sql(query: &ListQuery) -> (String, Vec<SqlValue>) {
             args.push(sql_value(value));
         }
     }
+    if let Some(patterns) = &query.visible_to {
+        // Every group of the row must match a pattern of the scope.
+        let mut allowed: Vec<String> = Vec::new();
+        for group in &patterns.exact {
+            allowed.push("g.value = ?".into());
+            args.push(SqlValue::Text(group.clone()));
+        }
+        for prefix in &patterns.prefixes {
+            allowed.push("substr(g.value, 1, ?) = ?".into());
+            args.push(SqlValue::Integer(prefix.chars().count() as i64));
+            args.push(SqlValue::Text(prefix.clone()));
+        }
+        let allowed = if allowed.is_empty() {
+            "0".to_owned()
+        } else {
+            allowed.join(" OR ")
+        };
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM json_each(rows.sync_groups) g WHERE NOT ({allowed}))"
+        ));
+    }
     let key = sort_expr(&query.sort);
     if let Some(after) = &query.after {
         let id = SqlValue::Text(after.id.clone());
@@ -414,10 +442,24 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn server_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let conn = self.writer.lock().expect("writer connection");
+        let fresh: [u8; 32] = rand::random();
+        conn.execute(
+            "INSERT INTO server_secrets (name, secret) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![name, fresh.to_vec()],
+        )?;
+        Ok(conn.query_row(
+            "SELECT secret FROM server_secrets WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )?)
+    }
+
     fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError> {
         let conn = self.writer.lock().expect("writer connection");
         Ok(conn.execute(
-            "DELETE FROM idempotency WHERE created_at_ms < ?1",
+            "DELETE FROM idempotency_records WHERE created_at_ms < ?1",
             params![before.as_millis()],
         )?)
     }
@@ -504,18 +546,21 @@ impl WriteTx for SqliteTx<'_> {
 
     fn idempotency(
         &mut self,
+        principal: &str,
         client_tx_id: &str,
     ) -> Result<Option<IdempotencyRecord>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT body_hash, receipt, created_at_ms FROM idempotency WHERE client_tx_id = ?1",
+            "SELECT body_hash, receipt, created_at_ms FROM idempotency_records
+             WHERE principal = ?1 AND client_tx_id = ?2",
         )?;
         let raw: Option<(String, String, i64)> = stmt
-            .query_row(params![client_tx_id], |r| {
+            .query_row(params![principal, client_tx_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
         raw.map(|(body_hash, receipt, created_at_ms)| {
             Ok(IdempotencyRecord {
+                principal: principal.to_owned(),
                 client_tx_id: client_tx_id.to_owned(),
                 body_hash,
                 receipt: serde_json::from_str::<CommitReceipt>(&receipt)?,
@@ -528,9 +573,11 @@ impl WriteTx for SqliteTx<'_> {
 
     fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError> {
         let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO idempotency (client_tx_id, body_hash, receipt, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO idempotency_records (principal, client_tx_id, body_hash, receipt, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         stmt.execute(params![
+            record.principal,
             record.client_tx_id,
             record.body_hash,
             serde_json::to_string(&record.receipt)?,
@@ -619,6 +666,7 @@ mod tests {
                     descending,
                     limit: 2,
                     after: after.clone(),
+                    visible_to: None,
                 };
                 let (rows, _) = storage.list(&query).unwrap();
                 let Some(last) = rows.last() else { break };

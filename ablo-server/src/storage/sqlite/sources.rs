@@ -109,12 +109,12 @@ impl SourceStorage for SqliteStorage {
         Ok(())
     }
 
-    fn commit_remembered(&self, client_tx_id: &str) -> Result<bool, StorageError> {
+    fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError> {
         self.read(|conn| {
             Ok(conn
                 .query_row(
-                    "SELECT 1 FROM idempotency WHERE client_tx_id = ?1",
-                    params![client_tx_id],
+                    "SELECT 1 FROM idempotency_records WHERE principal = ?1 AND client_tx_id = ?2",
+                    params![principal, client_tx_id],
                     |_| Ok(()),
                 )
                 .optional()?
