@@ -112,6 +112,17 @@ pub fn schema() -> SchemaDescriptor {
         )],
         vec![],
     );
+    // Rows in two groups at once, for the isolation tests.
+    let tickets = model(
+        "tickets",
+        vec![
+            field("orgId", FieldType::String),
+            field("projectKey", FieldType::String),
+            field("title", FieldType::String),
+            field("notes", opt(FieldType::Json)),
+        ],
+        vec!["org:{orgId}".into(), "project:{projectKey}".into()],
+    );
     let mut registry = TypeRegistry::default();
     registry.add_enum(EnumDescriptor {
         name: "TaskStatus".into(),
@@ -131,7 +142,7 @@ pub fn schema() -> SchemaDescriptor {
         ts: String::new(),
         json_schema: json!({}),
     });
-    SchemaDescriptor::build("App", vec![tasks, projects, counters], registry)
+    SchemaDescriptor::build("App", vec![tasks, projects, counters, tickets], registry)
 }
 
 /// A task body with every required field.
