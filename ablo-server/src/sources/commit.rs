@@ -93,6 +93,7 @@ pub(crate) async fn run(
         }
         rows = mirror_rows(state, keys).await?;
     }
+    check_scope(&commit, &rows)?;
     check_existence(&commit, &rows)?;
     let mut flagged = Vec::with_capacity(commit.operations.len());
     let mut before_commit = rows.clone();
@@ -120,6 +121,34 @@ pub(crate) async fn run(
 }
 
 type Mirror = HashMap<RowKey, Option<StoredRow>>;
+
+/// Refuses, before the source is called, a write by a capability to a row
+/// outside its groups (answered as not found, like a missing row) or one
+/// that would leave the row in a group it lacks: nothing out of scope ever
+/// reaches the customer's database.
+fn check_scope(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError> {
+    let Some(scope) = &commit.attribution.scope else {
+        return Ok(());
+    };
+    let mut rows = mirror.clone();
+    for op in &commit.operations {
+        let key = (op.model.clone(), op.id.clone());
+        let current = rows.get(&key).cloned().flatten();
+        if let Some(row) = &current
+            && !scope.allows_row(&row.sync_groups)
+        {
+            return Err(crate::error::row_not_found(&op.model, &op.id));
+        }
+        let after = preview(op, current);
+        if let Some(row) = &after {
+            scope
+                .check_row_groups(&row.sync_groups)
+                .map_err(crate::capability::denied)?;
+        }
+        rows.insert(key, after);
+    }
+    Ok(())
+}
 
 /// Refuses, before the source is called, a create of a row that exists and
 /// an update or delete of a row that does not (operations of one commit
