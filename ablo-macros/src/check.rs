@@ -13,7 +13,7 @@ use crate::types;
 
 /// Wire names taken by the row envelope around every model (`Row<T>`): a
 /// field may not use them.
-pub const RESERVED_WIRE_NAMES: &[&str] = &["id", "stamp", "createdAt", "updatedAt"];
+pub const RESERVED_WIRE_NAMES: &[&str] = &crate::rules::RESERVED_ROW_FIELDS;
 
 /// Rust field names taken by the generated patch type (`TaskPatch::new()`).
 pub const RESERVED_RUST_NAMES: &[&str] = &["new"];

@@ -18,6 +18,12 @@ mod check;
 mod ctxt;
 mod expand;
 mod naming;
+/// The schema naming rules, shared with the server and code generation: the
+/// runtime's `schema::rules` file, compiled here as well so the macros need
+/// not wait for the runtime's client stack to build.
+#[path = "../../ablo-runtime/src/schema/rules.rs"]
+#[allow(dead_code)]
+mod rules;
 mod types;
 
 use proc_macro::TokenStream;

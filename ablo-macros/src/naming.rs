@@ -46,13 +46,10 @@ pub fn variant_wire_value(variant: &str) -> String {
 }
 
 /// Whether a user-given wire name is usable everywhere the name travels: URL
-/// paths, JSON keys, TypeScript properties and sync-group templates.
+/// paths, JSON keys, TypeScript properties and sync-group templates (the
+/// shared rule, `schema::rules::is_wire_name`).
 pub fn is_valid_wire_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::rules::is_wire_name(name)
 }
 
 #[cfg(test)]

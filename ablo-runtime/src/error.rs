@@ -144,6 +144,19 @@ pub enum Error {
     /// The server failed (5xx) or answered something the client cannot read.
     #[error("server error: {0}")]
     Server(Box<ErrorInfo>),
+    /// The schema does not fit: on connect, the client's models do not match
+    /// the server's schema or the server holds none (`schema_mismatch`,
+    /// `schema_not_found`); on push, the schema would break clients of the
+    /// one the server holds and the push did not allow it
+    /// (`breaking_schema_change`, 409). Carries the breaking changes.
+    #[error("schema mismatch: {info}")]
+    SchemaMismatch {
+        /// Code, message, request id.
+        info: Box<ErrorInfo>,
+        /// The breaking changes, from the client's (or the held) schema to
+        /// the other one.
+        changes: Vec<crate::schema::SchemaChange>,
+    },
     /// The client was configured with bad options (an unparsable URL, an
     /// empty API key, a schema without a model the code asks for).
     #[error("invalid configuration: {0}")]
@@ -227,10 +240,11 @@ impl Error {
             (_, "busy") => "busy",
             (_, "stale_context") => "stale_context",
             (_, "idempotency_conflict") => "idempotency",
+            (_, "breaking_schema_change" | "schema_mismatch") => "schema_mismatch",
             (
                 "stale_context" | "validation" | "authentication" | "permission" | "not_found"
                 | "idempotency" | "rate_limit" | "busy" | "entity_claimed" | "connection"
-                | "server" | "configuration",
+                | "server" | "configuration" | "schema_mismatch",
                 _,
             ) => kind,
             _ => kind_for_status(info.status.unwrap_or(500)),
@@ -275,6 +289,15 @@ impl Error {
                 let intents = detail_intents(&info);
                 Error::EntityClaimed { info, intents }
             }
+            "schema_mismatch" => {
+                let changes = info
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.get("changes"))
+                    .and_then(|c| serde_json::from_value(c.clone()).ok())
+                    .unwrap_or_default();
+                Error::SchemaMismatch { info, changes }
+            }
             "connection" => Error::Connection(info),
             "configuration" => Error::Configuration(info),
             _ => Error::Server(info),
@@ -299,6 +322,26 @@ impl Error {
     /// ```
     pub fn configuration(code: &str, message: impl Into<String>) -> Error {
         Error::Configuration(Box::new(ErrorInfo::new(code, message)))
+    }
+
+    /// A client-side schema mismatch: `changes` are the breaking changes
+    /// found, listed in `details.changes` too.
+    ///
+    /// ```
+    /// let err = ablo_runtime::Error::schema_mismatch("schema_mismatch", "tasks.title removed", vec![]);
+    /// assert!(matches!(err, ablo_runtime::Error::SchemaMismatch { .. }));
+    /// ```
+    pub fn schema_mismatch(
+        code: &str,
+        message: impl Into<String>,
+        changes: Vec<crate::schema::SchemaChange>,
+    ) -> Error {
+        let mut info = ErrorInfo::new(code, message);
+        info.details = Some(serde_json::json!({ "changes": changes }));
+        Error::SchemaMismatch {
+            info: Box::new(info),
+            changes,
+        }
     }
 
     /// A client-side validation error (bad input caught before sending).
@@ -333,6 +376,7 @@ impl Error {
             | Error::RateLimit { info, .. }
             | Error::Busy { info, .. }
             | Error::EntityClaimed { info, .. }
+            | Error::SchemaMismatch { info, .. }
             | Error::Validation(info)
             | Error::Authentication(info)
             | Error::Permission(info)

@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! ablo-server serve --addr 127.0.0.1:7700 --data ./ablo-data
+//! ABLO_API_KEY=sk_... ablo-server schema push ablo.schema.json
 //! ```
 
 mod keys_cli;
+mod schema_cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +32,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: keys_cli::KeysAction,
+    },
+    /// Push a schema file to a running server, or print the one it holds.
+    Schema {
+        #[command(subcommand)]
+        action: schema_cli::SchemaAction,
     },
 }
 
@@ -90,6 +97,7 @@ async fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
         Command::Keys { action } => return keys_cli::run(action),
+        Command::Schema { action } => return schema_cli::run(action).await,
     };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if args.json_logs {
@@ -115,7 +123,13 @@ async fn main() -> ExitCode {
         _ => {}
     }
     println!("ablo-server listening on {}", server.url());
-    wait_for_signal().await;
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = server.writer_died() => {
+            eprintln!("ablo-server: the commit writer stopped; exiting so a supervisor restarts the server");
+            return ExitCode::from(70);
+        }
+    }
     tracing::info!("shutting down: finishing in-flight commits");
     match server.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,

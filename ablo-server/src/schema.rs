@@ -1,17 +1,16 @@
 //! Checks a pushed [`SchemaDescriptor`] for consistency and computes a row's
 //! sync groups from its model's templates.
 
-use std::collections::HashSet;
-
 use ablo_runtime::wire::JsonObject;
-use ablo_runtime::{FieldDescriptor, FieldType, Json, SCHEMA_FORMAT_VERSION, SchemaDescriptor};
+use ablo_runtime::{Json, SchemaDescriptor};
 
-/// Field names the server sets itself; a model may not declare them.
+/// Field names the server sets itself; a model may not declare them (the
+/// shared rule, [`ablo_runtime::schema::rules::RESERVED_ROW_FIELDS`]).
 ///
 /// ```
 /// assert!(ablo_server::schema::RESERVED_FIELDS.contains(&"stamp"));
 /// ```
-pub const RESERVED_FIELDS: &[&str] = &["id", "stamp", "createdAt", "updatedAt"];
+pub const RESERVED_FIELDS: &[&str] = &ablo_runtime::schema::rules::RESERVED_ROW_FIELDS;
 
 /// The group of a row whose model declares no sync groups (or whose
 /// templates all name `null` fields).
@@ -21,10 +20,11 @@ pub const RESERVED_FIELDS: &[&str] = &["id", "stamp", "createdAt", "updatedAt"];
 /// ```
 pub const DEFAULT_GROUP: &str = "default";
 
-/// Every problem of a schema, or `Ok` when it can be enforced: a valid hash,
-/// model and field names that are identifiers, no duplicates, no reserved
-/// field names, every referenced model, enum and object declared, and sync
-/// group templates naming existing fields.
+/// Every problem of a schema, or `Ok` when it can be enforced: the shared
+/// rules of [`ablo_runtime::schema::validate_for_push`] (a supported layout,
+/// a valid hash, identifier names, no duplicates, no reserved field names,
+/// every referenced model, enum and object declared, sync-group templates
+/// naming existing fields), each problem as `element: problem`.
 ///
 /// ```
 /// use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor, TypeRegistry};
@@ -36,128 +36,69 @@ pub const DEFAULT_GROUP: &str = "default";
 /// assert_eq!(problems.len(), 2, "{problems:?}");
 /// ```
 pub fn check(schema: &SchemaDescriptor) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    if schema.format_version != SCHEMA_FORMAT_VERSION {
-        problems.push(format!(
-            "formatVersion {} is not supported (expected {SCHEMA_FORMAT_VERSION})",
-            schema.format_version
-        ));
-    }
-    if !schema.hash_is_valid() {
-        problems.push("hash does not match the descriptor's content".to_owned());
-    }
-    let mut model_names = HashSet::new();
-    for model in &schema.models {
-        if !is_identifier(&model.name) {
-            problems.push(format!("model name `{}` is not an identifier", model.name));
-        }
-        if !model_names.insert(model.name.as_str()) {
-            problems.push(format!("model `{}` is declared twice", model.name));
-        }
-        check_fields(
-            schema,
-            &format!("model `{}`", model.name),
-            &model.fields,
-            &mut problems,
-        );
-        for template in &model.sync_groups {
-            for placeholder in placeholders(template) {
-                if model.field(placeholder).is_none() {
-                    problems.push(format!(
-                        "model `{}`: sync group `{template}` names unknown field `{placeholder}`",
-                        model.name
-                    ));
-                }
-            }
-        }
-    }
-    for object in &schema.objects {
-        check_fields(
-            schema,
-            &format!("object `{}`", object.name),
-            &object.fields,
-            &mut problems,
-        );
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    ablo_runtime::schema::validate_for_push(schema)
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect())
 }
 
-fn check_fields(
-    schema: &SchemaDescriptor,
-    owner: &str,
-    fields: &[FieldDescriptor],
-    problems: &mut Vec<String>,
-) {
-    let mut names = HashSet::new();
-    for field in fields {
-        if !is_identifier(&field.name) {
-            problems.push(format!(
-                "{owner}: field name `{}` is not an identifier",
-                field.name
-            ));
-        }
-        if RESERVED_FIELDS.contains(&field.name.as_str()) {
-            problems.push(format!("{owner}: field name `{}` is reserved", field.name));
-        }
-        if !names.insert(field.name.as_str()) {
-            problems.push(format!("{owner}: field `{}` is declared twice", field.name));
-        }
-        check_type(schema, owner, &field.name, &field.ty, problems);
+/// Whether a push of `next` over `current` (the schema the server holds, if
+/// any) may go ahead: always for a first push or a push that breaks no
+/// client (the rules of [`ablo_runtime::schema::diff`]), and for a breaking
+/// one only when the push says so (`allow_breaking`, the `allowBreaking`
+/// query parameter). Refused: 409 `breaking_schema_change`, its details
+/// listing the breaking changes.
+///
+/// ```
+/// use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor, TypeRegistry};
+/// let model = |fields| ModelDescriptor { name: "tasks".into(), type_name: "Task".into(), doc: None,
+///     fields, sync_groups: vec![], ts: String::new(), json_schema: serde_json::json!({}) };
+/// let title = FieldDescriptor::new("title", "title", FieldType::String);
+/// let old = SchemaDescriptor::build("App", vec![model(vec![title])], TypeRegistry::default());
+/// let new = SchemaDescriptor::build("App", vec![model(vec![])], TypeRegistry::default());
+/// let refused = ablo_server::schema::check_push(Some(&old), &new, false).unwrap_err();
+/// assert_eq!(refused.code(), "breaking_schema_change");
+/// assert_eq!(refused.status().as_u16(), 409);
+/// assert!(ablo_server::schema::check_push(Some(&old), &new, true).is_ok());
+/// assert!(ablo_server::schema::check_push(None, &new, false).is_ok());
+/// ```
+pub fn check_push(
+    current: Option<&SchemaDescriptor>,
+    next: &SchemaDescriptor,
+    allow_breaking: bool,
+) -> Result<Vec<ablo_runtime::schema::SchemaChange>, crate::ApiError> {
+    let Some(current) = current else {
+        return Ok(Vec::new());
+    };
+    let diff = ablo_runtime::schema::diff(current, next);
+    if diff.is_breaking() && !allow_breaking {
+        let breaking: Vec<_> = diff.breaking().cloned().collect();
+        let list: Vec<String> = breaking.iter().map(ToString::to_string).collect();
+        return Err(crate::ApiError::new(
+            ablo_runtime::wire::ErrorType::Validation,
+            axum::http::StatusCode::CONFLICT,
+            ablo_runtime::wire::codes::BREAKING_SCHEMA_CHANGE,
+            format!(
+                "the pushed schema would break clients of the schema in force ({}); push again with allowBreaking=true if this is intended",
+                list.join("; ")
+            ),
+        )
+        .with_details(serde_json::json!({
+            "currentHash": current.hash,
+            "hash": next.hash,
+            "changes": breaking,
+        })));
     }
+    Ok(diff.changes)
 }
 
-fn check_type(
-    schema: &SchemaDescriptor,
-    owner: &str,
-    field: &str,
-    ty: &FieldType,
-    problems: &mut Vec<String>,
-) {
-    match ty {
-        FieldType::Ref { model } if schema.model(model).is_none() => problems.push(format!(
-            "{owner}: field `{field}` references unknown model `{model}`"
-        )),
-        FieldType::Enum { name } if schema.enum_named(name).is_none() => problems.push(format!(
-            "{owner}: field `{field}` uses undeclared enum `{name}`"
-        )),
-        FieldType::Object { name } if schema.object_named(name).is_none() => problems.push(
-            format!("{owner}: field `{field}` uses undeclared object `{name}`"),
-        ),
-        FieldType::Integer { bits, .. } if ![8, 16, 32, 64].contains(bits) => problems.push(
-            format!("{owner}: field `{field}` has unsupported integer width {bits}"),
-        ),
-        FieldType::Float { bits } if ![32, 64].contains(bits) => problems.push(format!(
-            "{owner}: field `{field}` has unsupported float width {bits}"
-        )),
-        FieldType::List { of } | FieldType::Optional { of } => {
-            check_type(schema, owner, field, of, problems)
-        }
-        _ => {}
-    }
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 64
-}
-
-/// The field names a sync-group template uses: `org:{orgId}` → `orgId`.
+/// The field names a sync-group template uses: `org:{orgId}` → `orgId`
+/// ([`ablo_runtime::schema::rules::placeholders`]).
 ///
 /// ```
 /// let names: Vec<_> = ablo_server::schema::placeholders("org:{orgId}:team:{teamId}").collect();
 /// assert_eq!(names, ["orgId", "teamId"]);
 /// ```
 pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
-    template
-        .split('{')
-        .skip(1)
-        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+    ablo_runtime::schema::rules::placeholders(template)
 }
 
 /// The sync groups of a row of a model with these templates: each template
@@ -198,4 +139,40 @@ fn render(template: &str, data: &JsonObject) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// `PUT /v1/schema`: checks `schema` ([`check`], then [`check_push`] against
+/// the schema in force), stores it when it differs and answers what changed.
+pub(crate) async fn push(
+    state: &crate::state::SharedState,
+    schema: SchemaDescriptor,
+    allow_breaking: bool,
+) -> Result<ablo_runtime::wire::SchemaPushResponse, crate::ApiError> {
+    use ablo_runtime::wire::codes;
+    if let Err(problems) = check(&schema) {
+        return Err(crate::ApiError::unprocessable(
+            codes::INVALID_SCHEMA,
+            format!("the schema cannot be enforced: {}", problems.join("; ")),
+        )
+        .with_details(serde_json::json!({"problems": problems})));
+    }
+    let current = state.schema();
+    let changes = check_push(current.as_deref(), &schema, allow_breaking)?;
+    let changed = current.is_none_or(|current| current.hash != schema.hash);
+    if changed {
+        let stored = schema.clone();
+        state.storage(move |s| s.put_schema(&stored)).await?;
+        *state.schema.write().expect("schema lock") = Some(std::sync::Arc::new(schema.clone()));
+        tracing::info!(
+            hash = %schema.hash,
+            models = schema.models.len(),
+            breaking = changes.iter().any(|c| c.breaking),
+            "schema pushed"
+        );
+    }
+    Ok(ablo_runtime::wire::SchemaPushResponse {
+        hash: schema.hash,
+        changed,
+        changes,
+    })
 }

@@ -24,7 +24,6 @@
 //! }
 //! ```
 
-mod diff;
 mod error;
 mod files;
 mod json_out;
@@ -38,7 +37,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use ablo_runtime::SchemaDescriptor;
-pub use diff::{SchemaChange, SchemaDiff, diff};
+pub use ablo_runtime::schema::{SchemaChange, SchemaDiff, diff};
 pub use error::CodegenError;
 pub use files::{CheckReport, GenerateReport, StaleFile};
 

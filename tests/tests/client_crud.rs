@@ -254,14 +254,22 @@ async fn models_outside_the_schema_are_refused_before_sending() {
 
 #[tokio::test]
 async fn the_server_refuses_data_against_another_schema() {
-    // A client that pushed a schema without `counters` makes the server
-    // refuse writes to it, with a typed validation error.
+    // A schema without `counters`, pushed as a meant breaking change, makes
+    // the server refuse writes to it, with a typed validation error.
     #[ablo::model(name = "counters")]
     pub struct OtherCounter {
         pub label: String,
     }
     ablo::schema! { pub struct Narrow { tasks: Task } }
     let server = TestServer::start().await;
+    ablo::client::push_schema(
+        &server.url,
+        API_KEY,
+        &Narrow::descriptor(),
+        ablo::client::PushOptions::allowing_breaking(),
+    )
+    .await
+    .unwrap();
     let client = Client::builder(&server.url, API_KEY)
         .schema(Narrow::descriptor())
         .connect()

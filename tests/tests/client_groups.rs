@@ -32,6 +32,7 @@ async fn a_row_leaving_the_clients_groups_leaves_its_pool_and_watches() {
         .with_addr("127.0.0.1:0".parse().unwrap())
         .with_api_key(API_KEY);
     let server = ablo_server::start(config).await.unwrap();
+    ablo_tests::push_schema(&server.url(), API_KEY, &Docs::descriptor()).await;
     let admin = Client::builder(server.url(), API_KEY)
         .schema(Docs::descriptor())
         .connect()

@@ -109,6 +109,7 @@ impl Setup {
         config.source_retry.initial_delay = Duration::from_millis(20);
         let server = ablo_server::start(config).await.unwrap();
         let python = start_python(&server.url()).await;
+        ablo_tests::push_schema(&server.url(), API_KEY, &App::descriptor()).await;
         let client = Client::builder(server.url(), API_KEY)
             .schema(App::descriptor())
             .timeout(Duration::from_secs(20))

@@ -110,6 +110,7 @@ async fn a_rust_data_source_serves_writes_reads_and_events() {
     let server = ablo_server::start(config).await.unwrap();
     let table = Arc::new(Table::default());
     let source_url = serve(table.clone()).await;
+    ablo_tests::push_schema(&server.url(), API_KEY, &Notes::descriptor()).await;
     let client = Client::builder(server.url(), API_KEY)
         .schema(Notes::descriptor())
         .retry(RetryPolicy::default().max_attempts(1))
@@ -293,6 +294,7 @@ async fn failing_sources_are_retried_and_bad_answers_refused() {
     let flaky = Arc::new(Flaky::default());
     *flaky.failures_left.lock().unwrap() = 2;
     let url = serve(flaky.clone()).await;
+    ablo_tests::push_schema(&server.url(), API_KEY, &Notes::descriptor()).await;
     let client = Client::builder(server.url(), API_KEY)
         .schema(Notes::descriptor())
         .retry(RetryPolicy::default().max_attempts(1))

@@ -141,12 +141,34 @@ pub fn expand(input: SchemaInput) -> TokenStream {
         #private::__client_surface! {
             impl #ident {
                 /// Connects to the Ablo server at `url` with an API key or
-                /// capability token, using this schema.
+                /// capability token, using this schema: the server's schema
+                /// must be this one or an additive evolution of it, else
+                /// `Error::SchemaMismatch`. Connecting never pushes; see
+                /// `push_schema`.
                 #vis async fn connect(
                     url: impl ::core::convert::Into<::std::string::String>,
                     api_key: impl ::core::convert::Into<::std::string::String>,
                 ) -> ::core::result::Result<#client, #private::client::Error> {
                     Self::connect_with(#private::client::Client::builder(url, api_key)).await
+                }
+
+                /// Pushes this schema to the server at `url` with an API key
+                /// (`PUT /v1/schema`). A change that would break clients of
+                /// the schema the server holds is refused with
+                /// `Error::SchemaMismatch` (`breaking_schema_change`); use
+                /// `ablo::client::push_schema` with
+                /// `PushOptions::allowing_breaking()` when it is meant.
+                #vis async fn push_schema(
+                    url: impl ::core::convert::AsRef<str>,
+                    api_key: impl ::core::convert::AsRef<str>,
+                ) -> ::core::result::Result<#private::client::SchemaPushResponse, #private::client::Error> {
+                    #private::client::push_schema(
+                        url.as_ref(),
+                        api_key.as_ref(),
+                        &Self::descriptor(),
+                        ::core::default::Default::default(),
+                    )
+                    .await
                 }
 
                 /// Connects with a prepared builder (timeouts, participant,

@@ -17,7 +17,7 @@ use super::{Client, Shared};
 use crate::error::Error;
 use crate::schema::SchemaDescriptor;
 use crate::types::SyncId;
-use crate::wire::{DeltasPage, SchemaPushResponse};
+use crate::wire::DeltasPage;
 
 /// Options of a [`Client`], then [`ClientBuilder::connect`].
 ///
@@ -75,8 +75,11 @@ impl ClientBuilder {
         }
     }
 
-    /// The application's schema: pushed to the server on connect
-    /// (`PUT /v1/schema`), and used to refuse handles of models it lacks.
+    /// The application's schema: on connect the client reads the server's
+    /// (`GET /v1/schema`) and fails with [`Error::SchemaMismatch`] unless it
+    /// is the same or an additive evolution of this one
+    /// ([`crate::schema::compatible`]); handles of models it lacks are
+    /// refused. Connecting never pushes: see [`Client::push_schema`].
     ///
     /// ```
     /// use ablo_runtime::{SchemaDescriptor, TypeRegistry, client::Client};
@@ -151,13 +154,15 @@ impl ClientBuilder {
         self
     }
 
-    /// Checks the options, pushes the schema (if one was given), learns the
-    /// server's newest sync id and starts the live subscription and the
-    /// write queue.
+    /// Checks the options, checks the schema (if one was given) against the
+    /// server's, learns the server's newest sync id and starts the live
+    /// subscription and the write queue. It works the same with an API key
+    /// or a capability token, and never pushes a schema.
     ///
     /// Fails with [`Error::Configuration`] for a bad URL or an empty key,
     /// [`Error::Authentication`] for a key the server refuses,
-    /// [`Error::Validation`] for a schema the server refuses, and
+    /// [`Error::SchemaMismatch`] when the server's schema does not fit the
+    /// client's (or the server holds none), and
     /// [`Error::Connection`] when the server cannot be reached.
     ///
     /// ```no_run
@@ -195,25 +200,7 @@ impl ClientBuilder {
         )?;
 
         if let Some(schema) = &self.schema {
-            let body = serde_json::to_value(schema).map_err(|e| {
-                Error::configuration("invalid_schema", format!("schema does not serialize: {e}"))
-            })?;
-            let pushed: SchemaPushResponse = transport
-                .call(
-                    &Request::new(Method::PUT, &["v1", "schema"]).body(body),
-                    self.timeout,
-                )
-                .await?;
-            transport.log.info(format!(
-                "schema `{}` {} (hash {})",
-                schema.name,
-                if pushed.changed {
-                    "pushed"
-                } else {
-                    "unchanged"
-                },
-                pushed.hash
-            ));
+            super::schema_sync::check_against_server(&transport, schema, self.timeout).await?;
         }
 
         let head = server_head(&transport, self.timeout).await?;
@@ -263,7 +250,7 @@ async fn server_head(transport: &Transport, timeout: Duration) -> Result<SyncId,
     Ok(page.stamp)
 }
 
-fn parse_base_url(url: &str) -> Result<Url, Error> {
+pub(crate) fn parse_base_url(url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url).map_err(|e| {
         Error::configuration(
             "invalid_url",

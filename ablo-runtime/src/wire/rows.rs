@@ -122,6 +122,10 @@ pub struct SchemaPushResponse {
     pub hash: String,
     /// Whether it differs from the schema in force before the push.
     pub changed: bool,
+    /// What changed against the schema in force before the push (empty for
+    /// a first push or an unchanged schema), breaking changes marked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::schema::SchemaChange>,
 }
 
 /// `GET /v1/health`: liveness, no authentication.

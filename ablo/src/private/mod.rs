@@ -20,7 +20,8 @@ pub use serde_support::{PatchFields, deserialize_enum_index, deserialize_patch};
 /// The client types the typed surface of `ablo::schema!` is built on.
 pub mod client {
     pub use ablo_runtime::Error;
-    pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
+    pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle, PushOptions, push_schema};
+    pub use ablo_runtime::wire::SchemaPushResponse;
 }
 
 /// Emits the typed client surface of `ablo::schema!` (`App::connect`,

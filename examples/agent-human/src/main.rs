@@ -75,6 +75,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         .api_key()
         .expect("a new server creates a key")
         .to_owned();
+    App::push_schema(server.url(), &api_key).await?;
     let admin = App::connect(server.url(), &api_key).await?;
     let human = participant(&server.url(), admin.client(), MintCapability::user("u_ada")).await?;
     let agent = participant(

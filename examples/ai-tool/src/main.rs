@@ -153,6 +153,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         .api_key()
         .expect("a new server creates a key")
         .to_owned();
+    App::push_schema(server.url(), &api_key).await?;
     let app = App::connect(server.url(), &api_key).await?;
     let task = app
         .tasks()

@@ -143,6 +143,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     writeln!(out, "2. billing app on {source_url}")?;
 
     // 3. Connect (this pushes the schema), then back `invoices` by the app.
+    Billing::push_schema(server.url(), &api_key).await?;
     let billing = Billing::connect(server.url(), &api_key).await?;
     billing.ready().await?;
     let configured = billing

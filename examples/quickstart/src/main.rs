@@ -9,8 +9,9 @@
 //! cargo run -p quickstart
 //! ```
 //!
-//! Against a server you started yourself (`ablo-server serve`), connect the
-//! same way with its URL and API key.
+//! Against a server you started yourself (`ablo-server serve`), push the
+//! schema once (`App::push_schema` or `ablo-server schema push`) and connect
+//! the same way with its URL and API key.
 
 use std::fmt::Write as _;
 
@@ -67,7 +68,10 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         .to_owned();
     writeln!(out, "1. server listening on {}", server.url())?;
 
-    // 2. Connect: the schema is pushed to the server, which enforces it.
+    // 2. Push the schema (an explicit step, once per deploy; the server
+    //    enforces it), then connect: connecting checks that the server's
+    //    schema matches this client's and never pushes.
+    App::push_schema(server.url(), &api_key).await?;
     let station = App::connect(server.url(), &api_key).await?;
     station.ready().await?;
     let reports = station.weather_reports();

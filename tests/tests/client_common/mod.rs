@@ -1,5 +1,5 @@
 //! Shared setup of the client end-to-end tests: a real embedded server on a
-//! free port in a temporary directory, and the test schema.
+//! free port in a temporary directory, with the test schema pushed.
 
 #![allow(dead_code)]
 
@@ -51,7 +51,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server on a free port in a new temporary directory.
+    /// Starts a server on a free port in a new temporary directory and
+    /// pushes the test schema (connecting never pushes).
     pub async fn start() -> TestServer {
         TestServer::start_with(|config| config).await
     }
@@ -64,10 +65,11 @@ impl TestServer {
         let config = ablo_server::ServerConfig::new(dir.path())
             .with_addr("127.0.0.1:0".parse().expect("addr"))
             .with_api_key(API_KEY);
-        let server = ablo_server::start(adjust(config))
-            .await
-            .expect("server starts");
+        let config = adjust(config);
+        let key = config.api_key.clone().unwrap_or_else(|| API_KEY.to_owned());
+        let server = ablo_server::start(config).await.expect("server starts");
         let url = server.url();
+        ablo_tests::push_schema(&url, &key, &App::descriptor()).await;
         TestServer {
             server: Some(server),
             url,

@@ -21,19 +21,19 @@
 
 use std::fmt;
 
-use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor};
+use super::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor};
 
 /// One difference between two descriptors.
 ///
 /// ```
-/// let change = ablo_codegen::SchemaChange {
+/// let change = ablo_runtime::schema::SchemaChange {
 ///     subject: "tasks.title".into(),
 ///     description: "field removed".into(),
 ///     breaking: true,
 /// };
 /// assert_eq!(change.to_string(), "BREAKING tasks.title: field removed");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaChange {
     /// What changed: `tasks`, `tasks.title`, `enum TaskStatus`,
     /// `object Address.city`.
@@ -57,7 +57,7 @@ impl fmt::Display for SchemaChange {
 /// ```
 /// # use ablo_runtime::{SchemaDescriptor, TypeRegistry};
 /// let a = SchemaDescriptor::build("App", vec![], TypeRegistry::default());
-/// let diff = ablo_codegen::diff(&a, &a);
+/// let diff = ablo_runtime::schema::diff(&a, &a);
 /// assert!(diff.changes.is_empty());
 /// assert!(!diff.is_breaking());
 /// ```
@@ -71,7 +71,7 @@ impl SchemaDiff {
     /// Whether any change is breaking.
     ///
     /// ```
-    /// use ablo_codegen::{SchemaChange, SchemaDiff};
+    /// use ablo_runtime::schema::{SchemaChange, SchemaDiff};
     /// let change = |breaking| SchemaChange { subject: "tasks".into(), description: "d".into(), breaking };
     /// assert!(!SchemaDiff { changes: vec![change(false)] }.is_breaking());
     /// assert!(SchemaDiff { changes: vec![change(false), change(true)] }.is_breaking());
@@ -83,7 +83,7 @@ impl SchemaDiff {
     /// The breaking changes only.
     ///
     /// ```
-    /// let diff = ablo_codegen::SchemaDiff::default();
+    /// let diff = ablo_runtime::schema::SchemaDiff::default();
     /// assert_eq!(diff.breaking().count(), 0);
     /// ```
     pub fn breaking(&self) -> impl Iterator<Item = &SchemaChange> {
@@ -123,8 +123,8 @@ impl fmt::Display for SchemaDiff {
 /// let note = FieldDescriptor::new("note", "note", FieldType::optional(FieldType::String));
 /// let old = SchemaDescriptor::build("App", vec![model(vec![title.clone()])], TypeRegistry::default());
 /// let added = SchemaDescriptor::build("App", vec![model(vec![title, note])], TypeRegistry::default());
-/// assert!(!ablo_codegen::diff(&old, &added).is_breaking());
-/// assert!(ablo_codegen::diff(&added, &old).is_breaking());
+/// assert!(!ablo_runtime::schema::diff(&old, &added).is_breaking());
+/// assert!(ablo_runtime::schema::diff(&added, &old).is_breaking());
 /// ```
 pub fn diff(old: &SchemaDescriptor, new: &SchemaDescriptor) -> SchemaDiff {
     let mut out = SchemaDiff::default();
@@ -139,6 +139,40 @@ pub fn diff(old: &SchemaDescriptor, new: &SchemaDescriptor) -> SchemaDiff {
     diff_enums(old, new, &mut out);
     diff_objects(old, new, &mut out);
     out
+}
+
+/// Whether a client built with `client` may work against a server holding
+/// `server`: the two are the same schema (equal hashes), or the server's is
+/// an additive evolution of the client's, that is [`diff`]`(client, server)`
+/// has no breaking change. The server may then hold more models, optional
+/// fields and enum variants than the client knows, and differ in indexes,
+/// sync groups and doc comments. On failure, the breaking changes.
+///
+/// ```
+/// use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor, TypeRegistry};
+/// use ablo_runtime::schema::compatible;
+/// let model = |fields| ModelDescriptor { name: "tasks".into(), type_name: "Task".into(),
+///     doc: None, fields, sync_groups: vec![], ts: String::new(), json_schema: serde_json::json!({}) };
+/// let title = FieldDescriptor::new("title", "title", FieldType::String);
+/// let note = FieldDescriptor::new("note", "note", FieldType::optional(FieldType::String));
+/// let client = SchemaDescriptor::build("App", vec![model(vec![title.clone()])], TypeRegistry::default());
+/// let server = SchemaDescriptor::build("App", vec![model(vec![title, note])], TypeRegistry::default());
+/// assert!(compatible(&client, &server).is_ok());
+/// let breaking = compatible(&server, &client).unwrap_err();
+/// assert_eq!(breaking.changes[0].subject, "tasks.note");
+/// ```
+pub fn compatible(client: &SchemaDescriptor, server: &SchemaDescriptor) -> Result<(), SchemaDiff> {
+    if client.hash == server.hash {
+        return Ok(());
+    }
+    let changes = diff(client, server);
+    if changes.is_breaking() {
+        Err(SchemaDiff {
+            changes: changes.breaking().cloned().collect(),
+        })
+    } else {
+        Ok(())
+    }
 }
 
 fn diff_models(old: &SchemaDescriptor, new: &SchemaDescriptor, out: &mut SchemaDiff) {

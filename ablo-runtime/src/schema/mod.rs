@@ -6,6 +6,19 @@
 //! produce TypeScript, JSON Schema and OpenAPI. Its [`SchemaDescriptor::hash`]
 //! is a SHA-256 over a canonical encoding of everything else, so it changes
 //! when, and only when, the schema changes.
+//!
+//! This module also owns the rules every part of Ablo applies to a schema:
+//! [`rules`] (names and reserved row fields, shared with the macros),
+//! [`validate`] (consistency, run by the server and code generation) and
+//! [`diff`] (which changes break clients, run by the server on push, by the
+//! client on connect and by `ablo-codegen diff`).
+
+mod diff;
+pub mod rules;
+mod validate;
+
+pub use diff::{SchemaChange, SchemaDiff, compatible, diff};
+pub use validate::{SchemaProblem, validate, validate_for_push};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
