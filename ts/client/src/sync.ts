@@ -129,8 +129,9 @@ export class Sync {
       } catch (error) {
         const abloError = error instanceof AbloError ? error : new AbloConnectionError('the live connection failed', error);
         if (abloError.type === 'authentication' || abloError.type === 'permission') {
+          // Keep trying (slowly: the user may sign in), but tell `ready()` now.
           this.#setState('needs-auth');
-          if (!this.#settled && !this.#transport.auth.refreshable) {
+          if (!this.#settled) {
             this.#settled = true;
             this.#ready.reject(abloError);
           }
@@ -145,7 +146,8 @@ export class Sync {
         continue;
       }
       this.#attempt++;
-      const ceiling = Math.min(2000, 50 * 2 ** Math.min(this.#attempt - 1, 10));
+      const max = this.state === 'needs-auth' ? 10_000 : 2000;
+      const ceiling = Math.min(max, 50 * 2 ** Math.min(this.#attempt - 1, 10));
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2));
