@@ -69,9 +69,7 @@ pub(crate) fn render(descriptor: &SchemaDescriptor, header: &str) -> Result<Stri
         write_model(&mut out, model, &objects)?;
     }
     write_model_maps(&mut out, descriptor);
-    out.push_str("\n/** The schema: models with their fields in declaration order, enums and nested objects. */\n");
-    let schema = serde_json::to_string_pretty(&schema_const(descriptor)).expect("JSON value");
-    writeln!(out, "export const schema = {schema} as const;").unwrap();
+    write_schema_const(&mut out, descriptor);
     Ok(out)
 }
 
@@ -275,6 +273,26 @@ fn write_model_maps(out: &mut String, descriptor: &SchemaDescriptor) {
     out.push_str("\n/** The wire name of a model. */\nexport type ModelName = keyof Models;\n");
 }
 
+/// The schema as a `const`, typed with [`SCHEMA_TYPES`] so the TypeScript
+/// client (`Ablo({ schema })` of `@ablo/client`) types each model handle:
+/// `ablo.tasks.update(id, patch)` takes a `TaskPatch` and gives a `Task`.
+fn write_schema_const(out: &mut String, descriptor: &SchemaDescriptor) {
+    out.push_str(SCHEMA_TYPES);
+    let schema = serde_json::to_string_pretty(&schema_const(descriptor)).expect("JSON value");
+    writeln!(out, "\nconst schemaData = {schema} as const;").unwrap();
+    out.push_str(
+        "\n/**\n * The schema: models with their fields in declaration order, enums and nested objects.\n \
+         * Pass it to `Ablo({ schema })` of `@ablo/client`; `~types` exists only for the compiler.\n */\n",
+    );
+    out.push_str(
+        "export const schema: typeof schemaData & { readonly \"~types\"?: SchemaTypes } = schemaData;\n",
+    );
+}
+
+/// The type-only map from each model to its row, input and patch types.
+const SCHEMA_TYPES: &str = "\n/** The row, create input and patch type of each model: what the TypeScript client types its model handles with. */\n\
+export interface SchemaTypes {\n  models: Models;\n  inputs: ModelInputs;\n  patches: ModelPatches;\n}\n";
+
 fn claim_names(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
     let mut names = NameTable::new("TypeScript");
     for builtin in [
@@ -283,6 +301,7 @@ fn claim_names(descriptor: &SchemaDescriptor) -> Result<(), CodegenError> {
         "ModelInputs",
         "ModelPatches",
         "ModelName",
+        "SchemaTypes",
         "schema",
     ] {
         names.claim(builtin, "ablo.ts itself")?;

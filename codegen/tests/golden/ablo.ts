@@ -161,8 +161,14 @@ export interface ModelPatches {
 /** The wire name of a model. */
 export type ModelName = keyof Models;
 
-/** The schema: models with their fields in declaration order, enums and nested objects. */
-export const schema = {
+/** The row, create input and patch type of each model: what the TypeScript client types its model handles with. */
+export interface SchemaTypes {
+  models: Models;
+  inputs: ModelInputs;
+  patches: ModelPatches;
+}
+
+const schemaData = {
   "enums": {
     "Priority": [
       "low",
@@ -431,3 +437,9 @@ export const schema = {
     }
   }
 } as const;
+
+/**
+ * The schema: models with their fields in declaration order, enums and nested objects.
+ * Pass it to `Ablo({ schema })` of `@ablo/client`; `~types` exists only for the compiler.
+ */
+export const schema: typeof schemaData & { readonly "~types"?: SchemaTypes } = schemaData;
