@@ -56,6 +56,24 @@ pub struct ServerConfig {
     /// Requests allowed per credential (API key or capability); `None`
     /// (the default) for no limit. See [`RateLimit`](crate::RateLimit).
     pub rate_limit: Option<crate::RateLimit>,
+    /// Requests allowed per capability when [`ServerConfig::rate_limit`] is
+    /// not set: on by default, 200 per second with bursts of 400, so no
+    /// agent or browser can flood the server however buggy it is. `None`
+    /// turns it off.
+    pub capability_rate_limit: Option<crate::RateLimit>,
+    /// Most open connections (HTTP and WebSocket together). Default 10 000.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// Most WebSockets open at once per credential. Default 64.
+    pub max_ws_per_credential: usize,
+    /// Messages per second a WebSocket client may send (presence, pings),
+    /// with bursts of twice as many. Default 50.
+    pub ws_messages_per_second: u32,
+    /// Most bytes of JSON in one list page, delta page or replay message
+    /// (one row or commit larger than this is still sent, alone). Default
+    /// 4 MiB for pages, a quarter of it for replay messages.
+    pub max_page_bytes: usize,
     /// How requests to Data Sources are retried and timed out.
     pub source_retry: crate::SourceRetry,
     /// How often Data Sources are polled for events. Default 1 s.
@@ -89,6 +107,12 @@ impl ServerConfig {
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
             rate_limit: None,
+            capability_rate_limit: Some(crate::RateLimit::per_second(200).with_burst(400)),
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            max_ws_per_credential: 64,
+            ws_messages_per_second: 50,
+            max_page_bytes: 4 * 1024 * 1024,
             source_retry: crate::SourceRetry::default(),
             source_poll_interval: Duration::from_secs(1),
             coordination: crate::coordination::BoardConfig::default(),

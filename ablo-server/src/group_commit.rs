@@ -27,6 +27,9 @@ enum Message {
 /// The handle request handlers submit commits through.
 pub(crate) struct GroupCommitter {
     sender: mpsc::Sender<Message>,
+    /// Turns `true` if the writer thread died (a panic): the server then
+    /// reports itself unhealthy and the `serve` binary exits non-zero.
+    died: tokio::sync::watch::Receiver<bool>,
 }
 
 impl GroupCommitter {
@@ -38,10 +41,30 @@ impl GroupCommitter {
     ) -> Result<(GroupCommitter, JoinHandle<()>), StorageError> {
         let head = storage.head()?;
         let (sender, receiver) = mpsc::channel(max_group.max(1) * 8);
+        let (death, died) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("ablo-commit-writer".into())
-            .spawn(move || writer_loop(storage, hub, receiver, head, max_group.max(1)))?;
-        Ok((GroupCommitter { sender }, thread))
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| {
+                    writer_loop(storage, hub, receiver, head, max_group.max(1))
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("the commit writer panicked: no further write can be accepted");
+                    let _ = death.send(true);
+                }
+            })?;
+        Ok((GroupCommitter { sender, died }, thread))
+    }
+
+    /// Whether the writer thread is still running.
+    pub(crate) fn is_alive(&self) -> bool {
+        !*self.died.borrow()
+    }
+
+    /// Resolves if the writer thread dies.
+    pub(crate) async fn died(&self) {
+        let mut died = self.died.clone();
+        let _ = died.wait_for(|dead| *dead).await;
     }
 
     /// Queues a commit and waits until it is durable (or refused).
@@ -120,7 +143,14 @@ fn write_group(
                 outcomes.push(Err(err));
                 Ok(Err(UnitRolledBack))
             }
-            Err(Rejection::Storage(err)) => Err(err),
+            Err(Rejection::Storage(err)) => {
+                // One commit's storage failure (say, a record it reads that
+                // cannot be decoded) fails that commit alone; a failure of
+                // the transaction itself still fails the group below.
+                tracing::error!(error = %err, client_tx_id = %group[unit].0.client_tx_id, "commit failed in storage; rolled back alone");
+                outcomes.push(Err(ApiError::internal()));
+                Ok(Err(UnitRolledBack))
+            }
         }
     });
     match written {

@@ -28,6 +28,7 @@ mod error;
 mod fanout;
 mod group_commit;
 mod http;
+mod listener;
 mod openapi;
 mod rate_limit;
 pub mod schema;
@@ -134,6 +135,19 @@ impl RunningServer {
         self.api_key.as_deref()
     }
 
+    /// Resolves if the commit writer dies (a panic in storage code): the
+    /// `serve` binary then exits non-zero so a supervisor restarts it.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ablo_server::RunningServer) {
+    /// server.writer_died().await;
+    /// std::process::exit(70);
+    /// # }
+    /// ```
+    pub async fn writer_died(&self) {
+        self.state.committer.died().await
+    }
+
     /// Stops accepting connections, lets in-flight requests and queued
     /// commits finish, closes WebSocket subscribers and waits for the
     /// writer to stop.
@@ -214,7 +228,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         capabilities.insert(record);
     }
     let sources = sources::Sources::load(storage.sources()?);
-    let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit);
+    let rate_limiter =
+        rate_limit::RateLimiter::new(config.rate_limit, config.capability_rate_limit);
     let schema = storage.schema()?.map(Arc::new);
     let cursors = cursor::CursorSeal::new(&storage.server_secret("list_cursor")?);
     let hub = Hub::new(config.ws_backlog, config.ws_inline_limit);
@@ -238,7 +253,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         committer,
         hub,
         sources,
-        source_http: reqwest::Client::new(),
+        source_http: sources::address::source_client(),
+        sockets: Default::default(),
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
@@ -247,19 +263,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(sources::events::poll(state.clone()));
     let router = http::router(state.clone());
-    let mut stop = shutdown_rx;
-    let serve = tokio::spawn(async move {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            // Deltas are small messages that must leave at once.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            })
-            .await
-    });
+    let limits = listener::ConnectionLimits {
+        max_connections: state.config.max_connections,
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let serve = tokio::spawn(listener::serve(listener, router, limits, shutdown_rx));
     tracing::info!(%addr, "ablo-server listening");
     Ok(RunningServer {
         addr,

@@ -53,23 +53,33 @@ impl RateLimit {
 /// The limiter every authenticated request passes.
 pub(crate) struct RateLimiter {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Applies to capabilities only, when `limiter` is not configured.
+    capability_limiter: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
 
 impl RateLimiter {
-    pub(crate) fn new(limit: Option<RateLimit>) -> RateLimiter {
+    pub(crate) fn new(limit: Option<RateLimit>, capabilities: Option<RateLimit>) -> RateLimiter {
+        let keyed = |l: RateLimit| {
+            DefaultKeyedRateLimiter::keyed(Quota::per_second(l.per_second).allow_burst(l.burst))
+        };
         RateLimiter {
-            limiter: limit.map(|l| {
-                DefaultKeyedRateLimiter::keyed(Quota::per_second(l.per_second).allow_burst(l.burst))
-            }),
+            capability_limiter: if limit.is_some() {
+                None
+            } else {
+                capabilities.map(keyed)
+            },
+            limiter: limit.map(keyed),
             clock: DefaultClock::default(),
         }
     }
 
     /// Counts one request of the principal's credential.
     pub(crate) fn check(&self, principal: &Principal) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
+        let limiter = match (&self.limiter, &self.capability_limiter) {
+            (Some(all), _) => all,
+            (None, Some(capabilities)) if principal.grant.is_some() => capabilities,
+            _ => return Ok(()),
         };
         let key = match &principal.grant {
             Some(grant) => grant.id.clone(),
@@ -83,7 +93,10 @@ impl RateLimiter {
 
     /// Forgets credentials that have been idle long enough to be full again.
     pub(crate) fn shrink(&self) {
-        if let Some(limiter) = &self.limiter {
+        for limiter in [&self.limiter, &self.capability_limiter]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -27,8 +27,12 @@ use crate::error::ApiError;
 use crate::http::{QueryParams, bearer};
 use crate::state::SharedState;
 
-/// Deltas per replay message.
+/// Most deltas per replay message.
 const REPLAY_PAGE: usize = 500;
+/// Replay messages end at the first commit boundary past this many bytes:
+/// a subscriber that does not read holds at most one such message (plus
+/// its socket buffers) in the server's memory, whatever the log's length.
+const REPLAY_BYTES: usize = 32 * 1024;
 /// Unanswered server pings before the connection is dropped.
 const MAX_SILENT_PINGS: u32 = 3;
 
@@ -43,6 +47,7 @@ pub(crate) async fn upgrade(
         None => query.0.get("token").cloned(),
     };
     let principal = commit::authenticate(&state, token.as_deref())?;
+    let slot = SocketSlot::take(&state, &principal)?;
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return Ok(upgrade_refused(rejection)),
@@ -51,8 +56,60 @@ pub(crate) async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| session(state, principal, socket)))
+        .on_upgrade(move |socket| async move {
+            session(state, principal, socket).await;
+            drop(slot);
+        }))
 }
+
+/// One of a credential's WebSocket slots, given back when the session ends.
+struct SocketSlot {
+    state: SharedState,
+    key: String,
+}
+
+impl SocketSlot {
+    /// Takes a slot, or 429 `too_many_websockets` when the credential
+    /// already has as many sockets open as the server allows.
+    fn take(state: &SharedState, principal: &Principal) -> Result<SocketSlot, ApiError> {
+        let key = principal
+            .grant
+            .as_ref()
+            .map_or_else(|| principal.actor.id.clone(), |g| g.id.clone());
+        let limit = state.config.max_ws_per_credential;
+        let mut open = state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(key.clone()).or_default();
+        if *count >= limit {
+            return Err(ApiError::new(
+                ablo_runtime::wire::ErrorType::RateLimit,
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                TOO_MANY_WEBSOCKETS,
+                format!("this credential already has {limit} WebSockets open"),
+            )
+            .with_details(serde_json::json!({"limit": limit})));
+        }
+        *count += 1;
+        Ok(SocketSlot {
+            state: state.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// 429: the credential has as many WebSockets open as the server allows.
+const TOO_MANY_WEBSOCKETS: &str = "too_many_websockets";
 
 fn upgrade_refused(rejection: WebSocketUpgradeRejection) -> Response {
     // The envelope middleware wraps this response's status and text.
@@ -181,6 +238,12 @@ async fn live_session(
     let mut ping = tokio::time::interval(state.config.ws_ping_interval);
     ping.tick().await;
     let mut silent_pings = 0;
+    let per_second = std::num::NonZeroU32::new(state.config.ws_messages_per_second.max(1))
+        .expect("at least one");
+    let inbound = governor::RateLimiter::direct(
+        governor::Quota::per_second(per_second)
+            .allow_burst(per_second.saturating_mul(std::num::NonZeroU32::new(2).expect("two"))),
+    );
     // Resolves when the session's capability is revoked or expires, or its
     // API key is revoked.
     let ended = async {
@@ -240,6 +303,15 @@ async fn live_session(
             },
             incoming = stream.next() => {
                 silent_pings = 0;
+                if matches!(incoming, Some(Ok(Message::Text(_)))) && inbound.check().is_err() {
+                    refuse(&mut sink, ApiError::new(
+                        ablo_runtime::wire::ErrorType::RateLimit,
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        crate::capability::codes::RATE_LIMITED,
+                        format!("more than {} messages per second on this WebSocket", state.config.ws_messages_per_second),
+                    )).await;
+                    return;
+                }
                 match incoming {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
@@ -368,7 +440,9 @@ async fn live_message(
         Some(inline) => &inline.deltas,
         None => {
             let before = SyncId(event.sync_id.0 - 1);
-            let page = state.storage(move |s| s.deltas_after(before, 1)).await?;
+            let page = state
+                .storage(move |s| s.deltas_after(before, 1, usize::MAX))
+                .await?;
             loaded = page
                 .deltas
                 .into_iter()
@@ -395,7 +469,7 @@ async fn replay(
     loop {
         let after = cursor;
         let page = match state
-            .storage(move |s| s.deltas_after(after, REPLAY_PAGE))
+            .storage(move |s| s.deltas_after(after, REPLAY_PAGE, REPLAY_BYTES))
             .await
         {
             Ok(page) => page,

@@ -334,10 +334,12 @@ async fn intents_reach_subscribers_of_their_groups_only_and_lapse_without_heartb
     );
     let (_, list) = server.http.get("/v1/intents?model=projects&id=pb").await;
     assert!(list["data"].as_array().unwrap().is_empty());
-    // The capability cannot list intents of a row outside its groups.
+    // A row outside the capability's groups is, to it, a row that does not
+    // exist.
     let outsider = http_with(&server, Some(&token));
     let denied = outsider.get("/v1/intents?model=projects&id=pb").await;
-    assert_eq!(denied.0.as_u16(), 403, "{}", denied.1);
+    assert_eq!(denied.0.as_u16(), 404, "{}", denied.1);
+    assert_eq!(denied.1["error"]["code"], "row_not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,28 @@ struct Problem {
 }
 
 /// Validates operation `index` of a commit.
+/// The deepest nesting of arrays and objects a field value may have: a
+/// stored row and its receipt must always be readable back, whatever a
+/// client sends.
+pub(crate) const MAX_JSON_DEPTH: usize = 32;
+
+/// How deeply `value` nests arrays and objects (a scalar is 0).
+fn json_depth(value: &Json) -> usize {
+    // Iterative, so a hostile value cannot exhaust the stack here either.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Json>> = match value {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 pub(crate) fn operation(
     schema: &SchemaDescriptor,
     index: usize,
@@ -64,6 +86,18 @@ pub(crate) fn operation(
             .with_details(json!({"operationIndex": index})));
         }
     };
+    if let Some(data) = &op.data {
+        let depth = data.values().map(json_depth).max().unwrap_or(0);
+        if depth > MAX_JSON_DEPTH {
+            return Err(ApiError::bad_request(
+                codes::NESTING_TOO_DEEP,
+                at(format!(
+                    "a field value is nested {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"
+                )),
+            )
+            .with_details(json!({"operationIndex": index, "maxDepth": MAX_JSON_DEPTH})));
+        }
+    }
     let mut problems = Vec::new();
     let mut data = JsonObject::new();
     match op.kind {

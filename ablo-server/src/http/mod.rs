@@ -93,11 +93,23 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal().into_response()
 }
 
-async fn health() -> Json<HealthResponse> {
-    Json(HealthResponse {
+/// `ok`, or 503 `writer_stopped` once the commit writer has died, so a
+/// load balancer stops sending traffic to a node that cannot write.
+async fn health(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+) -> Result<Json<HealthResponse>, ApiError> {
+    if !state.committer.is_alive() {
+        return Err(ApiError::new(
+            ErrorType::Server,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "writer_stopped",
+            "the commit writer stopped; this node accepts no writes",
+        ));
+    }
+    Ok(Json(HealthResponse {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-    })
+    }))
 }
 
 async fn openapi() -> Json<serde_json::Value> {

@@ -89,10 +89,12 @@ pub(super) async fn list(
     {
         crate::sources::reads::refresh_list(&state, &schema, &source, &list_query).await?;
     }
+    list_query.max_bytes = Some(state.config.max_page_bytes);
     let limit = list_query.limit;
     let sort = list_query.sort.clone();
-    let (rows, head) = state.storage(move |s| s.list(&list_query)).await?;
-    let next_cursor = (rows.len() == limit)
+    let page = state.storage(move |s| s.list(&list_query)).await?;
+    let (rows, head) = (page.rows, page.head);
+    let next_cursor = (rows.len() == limit || page.cut_short)
         .then(|| {
             rows.last()
                 .map(|last| encode_cursor(&state, &binding, &sort, last))
@@ -206,6 +208,7 @@ fn parse_list_query(
         limit,
         after: None,
         visible_to: None,
+        max_bytes: None,
     })
 }
 

@@ -86,7 +86,18 @@ fn check_config(state: &SharedState, name: &str, config: &SourceConfig) -> Resul
         ));
     }
     match reqwest::Url::parse(&config.url) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            let literal = url
+                .host_str()
+                .map(|host| host.trim_start_matches('[').trim_end_matches(']'))
+                .and_then(|host| host.parse::<std::net::IpAddr>().ok());
+            if let Some(why) = literal.and_then(crate::sources::address::refused) {
+                return Err(
+                    invalid(format!("`url` names {why}; Data Sources may not use it"))
+                        .with_details(json!({"url": config.url})),
+                );
+            }
+        }
         _ => {
             return Err(invalid(format!(
                 "`url` must be an absolute http or https URL, not `{}`",

@@ -29,7 +29,10 @@ pub(super) async fn deltas(
             format!("`limit` must be 1 to {max}"),
         ));
     }
-    let page = state.storage(move |s| s.deltas_after(after, limit)).await?;
+    let max_bytes = state.config.max_page_bytes;
+    let page = state
+        .storage(move |s| s.deltas_after(after, limit, max_bytes))
+        .await?;
     let next_after = page.deltas.last().map(|d| d.sync_id).unwrap_or(after);
     Ok(Json(DeltasPage {
         data: page

@@ -151,7 +151,13 @@ pub(crate) async fn send<T: DeserializeOwned>(
             }
         };
         let status = answer.status();
-        let text = answer.text().await.unwrap_or_default();
+        let text = match read_limited(answer, MAX_RESPONSE_BYTES).await {
+            Ok(text) => text,
+            Err(problem) => {
+                source.record_attempt(Err(failure(kind, &problem)));
+                return Err(SourceError::InvalidResponse(problem));
+            }
+        };
         if status.is_server_error() {
             last_problem = format!("HTTP {}", status.as_u16());
             source.record_attempt(Err(failure(kind, &format!("{last_problem}: {text}"))));
@@ -182,6 +188,30 @@ pub(crate) async fn send<T: DeserializeOwned>(
         "{last_problem} ({} attempts)",
         retry.attempts.max(1)
     )))
+}
+
+/// The largest answer a source may send (16 MiB): a bigger one is refused
+/// with `source_invalid_response` before it is all read.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+async fn read_limited(mut answer: reqwest::Response, limit: usize) -> Result<String, String> {
+    if answer.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(format!("the answer is larger than {limit} bytes"));
+    }
+    let mut body = Vec::new();
+    loop {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(format!("the answer is larger than {limit} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(err) => return Err(format!("reading the answer failed: {}", plain_error(&err))),
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn request_kind(request: &SourceRequest) -> &'static str {

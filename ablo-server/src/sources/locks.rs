@@ -17,6 +17,9 @@ pub(crate) type RowKey = (String, String);
 pub(crate) struct MirrorLocks {
     whole: RwLock<()>,
     rows: Mutex<HashMap<RowKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Bumped whenever a row writer starts or ends: a list answered while it
+    /// stayed the same cannot be older than any commit.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Held while some rows of the mirror change.
@@ -49,6 +52,7 @@ impl MirrorLocks {
         for mutex in mutexes {
             held.push(mutex.lock_owned().await);
         }
+        self.bump();
         RowsGuard {
             locks: self,
             keys,
@@ -58,9 +62,22 @@ impl MirrorLocks {
     }
 }
 
+impl MirrorLocks {
+    /// The writer generation; see [`MirrorLocks::generation`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Drop for RowsGuard<'_> {
     fn drop(&mut self) {
         self.held.clear();
+        self.locks.bump();
         let mut rows = self.locks.rows.lock().expect("row locks");
         for key in &self.keys {
             // Nobody else holds or waits for it: forget it.

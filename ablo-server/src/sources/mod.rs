@@ -25,6 +25,7 @@
 //! written; a list or an events poll holds the whole source from the
 //! request to the write, so its answer is never older than the mirror.
 
+pub(crate) mod address;
 pub(crate) mod call;
 pub(crate) mod commit;
 pub(crate) mod events;

@@ -74,8 +74,15 @@ pub(crate) async fn refresh_list(
         model: query.model.clone(),
         query: json!({"where": filters, "limit": query.limit}),
     };
-    let _whole = source.locks.whole().await;
+    // No lock is held while the source answers (a slow list must not stop
+    // writes); its answer is applied only if no write started or ended
+    // meanwhile, so it can never be older than a commit.
+    let generation = source.locks.generation();
     let answer: SourceRows = call::ask(state, source, &request).await?;
+    let _whole = source.locks.whole().await;
+    if source.locks.generation() != generation {
+        return Ok(());
+    }
     let mut rows = Vec::with_capacity(answer.rows.len());
     for row in answer.rows {
         let Some(id) = row.get("id").and_then(Json::as_str).map(str::to_owned) else {

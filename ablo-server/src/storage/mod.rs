@@ -204,7 +204,8 @@ pub struct ListPosition {
 /// ```
 /// use ablo_server::storage::{ListQuery, SortKey};
 /// let q = ListQuery { model: "tasks".into(), filters: vec![("status".into(), serde_json::json!("todo"))],
-///     sort: SortKey::Id, descending: false, limit: 50, after: None, visible_to: None };
+///     sort: SortKey::Id, descending: false, limit: 50, after: None, visible_to: None,
+///     max_bytes: None };
 /// assert_eq!(q.limit, 50);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -225,6 +226,26 @@ pub struct ListQuery {
     /// Only rows each of whose sync groups matches these patterns (a
     /// capability's read scope); `None` for every row.
     pub visible_to: Option<crate::capability::GroupPatterns>,
+    /// Stop once the page holds this many bytes of row data (the row that
+    /// crosses it is kept, so a page is never empty); `None` for no bound.
+    pub max_bytes: Option<usize>,
+}
+
+/// The result of [`Storage::list`].
+///
+/// ```
+/// use ablo_server::storage::RowPage;
+/// let page = RowPage { rows: vec![], head: ablo_runtime::SyncId(3), cut_short: false };
+/// assert!(page.rows.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowPage {
+    /// The rows, in the query's order.
+    pub rows: Vec<StoredRow>,
+    /// The newest sync id when the page was read.
+    pub head: SyncId,
+    /// Whether the page ended at `max_bytes` with more rows after it.
+    pub cut_short: bool,
 }
 
 /// The result of [`Storage::deltas_after`].
@@ -310,10 +331,17 @@ pub trait Storage: AuthzStorage + SourceStorage + Send + Sync + 'static {
     /// One row and the head, read from one snapshot.
     fn row(&self, model: &str, id: &str) -> Result<(Option<StoredRow>, SyncId), StorageError>;
     /// A page of rows and the head, read from one snapshot.
-    fn list(&self, query: &ListQuery) -> Result<(Vec<StoredRow>, SyncId), StorageError>;
+    fn list(&self, query: &ListQuery) -> Result<RowPage, StorageError>;
     /// Deltas with sync id above `after`, at most about `limit` (a page
     /// is extended to finish its last commit).
-    fn deltas_after(&self, after: SyncId, limit: usize) -> Result<LogPage, StorageError>;
+    /// The page also ends at the first commit boundary after `max_bytes`
+    /// bytes of deltas.
+    fn deltas_after(
+        &self,
+        after: SyncId,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<LogPage, StorageError>;
     /// A random 32-byte secret the server keeps under `name`, created on
     /// first use and the same ever after (and on every node sharing the
     /// store): list cursors are sealed with it.

@@ -14,8 +14,8 @@ mod authz;
 mod sources;
 
 use super::{
-    ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, SortKey, Storage, StorageError, StoredRow,
-    UnitResult, WriteTx,
+    ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, RowPage, SortKey, Storage, StorageError,
+    StoredRow, UnitResult, WriteTx,
 };
 
 const SCHEMA_SQL: &str = "
@@ -101,8 +101,9 @@ impl SqliteStorage {
     /// assert_eq!(storage.head().unwrap(), ablo_runtime::SyncId::ZERO);
     /// ```
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(data_dir)?;
+        create_private_dir(data_dir)?;
         let path = data_dir.join("ablo.db");
+        create_private_file(&path)?;
         let writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA_SQL)?;
         writer.execute_batch(authz::SCHEMA_SQL)?;
@@ -136,6 +137,33 @@ impl SqliteStorage {
         end?;
         result
     }
+}
+
+/// Creates the data directory readable by its owner only (`0700`).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// Creates the database file readable by its owner only (`0600`) before
+/// SQLite opens it (its `-wal` and `-shm` files take the same mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(|_| ())
 }
 
 fn head_of(conn: &Connection) -> Result<SyncId, StorageError> {
@@ -395,29 +423,56 @@ impl Storage for SqliteStorage {
         self.read(|conn| Ok((select_row(conn, model, id)?, head_of(conn)?)))
     }
 
-    fn list(&self, query: &ListQuery) -> Result<(Vec<StoredRow>, SyncId), StorageError> {
+    fn list(&self, query: &ListQuery) -> Result<RowPage, StorageError> {
         let (sql, args) = build_list_sql(query);
+        let max_bytes = query.max_bytes.unwrap_or(usize::MAX);
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let raws = stmt
-                .query_map(params_from_iter(args), row_from_sql)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut found = stmt.query(params_from_iter(args))?;
+            let (mut raws, mut bytes, mut cut_short) = (Vec::new(), 0usize, false);
+            while let Some(raw) = found.next()? {
+                if bytes >= max_bytes {
+                    cut_short = true;
+                    break;
+                }
+                let raw = row_from_sql(raw)?;
+                bytes += raw[2].len();
+                raws.push(raw);
+            }
+            drop(found);
             let rows = raws.into_iter().map(decode_row).collect::<Result<_, _>>()?;
-            Ok((rows, head_of(conn)?))
+            Ok(RowPage {
+                rows,
+                head: head_of(conn)?,
+                cut_short,
+            })
         })
     }
 
-    fn deltas_after(&self, after: SyncId, limit: usize) -> Result<LogPage, StorageError> {
+    fn deltas_after(
+        &self,
+        after: SyncId,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<LogPage, StorageError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT sync_id, delta FROM sync_log WHERE sync_id > ?1 ORDER BY sync_id, position LIMIT ?2",
             )?;
-            let mut raws: Vec<(i64, String)> = stmt
-                .query_map(params![after.0 as i64, limit.max(1) as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            if let Some(&(last, _)) = raws.last() {
+            let mut found = stmt.query(params![after.0 as i64, limit.max(1) as i64])?;
+            let (mut raws, mut bytes, mut cut) = (Vec::<(i64, String)>::new(), 0usize, false);
+            while let Some(raw) = found.next()? {
+                let (id, text): (i64, String) = (raw.get(0)?, raw.get(1)?);
+                // Stop at a commit boundary once the page is full.
+                if bytes >= max_bytes && raws.last().is_some_and(|(last, _)| *last != id) {
+                    cut = true;
+                    break;
+                }
+                bytes += text.len();
+                raws.push((id, text));
+            }
+            drop(found);
+            if !cut && let Some(&(last, _)) = raws.last() {
                 // Finish the last commit so a page never splits one.
                 let mut rest = conn.prepare_cached(
                     "SELECT sync_id, delta FROM sync_log WHERE sync_id = ?1 ORDER BY position",
@@ -667,8 +722,9 @@ mod tests {
                     limit: 2,
                     after: after.clone(),
                     visible_to: None,
+                    max_bytes: None,
                 };
-                let (rows, _) = storage.list(&query).unwrap();
+                let rows = storage.list(&query).unwrap().rows;
                 let Some(last) = rows.last() else { break };
                 after = Some(ListPosition {
                     value: last.data["title"].clone(),
