@@ -150,7 +150,9 @@ export class Sync {
       const ceiling = Math.min(max, 50 * 2 ** Math.min(this.#attempt - 1, 10));
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2));
+        const timer = setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2));
+        // Waiting to reconnect does not keep a Node process alive on its own.
+        (timer as { unref?: () => void }).unref?.();
       });
     }
   }
