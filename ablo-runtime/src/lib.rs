@@ -11,7 +11,9 @@
 //! - [`patch`]: [`FieldPatch`], the three-state field of generated patch types;
 //! - [`wire`]: the JSON bodies and WebSocket messages of the HTTP API;
 //! - [`client`]: the typed client ([`client::Client`], [`client::ModelHandle`]);
-//! - [`error`]: [`Error`], every failure a client call reports.
+//! - [`error`]: [`Error`], every failure a client call reports;
+//! - [`tools`]: tool definitions for LLM function calling and the executor
+//!   that runs a model's tool calls safely.
 //!
 //! Users normally reach these through the `ablo` facade crate and
 //! `ablo::prelude`.
@@ -30,6 +32,7 @@ pub mod patch;
 pub mod schema;
 pub mod signing;
 pub mod source;
+pub mod tools;
 pub mod types;
 pub mod wire;
 

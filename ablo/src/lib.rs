@@ -120,7 +120,7 @@ pub use ablo_runtime::signing;
 pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
 pub use ablo_runtime::{Error, ErrorInfo};
 pub use ablo_runtime::{client, error, wire};
-pub use ablo_runtime::{model, patch, schema, types};
+pub use ablo_runtime::{model, patch, schema, tools, types};
 
 /// The names most programs need: `use ablo::prelude::*;`.
 ///
@@ -135,6 +135,7 @@ pub mod prelude {
         Claim, Client, IfBusy, IntentHandle, ModelHandle, OnStale, Query, RowChange, Wait,
     };
     pub use ablo_runtime::wire::{Participant, ParticipantKind, Target};
+    pub use ablo_runtime::tools::ModelTools;
     pub use ablo_runtime::{
         EnumDescriptor, FieldDescriptor, FieldPatch, FieldType, FieldValue, Id, Json, Model,
         ModelDescriptor, ObjectDescriptor, Ref, Row, Schema, SchemaDescriptor, SyncId, Timestamp,
