@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ablo::prelude::*;
 use ablo::source::{DataSource, Reply, handle};
 use ablo::wire::{JsonObject, SourceCommit};
 use axum::body::Bytes;
