@@ -1,0 +1,19 @@
+// The board's client: the schema generated from the Rust models
+// (`ablo-codegen generate`), and a session from the app's own route.
+
+import { schema } from './generated/ablo';
+
+export { schema };
+export type { Task, Status } from './generated/ablo';
+
+declare module '@ablo/client/react' {
+  interface Register {
+    schema: typeof schema;
+  }
+}
+
+/** Who is signed in: `?user=ada` in this demo (a real app reads its own session). */
+export const userId = new URLSearchParams(location.search).get('user') ?? 'ada';
+
+/** The app's session route, which mints a short-lived `user` capability. */
+export const authEndpoint = `/api/ablo/session?user=${encodeURIComponent(userId)}`;
