@@ -71,6 +71,25 @@ struct ServeArgs {
     /// Milliseconds between polls of each Data Source for events.
     #[arg(long, default_value_t = 1000)]
     source_poll_ms: u64,
+    /// Most intents and claims one participant may hold.
+    #[arg(long, default_value_t = 1000)]
+    max_intents_per_participant: usize,
+    /// Most active intents on one row.
+    #[arg(long, default_value_t = 64)]
+    max_intents_per_row: usize,
+    /// Most open connections (HTTP and WebSocket).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most WebSockets open at once per credential.
+    #[arg(long, default_value_t = 64)]
+    max_ws_per_credential: usize,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Requests per second per capability when `--rate-limit` is not set
+    /// (0 turns the default limit off).
+    #[arg(long, default_value_t = 200)]
+    capability_rate_limit: u32,
 }
 
 impl ServeArgs {
@@ -86,6 +105,16 @@ impl ServeArgs {
             });
         }
         config.coordination.max_queue_depth = self.claim_queue_depth.max(1);
+        config.coordination.max_per_participant = self.max_intents_per_participant.max(1);
+        config.coordination.max_per_row = self.max_intents_per_row.max(1);
+        config.max_connections = self.max_connections.max(1);
+        config.max_ws_per_credential = self.max_ws_per_credential.max(1);
+        config.header_read_timeout =
+            std::time::Duration::from_secs(self.header_read_timeout_secs.max(1));
+        config.capability_rate_limit = (self.capability_rate_limit > 0).then(|| {
+            ablo_server::RateLimit::per_second(self.capability_rate_limit)
+                .with_burst(self.capability_rate_limit.saturating_mul(2))
+        });
         config.source_poll_interval = std::time::Duration::from_millis(self.source_poll_ms.max(10));
         config.api_key = self.api_key.clone();
         config
