@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// agent or browser can flood the server however buggy it is. `None`
     /// turns it off.
     pub capability_rate_limit: Option<crate::RateLimit>,
+    /// Browser origins answered with CORS headers (`https://app.example`,
+    /// or `*`); none by default.
+    pub allowed_origins: Vec<String>,
     /// Most open connections (HTTP and WebSocket together). Default 10 000.
     pub max_connections: usize,
     /// Longest a client may take to send a request's headers. Default 10 s.
@@ -108,6 +111,7 @@ impl ServerConfig {
             max_page_size: 1000,
             rate_limit: None,
             capability_rate_limit: Some(crate::RateLimit::per_second(200).with_burst(400)),
+            allowed_origins: Vec::new(),
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             max_ws_per_credential: 64,

@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Milliseconds between polls of each Data Source for events.
     #[arg(long, default_value_t = 1000)]
     source_poll_ms: u64,
+    /// A browser origin allowed to call the server (CORS), e.g.
+    /// `http://localhost:5173`; repeat for several, `*` for any.
+    #[arg(long = "allow-origin")]
+    allow_origins: Vec<String>,
     /// Most intents and claims one participant may hold.
     #[arg(long, default_value_t = 1000)]
     max_intents_per_participant: usize,
@@ -108,6 +112,7 @@ impl ServeArgs {
         config.coordination.max_per_participant = self.max_intents_per_participant.max(1);
         config.coordination.max_per_row = self.max_intents_per_row.max(1);
         config.max_connections = self.max_connections.max(1);
+        config.allowed_origins = self.allow_origins.clone();
         config.max_ws_per_credential = self.max_ws_per_credential.max(1);
         config.header_read_timeout =
             std::time::Duration::from_secs(self.header_read_timeout_secs.max(1));

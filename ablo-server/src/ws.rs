@@ -230,6 +230,26 @@ async fn live_session(
     if !send_json(&mut sink, &ServerMessage::CaughtUp { cursor }).await {
         return;
     }
+    // Who is working on what right now, within what the subscriber may see.
+    for (intent, groups) in state.intents.snapshot() {
+        if filter.admits(&intent.target.model, &groups) {
+            let message = ServerMessage::Intent {
+                event: ablo_runtime::wire::IntentEventKind::Created,
+                intent,
+                position: None,
+            };
+            if !send_json(&mut sink, &message).await {
+                return;
+            }
+        }
+    }
+    for (presence, groups) in state.presence.snapshot() {
+        if filter.admits(&presence.target.model, &groups) {
+            if !send_json(&mut sink, &ServerMessage::Presence { presence }).await {
+                return;
+            }
+        }
+    }
     let mut shutdown = state.shutdown.clone();
     if *shutdown.borrow_and_update() {
         close(&mut sink, 1001, "server shutting down").await;

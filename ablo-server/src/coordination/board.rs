@@ -576,6 +576,19 @@ impl IntentBoard {
         ids.len()
     }
 
+    /// Every active intent (claims included) with its row's groups: what a
+    /// subscriber is shown on `subscribe`, so a late joiner sees who works
+    /// on what.
+    pub fn snapshot(&self) -> Vec<(Intent, Vec<String>)> {
+        let mut state = self.lock();
+        state.expire_lapsed(Instant::now(), &self.events);
+        state
+            .active
+            .values()
+            .map(|e| (e.intent.clone(), e.sync_groups.clone()))
+            .collect()
+    }
+
     /// How many intents and claims (active or waiting) the board holds.
     pub fn len(&self) -> usize {
         let state = self.lock();

@@ -139,6 +139,15 @@ impl PresenceBoard {
             .collect()
     }
 
+    /// Every entry with its row's groups, for a subscriber joining late.
+    pub fn snapshot(&self) -> Vec<(Presence, Vec<String>)> {
+        self.lock()
+            .values()
+            .flatten()
+            .map(|p| (p.presence.clone(), p.sync_groups.clone()))
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<Published>>> {
         self.by_connection
             .lock()

@@ -70,7 +70,49 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/sources/{name}/status", get(sources::status))
         .route("/v1/sources/{name}/events", post(sources::push_events))
         .fallback(route_not_found);
-    layered(routes, body_limit).with_state(state)
+    let cors = cors_layer(&state.config.allowed_origins);
+    let router = layered(routes, body_limit).with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for the configured browser origins (`--allow-origin`); none by
+/// default. Browsers send the bearer token themselves, so credentials
+/// (cookies) are not allowed.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                AUTHORIZATION,
+                CONTENT_TYPE,
+                HeaderName::from_static(IDEMPOTENCY_KEY_HEADER),
+            ])
+            .expose_headers([
+                HeaderName::from_static(REQUEST_ID_HEADER),
+                axum::http::header::RETRY_AFTER,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// The layers around every route, innermost first: a panicking handler
