@@ -72,9 +72,12 @@ fn schema() -> SchemaDescriptor {
 }
 
 async fn start_server(dir: &Path) -> ablo_server::RunningServer {
-    let config = ablo_server::ServerConfig::new(dir)
+    let mut config = ablo_server::ServerConfig::new(dir)
         .with_addr("127.0.0.1:0".parse().unwrap())
         .with_api_key(KEY);
+    // The benchmark is its own many clients: lift the per-client limits.
+    config.max_ws_per_credential = usize::MAX;
+    config.capability_rate_limit = None;
     let server = ablo_server::start(config).await.expect("server starts");
     push_schema(&server.url()).await;
     server
@@ -514,7 +517,14 @@ async fn idle_connection_memory() -> Vec<String> {
     let connections = if quick() { 500 } else { 5000 };
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ablo-server"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-ws-per-credential",
+            "100000",
+            "--data",
+        ])
         .arg(dir.path())
         .env("ABLO_API_KEY", KEY)
         .env("ABLO_LOG", "warn")
