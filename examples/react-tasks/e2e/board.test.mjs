@@ -1,5 +1,6 @@
-// Two browser pages of the board and an agent, against a real ablo-server:
-// edits travel between pages, the agent's intent shows in both, a stale
+// Two browser pages of the board and agents (the Rust `board-agent` and a
+// TypeScript one), against a real ablo-server: edits travel between pages,
+// the Rust agent's intent shows in both, a stale
 // write shows its error and rolls back, and after a server restart both
 // pages catch up with nothing lost. Screenshots and latency figures go to
 // test-artifacts/.
@@ -9,10 +10,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { TestServer } from '../../../ts/client/.build/test/harness.js';
 import { startAppServer } from '../server.mjs';
 
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+const agentBinary = process.env.BOARD_AGENT_BIN ?? join(repo, 'target', 'debug', 'board-agent');
 const artifacts = join(fileURLToPath(new URL('..', import.meta.url)), 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
 
@@ -60,14 +64,24 @@ test('a task added in one page appears in the other', async () => {
   await ada.getByTestId('column-doing').getByTestId('task-From Ada').waitFor({ timeout: 5000 });
 });
 
-test("the agent's intent shows in both pages, and goes when released", async () => {
-  const [task] = agent.tasks.list({ where: { title: 'Write docs' } });
-  await agent.tasks.load({ where: { id: task.id } });
-  const intent = await agent.intents.create({ target: { resource: 'tasks', id: task.id }, action: 'update' });
-  for (const page of [ada, bo]) await card(page, 'Write docs').getByTestId('agent-editing').waitFor({ timeout: 5000 });
+test("the Rust agent's intent shows in both pages; its guarded write lands in both", async () => {
+  const bot = await server.mint({ kind: 'agent', id: 'board-agent' });
+  const child = spawn(agentBinary, [], {
+    env: { ...process.env, ABLO_URL: server.url, ABLO_TOKEN: bot.token, TASK_TITLE: 'Write docs', HOLD_MS: '1500' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  for (const page of [ada, bo]) await card(page, 'Write docs').getByTestId('agent-editing').waitFor({ timeout: 20_000 });
   await ada.screenshot({ path: join(artifacts, 'agent-editing-ada.png') });
-  await intent.release();
-  for (const page of [ada, bo]) await card(page, 'Write docs').getByTestId('agent-editing').waitFor({ state: 'detached', timeout: 5000 });
+  assert.equal(await exited, 0, output);
+  assert.match(output, /^done /m);
+  for (const page of [ada, bo]) {
+    await page.getByTestId('column-done').getByTestId('task-Write docs').waitFor({ timeout: 5000 });
+    await card(page, 'Write docs').getByTestId('agent-editing').waitFor({ state: 'detached', timeout: 5000 });
+  }
 });
 
 test('a card re-renders only when its own row changes', async () => {
