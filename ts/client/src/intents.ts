@@ -2,7 +2,7 @@
 // the live stream and from reads), creating one's own with a heartbeat,
 // waiting for a target to clear, and claims with their FIFO wait line.
 
-import { AbloBusyError, AbloConnectionError, AbloError, AbloNotFoundError } from './errors.js';
+import { AbloBusyError, AbloError, AbloNotFoundError } from './errors.js';
 import type { Transport } from './transport.js';
 import { anySignal } from './transport.js';
 import type { Intent, Participant, ParticipantKind, Row, TargetInput, WireTarget } from './types.js';
@@ -274,9 +274,8 @@ export class Intents {
         this.#active.delete(handle.id);
         granted('expired');
         this.#changed();
-      } else if (!(error instanceof AbloConnectionError)) {
-        throw error;
       }
+      // Anything else (no answer, a 5xx): try again at the next beat; the lease outlasts a few misses.
     }
   }
 

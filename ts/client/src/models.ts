@@ -68,8 +68,9 @@ export function modelHandle(model: string, ctx: ModelContext): ModelHandle<Row, 
     if (options.onStale !== undefined) op.onStale = options.onStale;
     if (options.ifBusy !== undefined) op.ifBusy = options.ifBusy;
     if (options.intent !== undefined) op.intentId = typeof options.intent === 'string' ? options.intent : options.intent.id;
-    const wait = options.wait ?? ctx.defaultWait;
     const before = ctx.pool.get(model, op.id);
+    // A queued update or delete of a row the pool does not hold has nothing to show at once: wait for the server.
+    const wait = op.type !== 'create' && !before ? 'confirmed' : (options.wait ?? ctx.defaultWait);
     const receipt = ctx.writes.submit([op], {
       wait,
       timeout: options.timeout ?? ctx.timeout,

@@ -84,3 +84,12 @@ test('an idempotency key replays the original result; another body under it conf
     (error: unknown) => error instanceof AbloIdempotencyError && error.code === 'idempotency_conflict',
   );
 });
+
+test('a queued update of a row the pool does not hold waits for the server', async () => {
+  const task = await ablo.tasks.create({ title: 'elsewhere', status: 'todo' }, { wait: 'confirmed' });
+  const other = server.client({ wait: 'queued', connect: false });
+  const updated = await other.tasks.update(task.id, { status: 'done' });
+  assert.equal(updated.status, 'done', 'the server row, not undefined');
+  await assert.rejects(other.tasks.update('missing', { status: 'done' }), (e: unknown) => e instanceof AbloError && e.code === 'row_not_found');
+  await other.dispose();
+});
