@@ -17,6 +17,8 @@ use tokio::sync::broadcast;
 /// One durable commit: its sync id and, unless it is large, its deltas.
 pub(crate) struct CommitEvent {
     pub sync_id: SyncId,
+    /// When the commit was published (durable), for the fan-out lag.
+    pub published: std::time::Instant,
     /// `None` for a commit whose message is over the inline limit: read its
     /// deltas from the log.
     pub inline: Option<InlineDeltas>,
@@ -60,7 +62,11 @@ impl Hub {
             deltas,
             message: message.into(),
         });
-        let _ = self.sender.send(Arc::new(CommitEvent { sync_id, inline }));
+        let _ = self.sender.send(Arc::new(CommitEvent {
+            sync_id,
+            published: std::time::Instant::now(),
+            inline,
+        }));
     }
 
     /// A receiver of every commit published from now on.

@@ -38,6 +38,7 @@ impl GroupCommitter {
         storage: Arc<dyn Storage>,
         hub: Hub,
         max_group: usize,
+        group_size: prometheus::Histogram,
     ) -> Result<(GroupCommitter, JoinHandle<()>), StorageError> {
         let head = storage.head()?;
         let (sender, receiver) = mpsc::channel(max_group.max(1) * 8);
@@ -46,7 +47,7 @@ impl GroupCommitter {
             .name("ablo-commit-writer".into())
             .spawn(move || {
                 let run = std::panic::AssertUnwindSafe(|| {
-                    writer_loop(storage, hub, receiver, head, max_group.max(1))
+                    writer_loop(storage, hub, receiver, head, max_group.max(1), group_size)
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     tracing::error!("the commit writer panicked: no further write can be accepted");
@@ -54,6 +55,11 @@ impl GroupCommitter {
                 }
             })?;
         Ok((GroupCommitter { sender, died }, thread))
+    }
+
+    /// Commits queued for the writer now.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
     }
 
     /// Whether the writer thread is still running.
@@ -89,6 +95,7 @@ fn writer_loop(
     mut receiver: mpsc::Receiver<Message>,
     mut head: SyncId,
     max_group: usize,
+    group_size: prometheus::Histogram,
 ) {
     let mut stopping = false;
     while !stopping {
@@ -110,6 +117,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
+        group_size.observe(group.len() as f64);
         head = write_group(storage.as_ref(), &hub, group, head);
     }
     receiver.close();

@@ -29,6 +29,7 @@ mod fanout;
 mod group_commit;
 mod http;
 mod listener;
+mod metrics;
 mod openapi;
 mod rate_limit;
 pub mod schema;
@@ -231,10 +232,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let rate_limiter =
         rate_limit::RateLimiter::new(config.rate_limit, config.capability_rate_limit);
     let schema = storage.schema()?.map(Arc::new);
+    let metrics = metrics::Metrics::new();
     let cursors = cursor::CursorSeal::new(&storage.server_secret("list_cursor")?);
     let hub = Hub::new(config.ws_backlog, config.ws_inline_limit);
-    let (committer, writer) =
-        GroupCommitter::start(storage.clone(), hub.clone(), config.max_group_size)?;
+    let (committer, writer) = GroupCommitter::start(
+        storage.clone(),
+        hub.clone(),
+        config.max_group_size,
+        metrics.group_size.clone(),
+    )?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -255,6 +261,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         sources,
         source_http: sources::address::source_client(),
         sockets: Default::default(),
+        metrics,
         shutdown: shutdown_rx.clone(),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));

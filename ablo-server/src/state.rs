@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     pub sources: crate::sources::Sources,
     /// The HTTP client Data Source requests go through.
     pub source_http: reqwest::Client,
+    /// The series of `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Open WebSockets per credential (capability id or API key id).
     pub sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Turns `true` when the server starts shutting down.

@@ -184,12 +184,23 @@ impl GroupFilter {
     }
 }
 
+/// Counts a subscribed stream in the metrics while it lives.
+struct Subscribed<'s>(&'s SharedState);
+
+impl Drop for Subscribed<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.subscriptions.dec();
+    }
+}
+
 /// Numbers live connections, so presence ends with the connection.
 static NEXT_CONNECTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 async fn session(state: SharedState, principal: Principal, socket: WebSocket) {
     let connection = NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.connections.inc();
     live_session(&state, principal, socket, connection).await;
+    state.metrics.connections.dec();
     state.presence.disconnect(connection);
 }
 
@@ -224,9 +235,15 @@ async fn live_session(
     let mut live = state.hub.subscribe();
     let mut intent_events = state.intents.subscribe();
     let mut presence_events = state.presence.subscribe();
+    let asked = cursor;
     let Some(mut cursor) = replay(&state, &mut sink, cursor, &filter).await else {
         return;
     };
+    if cursor > asked {
+        state.metrics.replays.inc();
+    }
+    state.metrics.subscriptions.inc();
+    let _subscribed = Subscribed(&state);
     if !send_json(&mut sink, &ServerMessage::CaughtUp { cursor }).await {
         return;
     }
@@ -287,6 +304,7 @@ async fn live_session(
                             return;
                         }
                     };
+                    state.metrics.fanout_lag.observe(event.published.elapsed().as_secs_f64());
                     if !send(&mut sink, message).await {
                         return;
                     }

@@ -107,8 +107,22 @@ impl From<StorageError> for Rejection {
     }
 }
 
-/// Runs a commit through the pipeline and returns its receipt.
+/// Runs a commit through the pipeline and returns its receipt (counted and
+/// timed in the server's metrics).
 pub(crate) async fn run(
+    state: &AppState,
+    principal: &Principal,
+    request: CommitRequest,
+    idempotency_key: Option<String>,
+) -> Result<CommitReceipt, ApiError> {
+    let started = std::time::Instant::now();
+    let result = run_stages(state, principal, request, idempotency_key).await;
+    let outcome = result.as_ref().map(|_| ()).map_err(ApiError::code);
+    state.metrics.commit_done(outcome, started.elapsed());
+    result
+}
+
+async fn run_stages(
     state: &AppState,
     principal: &Principal,
     request: CommitRequest,

@@ -38,6 +38,7 @@ pub(crate) fn router(state: SharedState) -> Router {
     let routes = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route(
             "/v1/schema",
             get(models::get_schema).put(models::put_schema),
@@ -152,6 +153,27 @@ async fn health(
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     }))
+}
+
+/// `GET /metrics` (API key): every series in the Prometheus text format.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    principal: crate::auth::Principal,
+) -> Result<Response, ApiError> {
+    if !principal.is_api_key() {
+        return Err(crate::capability::api_key_required("metrics.read"));
+    }
+    state
+        .metrics
+        .writer_queue
+        .set(state.committer.queue_depth() as i64);
+    state.metrics.intents.set(state.intents.len() as i64);
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 async fn openapi() -> Json<serde_json::Value> {

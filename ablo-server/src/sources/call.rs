@@ -106,14 +106,20 @@ pub(crate) async fn ask<T: DeserializeOwned>(
     source: &Source,
     request: &SourceRequest,
 ) -> Result<T, ApiError> {
-    send(
+    let answer = send(
         &state.source_http,
         &state.config.source_retry,
         source,
         request,
     )
-    .await
-    .map_err(|err| err.into_api_error(&source.name))
+    .await;
+    let result = if answer.is_ok() { "ok" } else { "error" };
+    state
+        .metrics
+        .source_calls
+        .with_label_values(&[source.name.as_str(), result])
+        .inc();
+    answer.map_err(|err| err.into_api_error(&source.name))
 }
 
 /// Sends `request` to `source`, signed, and reads the answer as `T`.
