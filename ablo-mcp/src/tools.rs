@@ -632,32 +632,10 @@ fn object_arg(args: &Map<String, Value>, key: &str) -> Result<Value, ToolError> 
     }
 }
 
-/// The JSON Schema of a model's data (or, for a patch, with no field
-/// required), with its `$defs` taken out so they can sit at the root of a
-/// tool's input schema, where `#/$defs/...` references resolve.
+/// The JSON Schema of a model's data for a tool argument, `$defs` apart
+/// (the same shaping as the LLM tool definitions of `ablo_runtime::tools`).
 pub(crate) fn data_schema(model: &ModelDescriptor, patch: bool) -> (Value, Map<String, Value>) {
-    let mut schema = model.json_schema.clone();
-    let defs = schema
-        .as_object_mut()
-        .and_then(|o| o.remove("$defs"))
-        .and_then(|d| d.as_object().cloned())
-        .unwrap_or_default();
-    if let Some(object) = schema.as_object_mut() {
-        object.remove("$schema");
-        object.remove("$id");
-        object.remove("title");
-        object.entry("properties").or_insert_with(|| json!({}));
-        if patch {
-            object.insert("required".into(), json!([]));
-            object.insert("minProperties".into(), json!(1));
-        } else {
-            object.entry("required").or_insert_with(|| json!([]));
-        }
-        if let Some(doc) = &model.doc {
-            object.insert("description".into(), json!(doc));
-        }
-    }
-    (schema, defs)
+    ablo_runtime::tools::tool_data_schema(model, patch)
 }
 
 fn model_tools(model: &ModelDescriptor) -> Vec<ToolDefinition> {

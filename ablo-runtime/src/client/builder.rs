@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     logger: Logger,
     live: bool,
+    queue_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -57,6 +58,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("default_wait", &self.default_wait)
             .field("retry", &self.retry)
             .field("live", &self.live)
+            .field("queue_dir", &self.queue_dir)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +74,7 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             logger: Logger::default(),
             live: true,
+            queue_dir: None,
         }
     }
 
@@ -154,6 +157,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Makes the write queue durable, for long-lived agents: every queued
+    /// write ([`Wait::Queued`]) is written to a file in `dir` and fsynced
+    /// before it is acknowledged, and removed once the server settled it.
+    /// A client connecting with the same directory (after a crash or a
+    /// restart) replays what is left first, in order, with the original
+    /// `clientTxId`s, so each write lands exactly once; replayed writes the
+    /// server refuses reach [`Client::rejections`]. A durable write that
+    /// cannot be delivered (the server is down) is retried until it is,
+    /// instead of being rolled back. One client at a time per directory.
+    ///
+    /// ```
+    /// let b = ablo_runtime::client::Client::builder("http://h", "k").queue_dir("./agent-queue");
+    /// ```
+    pub fn queue_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.queue_dir = Some(dir.into());
+        self
+    }
+
     /// Checks the options, checks the schema (if one was given) against the
     /// server's, learns the server's newest sync id and starts the live
     /// subscription and the write queue. It works the same with an API key
@@ -204,6 +225,20 @@ impl ClientBuilder {
         }
 
         let head = server_head(&transport, self.timeout).await?;
+        let (journal, replay) = match &self.queue_dir {
+            Some(dir) => {
+                let (journal, left) = super::journal::Journal::open(dir)?;
+                if !left.is_empty() {
+                    transport.log.info(format!(
+                        "replaying {} queued write(s) from {}",
+                        left.len(),
+                        dir.display()
+                    ));
+                }
+                (Some(journal), left)
+            }
+            None => (None, Vec::new()),
+        };
         let (status, _) = watch::channel(if self.live {
             SyncStatus::Connecting
         } else {
@@ -211,7 +246,7 @@ impl ClientBuilder {
         });
         let (rejections, _) = broadcast::channel(256);
         let (queue, queue_rx) = mpsc::unbounded_channel();
-        let (queued, _) = watch::channel(0usize);
+        let (queued, _) = watch::channel(replay.len());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             transport,
@@ -227,11 +262,13 @@ impl ClientBuilder {
             intents: Default::default(),
             presence: Default::default(),
             caused_by_task_id: Default::default(),
+            journal,
         });
         let mut tasks = vec![tokio::spawn(commit::run_queue(
             shared.clone(),
             queue_rx,
             shutdown_rx.clone(),
+            replay,
         ))];
         if self.live {
             tasks.push(tokio::spawn(sync::run(shared.clone(), shutdown_rx)));

@@ -137,6 +137,8 @@ pub(crate) struct Enqueued {
 /// A queued commit waiting for the queue task.
 pub(crate) struct QueuedCommit {
     commit: Commit,
+    /// Its file in the durable queue, if there is one.
+    seq: Option<u64>,
     reply: oneshot::Sender<Result<CommitReceipt, Error>>,
 }
 
@@ -166,6 +168,17 @@ pub(crate) fn enqueue(shared: &Shared, commit: Commit) -> Result<Enqueued, Error
         }
     }
     let client_tx_id = commit.client_tx_id.clone();
+    // Durable first: the write is on disk before it is acknowledged.
+    let seq = match &shared.journal {
+        Some(journal) => {
+            let body = serde_json::to_value(commit.request(shared.caused_by_task_id.get()))
+                .map_err(|e| {
+                    Error::validation("invalid_data", format!("commit does not serialize: {e}"))
+                })?;
+            Some(journal.write(&client_tx_id, &body)?)
+        }
+        None => None,
+    };
     let ops = commit
         .staged
         .iter()
@@ -174,7 +187,11 @@ pub(crate) fn enqueue(shared: &Shared, commit: Commit) -> Result<Enqueued, Error
     let local = shared.pool.enqueue(&client_tx_id, ops);
     let (reply, confirmation) = oneshot::channel();
     shared.queued.send_modify(|n| *n += 1);
-    if shared.queue.send(QueuedCommit { commit, reply }).is_err() {
+    if shared
+        .queue
+        .send(QueuedCommit { commit, seq, reply })
+        .is_err()
+    {
         shared.pool.roll_back(&client_tx_id);
         shared.queued.send_modify(|n| *n = n.saturating_sub(1));
         return Err(Error::connection(
@@ -189,13 +206,61 @@ pub(crate) fn enqueue(shared: &Shared, commit: Commit) -> Result<Enqueued, Error
     })
 }
 
-/// The queue task: sends queued commits one at a time, in order, and
-/// settles each (confirm or roll back) before the next.
+/// The queue task: first replays the commits a durable queue kept from an
+/// earlier run, then sends queued commits one at a time, in order, and
+/// settles each (confirm or roll back) before the next. With a durable
+/// queue, a commit that cannot be delivered (the server is unreachable) is
+/// retried until it is, instead of rolled back.
 pub(crate) async fn run_queue(
     shared: Arc<Shared>,
     mut queue: mpsc::UnboundedReceiver<QueuedCommit>,
     mut shutdown: watch::Receiver<bool>,
+    replay: Vec<super::journal::Entry>,
 ) {
+    for entry in replay {
+        let request = Request::new(Method::POST, &["v1", "commits"]).body(entry.body.clone());
+        let result = loop {
+            let result: Result<CommitReceipt, Error> =
+                shared.transport.call(&request, shared.timeout).await;
+            match result {
+                Err(error) if error.is_transient() => {
+                    shared.transport.log.warn(format!(
+                        "replay of queued write {} not delivered yet, retrying: {error}",
+                        entry.client_tx_id
+                    ));
+                    if !pause(&mut shutdown).await {
+                        return;
+                    }
+                }
+                other => break other,
+            }
+        };
+        let first = &entry.body["operations"][0];
+        let model = first["model"].as_str().unwrap_or_default().to_owned();
+        let id = first["id"].as_str().unwrap_or_default().to_owned();
+        match result {
+            Ok(receipt) => shared.transport.log.info(format!(
+                "replayed queued write {} (sync id {})",
+                entry.client_tx_id, receipt.sync_id.0
+            )),
+            Err(error) => {
+                shared.transport.log.warn(format!(
+                    "replayed queued write {} to {model} `{id}` rejected: {error}",
+                    entry.client_tx_id
+                ));
+                let _ = shared.rejections.send(WriteRejection {
+                    client_tx_id: entry.client_tx_id.clone(),
+                    model,
+                    id,
+                    error,
+                });
+            }
+        }
+        if let Some(journal) = &shared.journal {
+            journal.remove(entry.seq);
+        }
+        shared.queued.send_modify(|n| *n = n.saturating_sub(1));
+    }
     loop {
         let queued = tokio::select! {
             queued = queue.recv() => match queued {
@@ -205,7 +270,24 @@ pub(crate) async fn run_queue(
             _ = super::stopped(&mut shutdown) => return,
         };
         let commit = &queued.commit;
-        let result = send(&shared, commit).await;
+        let result = loop {
+            match send(&shared, commit).await {
+                Err(error) if queued.seq.is_some() && error.is_transient() => {
+                    shared.transport.log.warn(format!(
+                        "queued write {} not delivered yet, retrying: {error}",
+                        commit.client_tx_id
+                    ));
+                    // Shutting down leaves it on disk for the next start.
+                    if !pause(&mut shutdown).await {
+                        return;
+                    }
+                }
+                other => break other,
+            }
+        };
+        if let (Some(journal), Some(seq)) = (&shared.journal, queued.seq) {
+            journal.remove(seq);
+        }
         if let Err(error) = &result {
             shared.pool.roll_back(&commit.client_tx_id);
             let first = &commit.staged[0].key;
@@ -222,6 +304,15 @@ pub(crate) async fn run_queue(
         }
         let _ = queued.reply.send(result);
         shared.queued.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Waits before the next delivery attempt of a durable write; `false` when
+/// the client is shutting down instead.
+async fn pause(shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(250)) => true,
+        _ = super::stopped(shutdown) => false,
     }
 }
 

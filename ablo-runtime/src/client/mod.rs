@@ -29,6 +29,7 @@ mod claim;
 mod commit;
 mod handle;
 mod intents;
+mod journal;
 mod log;
 mod pool;
 mod presence;
@@ -102,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) closed: watch_channel::Receiver<bool>,
     /// The agent run every commit of this client names (`causedByTaskId`).
     pub(crate) caused_by_task_id: std::sync::OnceLock<String>,
+    /// The durable write queue, with a queue directory configured.
+    pub(crate) journal: Option<journal::Journal>,
 }
 
 impl Shared {
@@ -560,6 +563,7 @@ pub(crate) mod tests {
             intents: Default::default(),
             presence: Default::default(),
             caused_by_task_id: Default::default(),
+            journal: None,
         });
         Client::start(shared, shutdown, Vec::new())
     }
