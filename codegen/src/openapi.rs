@@ -460,11 +460,34 @@ fn schema_path() -> Value {
         "put": {
             "operationId": "putSchema",
             "tags": ["server"],
-            "summary": "Push a schema descriptor (API key only).",
+            "summary": "Push a schema descriptor (API key only). A change that would break clients of the schema in force is refused with 409 `breaking_schema_change` unless `allowBreaking=true`.",
+            "parameters": [{
+                "name": "allowBreaking",
+                "in": "query",
+                "required": false,
+                "description": "Accept a breaking change (a removed model or field, a changed type, an optional field made required, ...): the migration is meant.",
+                "schema": {"type": "boolean", "default": false}
+            }],
             "requestBody": {"required": true, "content": json_body(descriptor)},
-            "responses": error_responses(ok_response("200", "The hash of the descriptor now enforced, and whether it changed.", Some(json!({
+            "responses": error_responses(ok_response("200", "The hash of the descriptor now enforced, whether it changed, and what changed.", Some(json!({
                 "type": "object",
-                "properties": {"hash": {"type": "string"}, "changed": {"type": "boolean"}},
+                "properties": {
+                    "hash": {"type": "string"},
+                    "changed": {"type": "boolean"},
+                    "changes": {
+                        "type": "array",
+                        "description": "What differs from the schema in force before the push, breaking changes marked.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "subject": {"type": "string"},
+                                "description": {"type": "string"},
+                                "breaking": {"type": "boolean"}
+                            },
+                            "required": ["subject", "description", "breaking"]
+                        }
+                    }
+                },
                 "required": ["hash", "changed"]
             })))),
         },
