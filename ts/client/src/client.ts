@@ -147,13 +147,20 @@ export function Ablo<S extends AbloSchema>(options: AbloOptions<S>): AbloClient<
     },
     onEvent: (event) => {
       if (event.type === 'intent') intents.onEvent(event['event'] as string, event['intent'] as never);
-      else presence.onEvent(event['presence'] as never);
+      else if (event.type === 'presence') presence.onEvent(event['presence'] as never);
+      else {
+        intents.replaceAll((event['intents'] as never[] | undefined) ?? []);
+        for (const entry of (event['presence'] as never[] | undefined) ?? []) presence.onEvent(entry);
+      }
     },
     onState: () => refreshStatus(),
-    onSubscribed: () => {
-      presence.resubscribed();
+    onSubscribed: (who) => {
+      const named = who as Participant | undefined;
+      if (named && typeof named.id === 'string') participant ??= named;
+      presence.republish();
       refreshStatus();
     },
+    onSubscribe: () => presence.forgetOthers(),
     onError: emitError,
   });
   const presence = new Presence((message) => sync.send(message), notify);

@@ -146,6 +146,13 @@ export class Intents {
     this.#changed();
   }
 
+  /** A snapshot of every active intent the credential may see (on subscribe): replaces what others hold. */
+  replaceAll(intents: WireIntent[]): void {
+    for (const id of [...this.#active.keys()]) if (!this.#mine.has(id)) this.#active.delete(id);
+    for (const wire of intents) this.#active.set(wire.id, toIntent(wire));
+    this.#changed();
+  }
+
   /** An `intent` message of the live stream. */
   onEvent(event: string, wire: WireIntent): void {
     if (event === 'released' || event === 'expired' || event === 'queued') this.#active.delete(wire.id);

@@ -72,10 +72,15 @@ export class Presence {
     this.#changed();
   }
 
-  /** After a (re)subscribe: forget others' entries (the server may have restarted) and publish ours again. */
-  resubscribed(): void {
+  /** On a (re)subscribe: forget others' entries (the server may have restarted; it tells them again). */
+  forgetOthers(): void {
+    if (this.#others.size === 0) return;
     this.#others.clear();
     this.#changed();
+  }
+
+  /** Once subscribed: publish this participant's entries again. */
+  republish(): void {
     for (const { target, state } of this.#mine.values()) this.#send({ type: 'presence', target, state });
   }
 

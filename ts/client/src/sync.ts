@@ -25,13 +25,16 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** Server messages other than deltas, for intents and presence. */
-export type ServerEvent = { type: 'intent' | 'presence'; [key: string]: unknown };
+export type ServerEvent = { type: 'intent' | 'presence' | 'coordination'; [key: string]: unknown };
 
 export interface SyncHooks {
   onEvent: (event: ServerEvent) => void;
   onDeltas: (deltas: Delta[]) => void;
   onState: () => void;
-  onSubscribed: () => void;
+  /** After `caughtUp`, with the participant the server says this connection acts as (when it says). */
+  onSubscribed: (participant: unknown) => void;
+  /** When a `subscribe` is sent: what the server will now tell again can be forgotten. */
+  onSubscribe: () => void;
   onError: (error: AbloError) => void;
 }
 
@@ -181,6 +184,7 @@ export class Sync {
       };
       socket.onopen = () => {
         alive();
+        this.#hooks.onSubscribe();
         socket.send(JSON.stringify({ type: 'subscribe', cursor: this.#pool.cursor }));
       };
       socket.onmessage = (event) => {
@@ -212,7 +216,7 @@ export class Sync {
         this.caughtUp = true;
         this.#attempt = 0;
         this.#setState('connected');
-        this.#hooks.onSubscribed();
+        this.#hooks.onSubscribed(message['participant']);
         if (!this.#settled) {
           this.#settled = true;
           this.#ready.resolve();
@@ -237,6 +241,8 @@ export class Sync {
       }
       case 'intent':
       case 'presence':
+      // The active intents and presence the credential may see, sent on subscribe by servers that support it.
+      case 'coordination':
         this.#hooks.onEvent(message as ServerEvent);
         break;
       default:
