@@ -74,8 +74,22 @@ CREATE TABLE IF NOT EXISTS api_keys (
 pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    /// Signalled when a read connection is returned to the pool.
+    returned: std::sync::Condvar,
 }
+
+/// At most [`MAX_READERS`] read connections exist; a read waits for one
+/// rather than opening more, so no number of concurrent readers (say,
+/// thousands of WebSocket replays) can make the server's memory grow with
+/// them.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+const MAX_READERS: usize = 16;
 
 /// Opens a connection with the pragmas every connection of the server uses
 /// (also used by the benchmark's raw SQLite baseline).
@@ -111,7 +125,8 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            returned: std::sync::Condvar::new(),
         })
     }
 
@@ -121,21 +136,48 @@ impl SqliteStorage {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let pooled = self.readers.lock().expect("reader pool").pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
+        let conn = {
+            let mut pool = self.readers.lock().expect("reader pool");
+            loop {
+                if let Some(conn) = pool.idle.pop() {
+                    break Some(conn);
+                }
+                if pool.open < MAX_READERS {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self.returned.wait(pool).expect("reader pool");
+            }
         };
-        conn.execute_batch("BEGIN")?;
-        let result = read(&conn);
-        let end = conn.execute_batch("COMMIT");
+        let conn = match conn {
+            Some(conn) => conn,
+            None => match open_connection(&self.path) {
+                Ok(conn) => conn,
+                Err(err) => {
+                    self.readers.lock().expect("reader pool").open -= 1;
+                    self.returned.notify_one();
+                    return Err(err);
+                }
+            },
+        };
+        let outcome = conn
+            .execute_batch("BEGIN")
+            .map_err(StorageError::from)
+            .and_then(|()| {
+                let result = read(&conn);
+                conn.execute_batch("COMMIT")
+                    .map_err(StorageError::from)
+                    .map(|()| result)
+            });
         let mut pool = self.readers.lock().expect("reader pool");
-        if end.is_ok() && pool.len() < 16 {
-            pool.push(conn);
+        if outcome.is_ok() {
+            pool.idle.push(conn);
+        } else {
+            pool.open -= 1;
         }
         drop(pool);
-        end?;
-        result
+        self.returned.notify_one();
+        outcome?
     }
 }
 
