@@ -64,9 +64,36 @@ async fn agent_process() {
                 .unwrap();
             println!("QUEUED {n}");
         }
+        // One more that the server will refuse: its id is taken by then.
+        tasks
+            .create(Task {
+                title: "a second w000".into(),
+                status: TaskStatus::Todo,
+                summary: None,
+                points: -1,
+            })
+            .id("w000")
+            .idempotency_key("tx_duplicate_w000")
+            .wait(Wait::Queued)
+            .await
+            .unwrap();
+        println!("QUEUED ALL");
         std::future::pending::<()>().await;
     } else {
+        let rejections = client.rejections();
         client.dispose().await; // lets the replayed writes settle
+        let mut rejections = Box::pin(rejections);
+        // What arrived by now; the stream itself lasts as long as the client.
+        while let Some(Some(rejection)) =
+            futures::FutureExt::now_or_never(futures::StreamExt::next(&mut rejections))
+        {
+            println!(
+                "REJECTED {} {} {}",
+                rejection.client_tx_id,
+                rejection.id,
+                rejection.error.code()
+            );
+        }
         println!("DRAINED");
     }
 }
@@ -124,9 +151,9 @@ async fn queued_writes_survive_a_sigkill_and_land_once_in_order() {
     let mut stdin = agent.stdin.take().unwrap();
     stdin.write_all(b"GO\n").await.unwrap();
     stdin.flush().await.unwrap();
-    wait_for(&mut lines, &format!("QUEUED {}", WRITES - 1)).await;
+    wait_for(&mut lines, "QUEUED ALL").await;
     let on_disk = std::fs::read_dir(queue.path()).unwrap().count();
-    assert_eq!(on_disk, WRITES, "every acknowledged write is on disk");
+    assert_eq!(on_disk, WRITES + 1, "every acknowledged write is on disk");
     agent.start_kill().unwrap(); // SIGKILL
     let status = agent.wait().await.unwrap();
     assert!(!status.success());
@@ -144,9 +171,30 @@ async fn queued_writes_survive_a_sigkill_and_land_once_in_order() {
         // crash between a commit and the removal of its file.
         let mut again = spawn_agent("replay", &server.url, dir).await;
         let mut lines = BufReader::new(again.stdout.take().unwrap()).lines();
-        wait_for(&mut lines, "DRAINED").await;
+        let mut rejected = Vec::new();
+        let drained = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(at) = line.find("REJECTED ") {
+                    rejected.push(line[at + "REJECTED ".len()..].to_owned());
+                }
+                if line.ends_with("DRAINED") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        assert!(drained, "the replaying agent never drained");
         assert!(again.wait().await.unwrap().success());
         assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
+        // The refused write surfaces, typed, on the rejection stream (each
+        // run: the server does not remember refused commits).
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert!(
+            rejected[0].starts_with("tx_duplicate_w000 w000 "),
+            "{rejected:?}"
+        );
     }
 
     // Every write landed once, in the order it was queued.

@@ -263,6 +263,7 @@ impl ClientBuilder {
             presence: Default::default(),
             caused_by_task_id: Default::default(),
             journal,
+            early_rejections: Default::default(),
         });
         let mut tasks = vec![tokio::spawn(commit::run_queue(
             shared.clone(),

@@ -248,12 +248,21 @@ pub(crate) async fn run_queue(
                     "replayed queued write {} to {model} `{id}` rejected: {error}",
                     entry.client_tx_id
                 ));
-                let _ = shared.rejections.send(WriteRejection {
+                let rejection = WriteRejection {
                     client_tx_id: entry.client_tx_id.clone(),
                     model,
                     id,
                     error,
-                });
+                };
+                // Replay starts as the client connects, possibly before
+                // anyone listens: keep it for the first subscriber then.
+                let mut early = shared.early_rejections.lock().expect("rejections lock");
+                if shared.rejections.receiver_count() == 0 {
+                    early.push(rejection);
+                } else {
+                    drop(early);
+                    let _ = shared.rejections.send(rejection);
+                }
             }
         }
         if let Some(journal) = &shared.journal {

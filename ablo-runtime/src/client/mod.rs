@@ -105,6 +105,9 @@ pub(crate) struct Shared {
     pub(crate) caused_by_task_id: std::sync::OnceLock<String>,
     /// The durable write queue, with a queue directory configured.
     pub(crate) journal: Option<journal::Journal>,
+    /// Rejections of replayed writes that came before anyone subscribed to
+    /// [`Client::rejections`]; the first subscriber receives them first.
+    pub(crate) early_rejections: Mutex<Vec<WriteRejection>>,
 }
 
 impl Shared {
@@ -377,7 +380,9 @@ impl Client {
 
     /// Every queued write the server rejected, after it was rolled back in
     /// the local pool. Subscribe before writing: earlier rejections are not
-    /// replayed.
+    /// replayed, except those of writes a durable queue replayed on connect
+    /// ([`ClientBuilder::queue_dir`]) before anyone subscribed, which the
+    /// first subscriber receives first.
     ///
     /// ```no_run
     /// use futures::StreamExt;
@@ -390,7 +395,14 @@ impl Client {
     /// ```
     pub fn rejections(&self) -> impl Stream<Item = WriteRejection> + Send + 'static {
         let receiver = self.shared().rejections.subscribe();
-        broadcast_stream(receiver)
+        let early = std::mem::take(
+            &mut *self
+                .shared()
+                .early_rejections
+                .lock()
+                .expect("rejections lock"),
+        );
+        futures::StreamExt::chain(futures::stream::iter(early), broadcast_stream(receiver))
     }
 
     /// Waits for every queued write to be confirmed or rolled back (at most
@@ -564,6 +576,7 @@ pub(crate) mod tests {
             presence: Default::default(),
             caused_by_task_id: Default::default(),
             journal: None,
+            early_rejections: Default::default(),
         });
         Client::start(shared, shutdown, Vec::new())
     }
