@@ -54,6 +54,11 @@ pub trait Schema {
 
 /// A Rust type that may be the type of a model field.
 ///
+/// Its TypeScript and JSON Schema come from its `ts_rs::TS` and
+/// `schemars::JsonSchema` impls, required here so that the code the macros
+/// write asks one question of a field's type: an unsupported type is then
+/// reported once, as not being a `FieldValue`.
+///
 /// ```
 /// use ablo_runtime::{FieldType, FieldValue};
 /// assert_eq!(<Option<Vec<bool>> as FieldValue>::field_type(),
@@ -64,12 +69,44 @@ pub trait Schema {
     label = "unsupported field type",
     note = "supported field types: String, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, Option<T>, Vec<T>, Ref<Model>, Timestamp, Json, Uuid, `#[derive(ablo::Enum)]` enums and `#[ablo::object]` structs"
 )]
-pub trait FieldValue {
+pub trait FieldValue: ts_rs::TS + schemars::JsonSchema {
     /// The descriptor type of this Rust type.
     fn field_type() -> FieldType;
 
     /// Adds the enums and nested objects this type uses.
     fn register_types(_registry: &mut TypeRegistry) {}
+
+    /// The TypeScript type of a field of this type. Not for users: the
+    /// macros call it (rather than `TS::name`) so that an unsupported field
+    /// type fails one trait bound, reported once.
+    #[doc(hidden)]
+    fn __ts_name(cfg: &ts_rs::Config) -> String {
+        <Self as ts_rs::TS>::name(cfg)
+    }
+
+    /// Visits this type and its type parameters for ts-rs exports. Not for
+    /// users (see [`FieldValue::__ts_name`]).
+    #[doc(hidden)]
+    fn __ts_visit<V: ts_rs::TypeVisitor>(visitor: &mut V)
+    where
+        Self: Sized + 'static,
+    {
+        visitor.visit::<Self>();
+        <Self as ts_rs::TS>::visit_generics(visitor);
+    }
+
+    /// This type's JSON (sub)schema and whether it is an `Option`. Not for
+    /// users (see [`FieldValue::__ts_name`]).
+    #[doc(hidden)]
+    fn __json_subschema(generator: &mut schemars::SchemaGenerator) -> (schemars::Schema, bool)
+    where
+        Self: Sized,
+    {
+        (
+            generator.subschema_for::<Self>(),
+            <Self as schemars::JsonSchema>::_schemars_private_is_option(),
+        )
+    }
 }
 
 /// Collects the enums and nested objects reachable from a schema's models,

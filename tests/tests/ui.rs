@@ -16,6 +16,7 @@ fn schema_dsl_compile_errors() {
         "object",
         "sync_groups",
         "schema",
+        "cascade",
     ] {
         cases.compile_fail(format!("ui/{category}/*.rs"));
     }

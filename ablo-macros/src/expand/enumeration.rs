@@ -32,7 +32,7 @@ pub fn expand(input: DeriveInput) -> TokenStream {
         }
     }
     if let Err(errors) = cx.check() {
-        return errors.to_compile_error();
+        return super::enum_with_errors(&input, errors);
     }
     let Some(item) = item else {
         unreachable!("no errors means the enum was read");

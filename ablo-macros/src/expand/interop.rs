@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::private;
+use super::{private, runtime};
 use crate::ast::Struct;
 use crate::attr;
 
@@ -21,6 +21,7 @@ pub fn impls(item: &Struct) -> TokenStream {
 
 fn ts_impl(item: &Struct) -> TokenStream {
     let private = private();
+    let rt = runtime();
     let ts = quote!(#private::ts_rs);
     let ident = item.ident;
     let name = ident.to_string();
@@ -40,11 +41,11 @@ fn ts_impl(item: &Struct) -> TokenStream {
         if let Some(comment) = ts_doc_comment(&attr::doc_lines(&field.original.attrs)) {
             key = format!("\n{comment}{key}");
         }
-        quote_spanned!(ty.span()=> (#key, <#ty as #ts::TS>::name(cfg)))
+        quote_spanned!(ty.span()=> (#key, <#ty as #rt::FieldValue>::__ts_name(cfg)))
     });
     let visits = item.fields.iter().map(|field| {
         let ty = field.ty;
-        quote_spanned!(ty.span()=> #private::ts_visit_field::<#ty>(visitor);)
+        quote_spanned!(ty.span()=> <#ty as #rt::FieldValue>::__ts_visit(visitor);)
     });
     quote! {
         impl #ts::TS for #ident {
@@ -89,6 +90,7 @@ fn ts_impl(item: &Struct) -> TokenStream {
 
 fn json_schema_impl(item: &Struct) -> TokenStream {
     let private = private();
+    let rt = runtime();
     let schemars = quote!(#private::schemars);
     let ident = item.ident;
     let name = ident.to_string();
@@ -97,7 +99,8 @@ fn json_schema_impl(item: &Struct) -> TokenStream {
         let key = &field.wire_name;
         let (title, description) = title_and_description(&attr::doc_lines(&field.original.attrs));
         quote_spanned! {ty.span()=>
-            #private::json_schema_property::<#ty>(&mut schema, generator, #key, #title, #description);
+            let subschema = <#ty as #rt::FieldValue>::__json_subschema(generator);
+            #private::json_schema_property(&mut schema, generator, subschema, #key, #title, #description);
         }
     });
     let (title, description) = title_and_description(&attr::doc_lines(&item.input.attrs));

@@ -6,6 +6,7 @@ mod interop;
 pub mod model;
 pub mod object;
 pub mod schema;
+pub mod stand_in;
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -34,14 +35,26 @@ pub fn option_string(value: &Option<String>) -> TokenStream {
     }
 }
 
-/// What a macro emits when its input has mistakes: the errors, and the item
-/// itself without `#[ablo(...)]` attributes so that code naming it still
-/// resolves and the mistakes above stay the only errors.
-pub fn with_errors(input: &DeriveInput, errors: syn::Error) -> TokenStream {
+/// What an attribute macro emits when its input has mistakes: the errors,
+/// the item itself without `#[ablo(...)]` attributes, and stand-in impls of
+/// the traits it would have implemented, so that code naming the item still
+/// resolves and type-checks and the mistakes above stay the only errors.
+/// A model's patch type is left out: its fields would repeat the mistakes
+/// in the field types.
+pub fn with_errors(input: &DeriveInput, errors: syn::Error, kind: stand_in::Kind) -> TokenStream {
     let mut item = input.clone();
     strip_ablo_attrs(&mut item);
     let errors = errors.to_compile_error();
-    quote!(#errors #item)
+    let impls = stand_in::impls(input, kind);
+    quote!(#errors #item #impls)
+}
+
+/// What `#[derive(ablo::Enum)]` emits when its input has mistakes: the
+/// errors and stand-in impls (see [`with_errors`]).
+pub fn enum_with_errors(input: &DeriveInput, errors: syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    let impls = stand_in::impls(input, stand_in::Kind::Enum);
+    quote!(#errors #impls)
 }
 
 fn strip_ablo_attrs(item: &mut DeriveInput) {

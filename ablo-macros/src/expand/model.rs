@@ -23,7 +23,7 @@ pub fn expand(args: TokenStream, input: DeriveInput) -> TokenStream {
         .as_ref()
         .map(|item| check::check_struct(&cx, item, StructKind::Model, &args));
     if let Err(errors) = cx.check() {
-        return with_errors(&input, errors);
+        return with_errors(&input, errors, super::stand_in::Kind::Model);
     }
     let (Some(item), Some(schema)) = (item, schema) else {
         unreachable!("no errors means the struct was read");

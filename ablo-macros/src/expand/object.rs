@@ -23,7 +23,7 @@ pub fn expand(args: TokenStream, input: DeriveInput) -> TokenStream {
         check::check_struct(&cx, item, StructKind::Object, &ModelArgs::default());
     }
     if let Err(errors) = cx.check() {
-        return with_errors(&input, errors);
+        return with_errors(&input, errors, super::stand_in::Kind::Object);
     }
     let Some(item) = item else {
         unreachable!("no errors means the struct was read");

@@ -5,8 +5,7 @@
 //! struct whose fields carry serde renames (the tests crate compares the
 //! two on a struct with every field type).
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use ts_rs::{TS, TypeVisitor};
+use schemars::{Schema, SchemaGenerator};
 
 /// The TypeScript object type of a struct: each entry is a field's key (its
 /// doc comment, if any, then its name) and its TypeScript type.
@@ -23,13 +22,6 @@ pub fn ts_declaration(name: &str, inline: &str) -> String {
     format!("type {name} = {inline};")
 }
 
-/// Visits a field's type and its type parameters, so that exporting a model
-/// with ts-rs also exports the enums and objects it uses.
-pub fn ts_visit_field<T: TS + 'static + ?Sized>(visitor: &mut impl TypeVisitor) {
-    visitor.visit::<T>();
-    T::visit_generics(visitor);
-}
-
 /// The schema a struct's properties are added to.
 pub fn json_schema_object() -> Schema {
     schemars::json_schema!({ "type": "object" })
@@ -38,19 +30,23 @@ pub fn json_schema_object() -> Schema {
 /// Adds one field to a struct's schema. An optional field is left out of
 /// `required` when the schema describes what may be deserialized.
 ///
-/// Whether the field is optional is asked of schemars, as its own derive
-/// asks it, so a type alias of `Option<T>` counts too. Asking `FieldValue`
-/// instead would report an unsupported field type twice.
-pub fn json_schema_property<T: JsonSchema + ?Sized>(
+/// `subschema` is the field type's schema and whether it is an `Option`,
+/// from `FieldValue::__json_subschema`: asked of schemars, as its own
+/// derive asks it, so a type alias of `Option<T>` counts too, and through
+/// `FieldValue` so that an unsupported field type fails one trait bound and
+/// is reported once, in Ablo's words. The TypeScript side goes through
+/// `FieldValue::__ts_name` and `FieldValue::__ts_visit` the same way.
+pub fn json_schema_property(
     schema: &mut Schema,
     generator: &mut SchemaGenerator,
+    subschema: (Schema, bool),
     key: &str,
     title: &str,
     description: &str,
 ) {
-    let mut property = generator.subschema_for::<T>();
+    let (mut property, is_option) = subschema;
     json_schema_metadata(&mut property, title, description);
-    let optional = generator.contract().is_deserialize() && T::_schemars_private_is_option();
+    let optional = generator.contract().is_deserialize() && is_option;
     let object = schema.ensure_object();
     if let Some(properties) = object
         .entry("properties")

@@ -13,7 +13,6 @@ pub use ts_rs;
 pub use const_text::{DUPLICATE_MESSAGE_CAPACITY, duplicate_model_name, str_eq};
 pub use interop::{
     json_schema_metadata, json_schema_object, json_schema_property, ts_declaration, ts_object,
-    ts_visit_field,
 };
 pub use serde_support::{PatchFields, deserialize_enum_index, deserialize_patch};
 
@@ -32,3 +31,9 @@ macro_rules! __client_surface {
     ($($item:item)*) => { $($item)* };
 }
 pub use __client_surface;
+
+/// The patch type of a model whose declaration has errors (`#[ablo::model]`
+/// emits a stand-in `Model` impl beside them so that they are the only
+/// errors). Never constructed by a crate that compiles.
+#[derive(Default, Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StandInPatch {}
