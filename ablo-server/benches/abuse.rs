@@ -181,7 +181,7 @@ async fn intents() {
         assert_eq!(status, 200, "{body}");
     }
     let samples = if quick() { 200 } else { 1000 };
-    let _ = patch_latency(&http, &server.url, 50).await;
+    let _ = patch_latency(&http, &server.url, 500).await;
     let baseline = patch_latency(&http, &server.url, samples).await;
 
     let started = Instant::now();
@@ -265,24 +265,53 @@ async fn replay() {
     ]);
     let http = reqwest::Client::new();
     push_schema(&http, &server.url).await;
-    let rows = 1000;
+    // Commits of 10 rows, written by 8 writers at once (the writer groups
+    // them): a log of `deltas` entries in small commits.
+    let (rows, per_commit, writers) = (1000usize, 10usize, 8usize);
     let started = Instant::now();
-    for round in 0..deltas / rows {
-        let operations: Vec<Value> = (0..rows)
+    let commits = deltas / per_commit;
+    let commit_of = |commit: usize, kind: &str| {
+        let operations: Vec<Value> = (0..per_commit)
             .map(|i| {
-                let kind = if round == 0 { "create" } else { "update" };
-                json!({"type": kind, "model": "items", "id": format!("r{i}"), "data": {"n": round}})
+                let row = (commit * per_commit + i) % rows;
+                json!({"type": kind, "model": "items", "id": format!("r{row}"), "data": {"n": commit}})
             })
             .collect();
+        json!({"operations": operations})
+    };
+    // The rows first, then the updates.
+    let creates = rows / per_commit;
+    for commit in 0..creates {
         let (status, body) = call(
             &http,
             reqwest::Method::POST,
             format!("{}/v1/commits", server.url),
             KEY,
-            json!({"operations": operations}),
+            commit_of(commit, "create"),
         )
         .await;
         assert_eq!(status, 200, "{body}");
+    }
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let (http, url) = (http.clone(), server.url.clone());
+        tasks.push(tokio::spawn(async move {
+            for commit in (creates + writer..commits).step_by(writers) {
+                let body = commit_of(commit, "update");
+                let (status, body) = call(
+                    &http,
+                    reqwest::Method::POST,
+                    format!("{url}/v1/commits"),
+                    KEY,
+                    body,
+                )
+                .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
     }
     let (_, head) = call(
         &http,

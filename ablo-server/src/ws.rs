@@ -31,8 +31,9 @@ use crate::state::SharedState;
 const REPLAY_PAGE: usize = 500;
 /// Replay messages end at the first commit boundary past this many bytes:
 /// a subscriber that does not read holds at most one such message (plus
-/// its socket buffers) in the server's memory, whatever the log's length.
-const REPLAY_BYTES: usize = 32 * 1024;
+/// its socket buffers) in the server's memory, whatever the log's length
+/// (a single commit larger than this is still one message).
+const REPLAY_BYTES: usize = 16 * 1024;
 /// Unanswered server pings before the connection is dropped.
 const MAX_SILENT_PINGS: u32 = 3;
 
@@ -519,11 +520,20 @@ async fn replay(
         if let Some(last) = page.deltas.last() {
             cursor = last.sync_id;
         }
+        let has_more = page.has_more;
+        // Only the serialized message is kept while the client reads it:
+        // the parsed page is dropped before the send waits.
         let deltas = filter.keep(&page.deltas);
-        if !deltas.is_empty() && !send_json(sink, &ServerMessage::Deltas { deltas }).await {
+        drop(page);
+        let text = (!deltas.is_empty()).then(|| {
+            serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("deltas serialize")
+        });
+        if let Some(text) = text
+            && !send(sink, Message::Text(text.into())).await
+        {
             return None;
         }
-        if !page.has_more {
+        if !has_more {
             return Some(cursor);
         }
     }
