@@ -270,7 +270,7 @@ async fn replay() {
     let (rows, per_commit, writers) = (1000usize, 10usize, 8usize);
     let started = Instant::now();
     let commits = deltas / per_commit;
-    let commit_of = |commit: usize, kind: &str| {
+    let commit_of = move |commit: usize, kind: &str| {
         let operations: Vec<Value> = (0..per_commit)
             .map(|i| {
                 let row = (commit * per_commit + i) % rows;

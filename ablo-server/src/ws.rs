@@ -262,10 +262,10 @@ async fn live_session(
         }
     }
     for (presence, groups) in state.presence.snapshot() {
-        if filter.admits(&presence.target.model, &groups) {
-            if !send_json(&mut sink, &ServerMessage::Presence { presence }).await {
-                return;
-            }
+        if filter.admits(&presence.target.model, &groups)
+            && !send_json(&mut sink, &ServerMessage::Presence { presence }).await
+        {
+            return;
         }
     }
     let mut shutdown = state.shutdown.clone();
