@@ -155,7 +155,10 @@ async fn an_out_of_scope_write_never_reaches_the_source() {
     assert_eq!(status, 404, "{refused}");
     assert_eq!(refused["error"]["code"], "row_not_found");
     let text = refused.to_string();
-    assert!(!text.contains("b-secret-text") && !text.contains("org:b"), "{text}");
+    assert!(
+        !text.contains("b-secret-text") && !text.contains("org:b"),
+        "{text}"
+    );
 
     // Moving its own row into org:b is refused before the source too.
     let (status, moved) = call(
