@@ -27,6 +27,7 @@
 
 pub mod client;
 pub mod error;
+pub mod fields;
 pub mod model;
 pub mod patch;
 pub mod schema;

@@ -17,6 +17,7 @@ fn schema_dsl_compile_errors() {
         "sync_groups",
         "schema",
         "cascade",
+        "query",
     ] {
         cases.compile_fail(format!("ui/{category}/*.rs"));
     }

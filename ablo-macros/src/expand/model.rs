@@ -31,10 +31,57 @@ pub fn expand(args: TokenStream, input: DeriveInput) -> TokenStream {
     let definition = struct_with_derives(&item);
     let patch = patch_type(&item);
     let model_impl = model_impl(&item, &schema);
+    let fields = field_refs(&item);
     quote! {
         #definition
         #patch
         #model_impl
+        #fields
+    }
+}
+
+/// `TaskFields`, one typed field reference per field, and `Task::fields()`,
+/// for typed queries: `Task::fields().status.eq(TaskStatus::Done)`.
+fn field_refs(item: &Struct) -> TokenStream {
+    let rt = runtime();
+    let model = item.ident;
+    let vis = &item.input.vis;
+    let fields_ident = format_ident!("{}Fields", model);
+    let doc = format!(
+        "The fields of [`{model}`] as typed references, for queries: \
+         `{model}::fields().field.eq(value)` as a filter, `.order_by({model}::fields().field)`. \
+         A field the model lacks, or a value of another type, does not compile."
+    );
+    let decls = item.fields.iter().map(|field| {
+        let ident = field.ident;
+        let ty = field.ty;
+        let field_vis = &field.original.vis;
+        let doc = format!("`{}` (wire name `{}`).", field.rust_name(), field.wire_name);
+        quote! {
+            #[doc = #doc]
+            #field_vis #ident: #rt::fields::Field<#model, #ty>
+        }
+    });
+    let inits = item.fields.iter().map(|field| {
+        let ident = field.ident;
+        let wire = &field.wire_name;
+        quote!(#ident: #rt::fields::Field::new(#wire))
+    });
+    let fn_doc = format!("Typed references to the fields of `{model}`, for queries.");
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+        #vis struct #fields_ident {
+            #(#decls,)*
+        }
+
+        impl #model {
+            #[doc = #fn_doc]
+            #[must_use]
+            #vis const fn fields() -> #fields_ident {
+                #fields_ident { #(#inits,)* }
+            }
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! [`ModelHandle`]: the typed reads and writes of one model.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::Method;
 
@@ -12,8 +15,30 @@ use super::watch::WatchStream;
 use super::write::{Create, Delete, Update, decode_row};
 use crate::error::Error;
 use crate::model::Model;
+use crate::schema::ModelDescriptor;
 use crate::types::{Id, Json, Row, SyncId};
 use crate::wire::{Intent, ListResponse, RetrieveResponse};
+
+/// The descriptor of model `M`, built once per process (it holds the
+/// model's TypeScript declaration and JSON Schema, which take a moment).
+fn model_descriptor<M: Model>() -> Arc<ModelDescriptor> {
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, Arc<ModelDescriptor>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache
+        .lock()
+        .expect("descriptor cache")
+        .get(&TypeId::of::<M>())
+    {
+        return found.clone();
+    }
+    let descriptor = Arc::new(M::descriptor());
+    cache
+        .lock()
+        .expect("descriptor cache")
+        .entry(TypeId::of::<M>())
+        .or_insert(descriptor)
+        .clone()
+}
 
 /// Rows asked for per page by [`ModelHandle::load`].
 const LOAD_PAGE: usize = 500;
@@ -262,6 +287,7 @@ impl<M: Model> ModelHandle<M> {
     /// }
     /// ```
     pub fn get_all(&self, query: &Query<M>) -> Vec<Row<M>> {
+        self.warn_if_invalid(query);
         let matching = self.local_matches(query);
         query
             .sort_and_limit(matching)
@@ -279,7 +305,65 @@ impl<M: Model> ModelHandle<M> {
     /// }
     /// ```
     pub fn get_count(&self, query: &Query<M>) -> usize {
+        self.warn_if_invalid(query);
         self.local_matches(query).len()
+    }
+
+    /// [`get_all`](Self::get_all), refusing a query the server would refuse:
+    /// a `where` or sort field the model lacks (a misspelling), or one that
+    /// cannot be compared, fails with `Error::Validation` and code
+    /// `invalid_query`, as `list` does, instead of matching nothing.
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// fn todo<M: Model>(h: &ModelHandle<M>) -> Result<usize, ablo_runtime::Error> {
+    ///     Ok(h.try_get_all(&Query::new().where_eq("status", "todo"))?.len())
+    /// }
+    /// ```
+    pub fn try_get_all(&self, query: &Query<M>) -> Result<Vec<Row<M>>, Error> {
+        query.validate(&model_descriptor::<M>())?;
+        Ok(self.get_all(query))
+    }
+
+    /// [`get_count`](Self::get_count), refusing a query the server would
+    /// refuse (see [`try_get_all`](Self::try_get_all)).
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// fn todo<M: Model>(h: &ModelHandle<M>) -> Result<usize, ablo_runtime::Error> {
+    ///     h.try_get_count(&Query::new().where_eq("status", "todo"))
+    /// }
+    /// ```
+    pub fn try_get_count(&self, query: &Query<M>) -> Result<usize, Error> {
+        query.validate(&model_descriptor::<M>())?;
+        Ok(self.local_matches(query).len())
+    }
+
+    /// [`watch`](Self::watch), refusing a query the server would refuse
+    /// (see [`try_get_all`](Self::try_get_all)).
+    ///
+    /// ```
+    /// use ablo_runtime::{Model, client::{ModelHandle, Query}};
+    /// fn follow<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
+    ///     let _changes = h.try_watch(Query::new().where_eq("status", "todo"))?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn try_watch(&self, query: Query<M>) -> Result<WatchStream<M>, Error> {
+        query.validate(&model_descriptor::<M>())?;
+        Ok(self.watch(query))
+    }
+
+    /// Logs (at warn) a query the server would refuse, for the infallible
+    /// local reads.
+    fn warn_if_invalid(&self, query: &Query<M>) {
+        if let Err(e) = query.validate(&model_descriptor::<M>()) {
+            self.client.shared().transport.log.warn(format!(
+                "a local read of `{}` matches nothing the server would return: {}",
+                M::NAME,
+                e.message()
+            ));
+        }
     }
 
     /// A stream of changes to the local pool's rows matching `query`: first
@@ -301,6 +385,7 @@ impl<M: Model> ModelHandle<M> {
     /// }
     /// ```
     pub fn watch(&self, query: Query<M>) -> WatchStream<M> {
+        self.warn_if_invalid(&query);
         WatchStream::new(self.client.clone(), query)
     }
 

@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::fields::{Filter, SortKey};
+use crate::schema::{FieldType, ModelDescriptor};
 use crate::types::Json;
 use crate::wire::JsonObject;
 
@@ -118,8 +120,89 @@ impl<M> Query<M> {
         self
     }
 
-    /// Sorts by `field` (wire name; `id`, `stamp`, `createdAt` and
-    /// `updatedAt` too) ascending, ties broken by id. A later `order_by`
+    /// Only rows that pass `filter`, built from a typed field:
+    /// `Task::fields().status.eq(TaskStatus::Done)`. A field the model
+    /// lacks, or a value of another type, does not compile.
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// use ablo_runtime::fields::Field;
+    /// let done: Field<(), bool> = Field::new("done");
+    /// let q = Query::new().filter(done.eq(true));
+    /// assert!(q.matches(&serde_json::json!({"done": true})));
+    /// ```
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        let (field, value) = filter.into_parts();
+        match value {
+            Ok(value) => self.filters.push((field.to_owned(), value)),
+            Err(e) => {
+                self.invalid = Some(format!("the value for `{field}` does not serialize: {e}"))
+            }
+        }
+        self
+    }
+
+    /// Checks the query against the model's descriptor as the server
+    /// checks a list: every `where` field must be a field of the model that
+    /// can be compared (not a list, object or JSON field) and every value a
+    /// string, number, boolean or null; the sort key must be `id`, `stamp`,
+    /// `createdAt`, `updatedAt` or such a field. Otherwise
+    /// `Error::Validation` with code `invalid_query`, the error `list`
+    /// gets from the server. The local reads (`try_get_all`,
+    /// `try_get_count`, `try_watch`) run it before reading the pool.
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor};
+    /// let title = FieldDescriptor { name: "title".into(), rust_name: "title".into(),
+    ///     ty: FieldType::String, indexed: false, doc: None };
+    /// let model = ModelDescriptor { name: "tasks".into(), type_name: "Task".into(), doc: None,
+    ///     fields: vec![title], sync_groups: vec![], ts: String::new(), json_schema: serde_json::json!({}) };
+    /// assert!(Query::<()>::new().where_eq("title", "a").validate(&model).is_ok());
+    /// let err = Query::<()>::new().where_eq("titel", "a").validate(&model).unwrap_err();
+    /// assert_eq!(err.code(), "invalid_query");
+    /// assert_eq!(err.message(), "`where`: model `tasks` has no field `titel`");
+    /// ```
+    pub fn validate(&self, model: &ModelDescriptor) -> Result<(), Error> {
+        let invalid = |message: String| Error::validation("invalid_query", message);
+        if let Some(problem) = &self.invalid {
+            return Err(invalid(problem.clone()));
+        }
+        let model_name = &model.name;
+        for (field, value) in &self.filters {
+            let Some(descriptor) = model.fields.iter().find(|f| &f.name == field) else {
+                return Err(invalid(format!(
+                    "`where`: model `{model_name}` has no field `{field}`"
+                )));
+            };
+            if !is_comparable(&descriptor.ty) || value.is_array() || value.is_object() {
+                return Err(invalid(format!(
+                    "`where`: field `{field}` can only be compared with a string, number, boolean or null"
+                )));
+            }
+        }
+        if let Some((field, _)) = &self.order
+            && !matches!(field.as_str(), "id" | "stamp" | "createdAt" | "updatedAt")
+        {
+            match model.fields.iter().find(|f| &f.name == field) {
+                Some(f) if is_comparable(&f.ty) => {}
+                Some(_) => {
+                    return Err(invalid(format!(
+                        "`orderBy`: field `{field}` is not sortable"
+                    )));
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "`orderBy`: model `{model_name}` has no field `{field}`"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts by `field` (a typed field, `Task::fields().due`, or a wire
+    /// name; `id`, `stamp`, `createdAt` and `updatedAt` too) ascending, ties broken by id. A later `order_by`
     /// replaces an earlier one.
     ///
     /// ```
@@ -127,8 +210,8 @@ impl<M> Query<M> {
     /// let q: Query<()> = Query::new().order_by("title");
     /// assert_eq!(q.to_params().unwrap(), vec![("orderBy".to_string(), "title:asc".to_string())]);
     /// ```
-    pub fn order_by(mut self, field: impl Into<String>) -> Self {
-        self.order = Some((field.into(), Direction::Asc));
+    pub fn order_by(mut self, field: impl SortKey<M>) -> Self {
+        self.order = Some((field.into_sort_key(), Direction::Asc));
         self
     }
 
@@ -140,8 +223,8 @@ impl<M> Query<M> {
     /// let q: Query<()> = Query::new().order_by_desc("createdAt");
     /// assert_eq!(q.to_params().unwrap()[0].1, "createdAt:desc");
     /// ```
-    pub fn order_by_desc(mut self, field: impl Into<String>) -> Self {
-        self.order = Some((field.into(), Direction::Desc));
+    pub fn order_by_desc(mut self, field: impl SortKey<M>) -> Self {
+        self.order = Some((field.into_sort_key(), Direction::Desc));
         self
     }
 
@@ -269,6 +352,16 @@ impl<M> Query<M> {
     }
 }
 
+/// Whether the server can compare and sort values of this type: scalars,
+/// optional or not (the rule of the server's list query).
+fn is_comparable(ty: &FieldType) -> bool {
+    match ty {
+        FieldType::Optional { of } => is_comparable(of),
+        FieldType::List { .. } | FieldType::Object { .. } | FieldType::Json => false,
+        _ => true,
+    }
+}
+
 /// A total order over JSON values: null < booleans < numbers < strings <
 /// arrays < objects; numbers by value, strings by code point (RFC 3339
 /// timestamps therefore sort by time).
@@ -370,5 +463,108 @@ mod tests {
         let err = q.to_params().unwrap_err();
         assert!(matches!(err, Error::Validation(_)));
         assert_eq!(err.code(), "invalid_query");
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+    use crate::fields::Field;
+    use crate::schema::FieldDescriptor;
+    use serde_json::json;
+
+    fn tasks() -> ModelDescriptor {
+        let field = |name: &str, ty: FieldType| FieldDescriptor {
+            name: name.into(),
+            rust_name: name.into(),
+            ty,
+            indexed: false,
+            doc: None,
+        };
+        ModelDescriptor {
+            name: "tasks".into(),
+            type_name: "Task".into(),
+            doc: None,
+            fields: vec![
+                field("title", FieldType::String),
+                field("summary", FieldType::optional(FieldType::String)),
+                field("tags", FieldType::list(FieldType::String)),
+            ],
+            sync_groups: vec![],
+            ts: String::new(),
+            json_schema: json!({}),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_as_the_server_refuses_them() {
+        let model = tasks();
+        let err = Query::<()>::new()
+            .where_eq("titel", "x")
+            .validate(&model)
+            .unwrap_err();
+        assert!(matches!(err, Error::Validation(_)));
+        assert_eq!(err.code(), "invalid_query");
+        assert_eq!(err.message(), "`where`: model `tasks` has no field `titel`");
+        let err = Query::<()>::new()
+            .order_by("titel")
+            .validate(&model)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_query");
+        assert_eq!(
+            err.message(),
+            "`orderBy`: model `tasks` has no field `titel`"
+        );
+        let err = Query::<()>::new()
+            .where_eq("tags", "x")
+            .validate(&model)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_query");
+        let err = Query::<()>::new()
+            .order_by_desc("tags")
+            .validate(&model)
+            .unwrap_err();
+        assert_eq!(err.message(), "`orderBy`: field `tags` is not sortable");
+        let err = Query::<()>::new()
+            .where_eq("title", vec!["a"])
+            .validate(&model)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_query");
+        for key in ["id", "stamp", "createdAt", "updatedAt", "title", "summary"] {
+            assert!(
+                Query::<()>::new().order_by(key).validate(&model).is_ok(),
+                "{key}"
+            );
+        }
+        assert!(
+            Query::<()>::new()
+                .where_eq("summary", Option::<String>::None)
+                .validate(&model)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn typed_filters_and_sort_keys() {
+        let title: Field<(), String> = Field::new("title");
+        let summary: Field<(), Option<String>> = Field::new("summary");
+        let q = Query::new()
+            .filter(title.eq("Plan"))
+            .filter(summary.is_null())
+            .order_by_desc(title);
+        assert!(q.matches(&json!({"title": "Plan", "summary": null})));
+        assert!(q.matches(&json!({"title": "Plan"})));
+        assert!(!q.matches(&json!({"title": "Plan", "summary": "s"})));
+        assert!(!q.matches(&json!({"title": "Other"})));
+        assert_eq!(
+            q.to_params().unwrap(),
+            vec![
+                ("where".into(), r#"{"summary":null,"title":"Plan"}"#.into()),
+                ("orderBy".into(), "title:desc".into()),
+            ]
+        );
+        assert!(q.validate(&tasks()).is_ok());
+        let some = Query::<()>::new().filter(summary.eq_some("s"));
+        assert!(some.matches(&json!({"summary": "s"})));
     }
 }
