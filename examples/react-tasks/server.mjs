@@ -67,8 +67,12 @@ export async function startAppServer({ abloUrl, apiKey, port = 0 }) {
     }
   });
 
-  // The WebSocket upgrade: a byte pipe to the Ablo server.
+  // The WebSocket upgrade: a byte pipe to the Ablo server. Upgraded sockets
+  // are not the HTTP server's any more, so `close` ends them itself.
+  const piped = new Set();
   server.on('upgrade', (req, socket, head) => {
+    piped.add(socket);
+    socket.on('close', () => piped.delete(socket));
     // No Nagle delay on either side: deltas are small frames that must not wait.
     socket.setNoDelay(true);
     const target = connect({ port: Number(upstream.port), host: upstream.hostname, noDelay: true }, () => {
@@ -86,7 +90,12 @@ export async function startAppServer({ abloUrl, apiKey, port = 0 }) {
   const address = server.address();
   return {
     url: `http://127.0.0.1:${address.port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of piped) socket.destroy();
+        server.closeAllConnections?.();
+        server.close(resolve);
+      }),
   };
 }
 

@@ -38,11 +38,14 @@ before(async () => {
   bo = await openBoard('bo');
 });
 
+/** Resolves when `promise` does, or after `ms`: a stuck teardown step must not hold the run. */
+const within = (promise, ms = 5000) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+
 after(async () => {
-  await agent?.dispose();
-  await browser?.close();
-  await app?.close();
-  await server?.stop();
+  await within(agent?.dispose());
+  await within(browser?.close());
+  await within(app?.close());
+  await within(server?.stop(), 10_000);
 });
 
 async function openBoard(user) {

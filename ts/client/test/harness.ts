@@ -66,6 +66,8 @@ export class TestServer {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.#child = child;
+      // A test run that is interrupted must not leave servers behind.
+      process.once('exit', () => child.kill('SIGKILL'));
       child.stdout?.on('data', (d: Buffer) => (this.#log += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (this.#log += d.toString()));
       const deadline = Date.now() + 20_000;
