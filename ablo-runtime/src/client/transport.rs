@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::log::Logger;
 use super::retry::RetryPolicy;
-use crate::error::Error;
+use crate::error::{Error, ErrorInfo};
 use crate::types::Json;
 
 /// One HTTP request, kept whole so it can be sent again unchanged.
@@ -176,7 +176,9 @@ pub(crate) async fn read_response(
     }
 }
 
-/// A failure below HTTP: no answer at all.
+/// A failure below HTTP: no answer at all. The error says what failed
+/// (`details.reason`: `refused`, `timed_out`, `dns`, `tls` or `other`), at
+/// which address (`details.address`, `details.url`) and what to check.
 fn transport_error(error: reqwest::Error) -> Error {
     let code = if error.is_timeout() {
         "timeout"
@@ -185,7 +187,100 @@ fn transport_error(error: reqwest::Error) -> Error {
     } else {
         "connection_lost"
     };
-    Error::connection(code, error.to_string())
+    let url = error.url().map(|u| u.to_string());
+    let address = error.url().map(|u| {
+        let host = u.host_str().unwrap_or("?");
+        match u.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    });
+    let reason = failure_reason(&error);
+    let address_text = address.as_deref().unwrap_or("the server");
+    let (what, check) = match reason {
+        "refused" => (
+            format!("connection to {address_text} refused"),
+            "nothing listens there: check that the Ablo server is running (`ablo-server serve --addr ...`) and that the URL's host and port are the ones it listens on",
+        ),
+        "timed_out" => (
+            format!("no answer from {address_text} in time"),
+            "check that the host is reachable from here (firewall, VPN, proxy) and that the server is not overloaded; the client's `.timeout(..)` sets the limit",
+        ),
+        "dns" => (
+            format!("the host of {address_text} could not be resolved"),
+            "check the spelling of the URL's host name and this machine's DNS",
+        ),
+        "tls" => (
+            format!("the TLS handshake with {address_text} failed"),
+            "check the URL's scheme (`http://` for a server without TLS) and the server's certificate",
+        ),
+        _ if code == "connection_lost" => (
+            format!("the connection to {address_text} broke before an answer"),
+            "check the server's log and any proxy in between; the client retries transient failures",
+        ),
+        _ => (
+            format!("could not reach {address_text}"),
+            "check the URL and that the server is running",
+        ),
+    };
+    let mut info = ErrorInfo::new(
+        code,
+        format!(
+            "{what} ({error_chain}); {check}",
+            error_chain = chain(&error)
+        ),
+    );
+    info.details = Some(serde_json::json!({
+        "reason": reason,
+        "address": address,
+        "url": url,
+    }));
+    Error::Connection(Box::new(info))
+}
+
+/// What failed under a request: `refused`, `timed_out`, `dns`, `tls` or
+/// `other`, read from the error's source chain (io error kinds where they
+/// exist, the connector's wording for DNS and TLS).
+fn failure_reason(error: &reqwest::Error) -> &'static str {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut text = String::new();
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "refused",
+                std::io::ErrorKind::TimedOut => return "timed_out",
+                _ => {}
+            }
+        }
+        text.push_str(&current.to_string().to_lowercase());
+        text.push(' ');
+        source = current.source();
+    }
+    if error.is_timeout() {
+        "timed_out"
+    } else if text.contains("dns error") || text.contains("failed to lookup address") {
+        "dns"
+    } else if text.contains("tls") || text.contains("certificate") || text.contains("ssl") {
+        "tls"
+    } else if text.contains("connection refused") {
+        "refused"
+    } else {
+        "other"
+    }
+}
+
+/// The error and its sources, joined with `: `.
+fn chain(error: &reqwest::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(current) = source {
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = current.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -233,5 +328,18 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Connection(_)), "{err:?}");
         assert_eq!(err.code(), "connect_failed");
+        let details = err.info().details.clone().expect("details");
+        assert_eq!(details["reason"], "refused");
+        assert_eq!(details["address"], format!("127.0.0.1:{port}"));
+        assert!(
+            err.message().contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("ablo-server serve"),
+            "{}",
+            err.message()
+        );
     }
 }
