@@ -470,6 +470,36 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The intents (or claims) a `busy` or `entity_claimed` error carries,
+    /// typed as `intents().list()` returns them; empty for other errors.
+    /// An entry that does not decode is left out (the JSON stays in the
+    /// variant's `intents`).
+    ///
+    /// ```
+    /// use ablo_runtime::{Error, ErrorInfo};
+    /// let intent = serde_json::json!({"id": "int_1", "participant": {"id": "a1", "kind": "agent"},
+    ///     "target": {"model": "tasks", "id": "t1"}, "action": "editing", "exclusive": false,
+    ///     "createdAt": "2026-01-01T00:00:00.000Z", "expiresAt": "2026-01-01T00:00:30.000Z"});
+    /// let err = Error::from_parts("busy", ErrorInfo {
+    ///     code: "busy".into(), message: "someone is editing".into(), request_id: None,
+    ///     status: Some(409), details: Some(serde_json::json!({"intents": [intent]})),
+    /// }, None);
+    /// let intents = err.typed_intents();
+    /// assert_eq!(intents[0].participant.id, "a1");
+    /// assert_eq!(intents[0].target.id, "t1");
+    /// ```
+    pub fn typed_intents(&self) -> Vec<crate::wire::Intent> {
+        match self {
+            Error::Busy { intents, .. } | Error::EntityClaimed { intents, .. } => intents
+                .iter()
+                .filter_map(|i| serde_json::from_value(i.clone()).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// The `details.intents` of a `busy` or `entity_claimed` error.
 fn detail_intents(info: &ErrorInfo) -> Vec<Json> {
     info.details

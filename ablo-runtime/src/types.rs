@@ -225,6 +225,43 @@ impl<T: ?Sized> From<&Id<T>> for Ref<T> {
     }
 }
 
+/// A reference to a row you hold: `task.project = Ref::from(&project)`
+/// (or `project.to_ref()`).
+///
+/// ```
+/// use ablo_runtime::{Id, Ref, Row, SyncId, Timestamp};
+/// #[derive(Clone)]
+/// struct Project { name: String }
+/// let now = Timestamp::now();
+/// let project = Row { id: Id::<Project>::new("p1"), stamp: SyncId(3), created_at: now,
+///     updated_at: now, data: Project { name: "Apollo".into() } };
+/// let r: Ref<Project> = Ref::from(&project);
+/// assert_eq!(r.as_str(), "p1");
+/// assert_eq!(project.to_ref(), r);
+/// ```
+impl<T> From<&Row<T>> for Ref<T> {
+    fn from(row: &Row<T>) -> Self {
+        Ref::new(row.id.raw.clone())
+    }
+}
+
+impl<T> Row<T> {
+    /// A [`Ref`] to this row, for a field of another model:
+    /// `Task { project: project.to_ref(), .. }`.
+    ///
+    /// ```
+    /// use ablo_runtime::{Id, Ref, Row, SyncId, Timestamp};
+    /// let now = Timestamp::now();
+    /// let row = Row { id: Id::<()>::new("r1"), stamp: SyncId(1), created_at: now,
+    ///     updated_at: now, data: () };
+    /// let r: Ref<()> = row.to_ref();
+    /// assert_eq!(r.id(), row.id);
+    /// ```
+    pub fn to_ref(&self) -> Ref<T> {
+        Ref::from(self)
+    }
+}
+
 /// A position in the project's commit order. Every accepted commit takes the
 /// next sync id; a row's `stamp` is the sync id of its last change, and a
 /// reader that has seen sync id `n` has seen every commit up to `n`.
