@@ -526,7 +526,11 @@ async fn replay(
         let deltas = filter.keep(&page.deltas);
         drop(page);
         let text = (!deltas.is_empty()).then(|| {
-            serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("deltas serialize")
+            let mut text =
+                serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("deltas serialize");
+            // Held for as long as the client takes to read it: no slack.
+            text.shrink_to_fit();
+            text
         });
         if let Some(text) = text
             && !send(sink, Message::Text(text.into())).await
