@@ -1,5 +1,7 @@
 //! Shared helpers of Ablo's end-to-end tests (the tests live in `tests/`).
 
+pub mod docs;
+
 /// Pushes `schema` to the server at `url` with an API key, as a deployment
 /// would before any client connects (connecting never pushes), and panics
 /// if the server refuses it.
