@@ -146,31 +146,45 @@ impl<M: Model> WatchStream<M> {
 impl<M: Model> Watcher<M> {
     /// Queues the change of one row as the reader will see it.
     fn apply(&mut self, change: PoolChange) {
+        if self.query.limit_value().is_some() {
+            // A limited query shows a window of the first rows in its
+            // order: one row's change can move others in or out of it.
+            self.rescan();
+            return;
+        }
         let now = change.row.filter(|row| self.query.matches(row));
         self.report(&change.key.id, now);
     }
 
-    /// Compares every matching row with what the reader was told.
+    /// Compares the rows the query selects (matching, in its order, at
+    /// most its limit) with what the reader was told; new rows are
+    /// reported in the query's order.
     fn rescan(&mut self) {
-        let rows: HashMap<String, Json> = self
+        let matching: Vec<Json> = self
             .shared
             .pool
             .all(M::NAME)
             .into_iter()
             .filter(|row| self.query.matches(row))
+            .collect();
+        let ordered: Vec<(String, Json)> = self
+            .query
+            .sort_and_limit(matching)
+            .into_iter()
             .filter_map(|row| Some((row.get("id")?.as_str()?.to_owned(), row)))
             .collect();
-        let gone: Vec<String> = self
+        let selected: std::collections::HashSet<&str> =
+            ordered.iter().map(|(id, _)| id.as_str()).collect();
+        let mut gone: Vec<String> = self
             .view
             .keys()
-            .filter(|id| !rows.contains_key(*id))
+            .filter(|id| !selected.contains(id.as_str()))
             .cloned()
             .collect();
+        gone.sort();
         for id in gone {
             self.report(&id, None);
         }
-        let mut ordered: Vec<(String, Json)> = rows.into_iter().collect();
-        ordered.sort_by(|a, b| a.0.cmp(&b.0));
         for (id, row) in ordered {
             self.report(&id, Some(row));
         }
@@ -295,6 +309,40 @@ mod tests {
                 .await
                 .is_err(),
             "nothing more to report"
+        );
+    }
+
+    #[tokio::test]
+    async fn order_and_limit_select_a_window_that_follows_changes() {
+        let client = offline_client();
+        pool(&client).store_rows(
+            "notes",
+            &[note("a", 1, "3"), note("b", 1, "1"), note("c", 1, "2")],
+            SyncId(1),
+        );
+        let mut stream = client
+            .model::<Note>()
+            .watch(crate::client::Query::new().order_by("text").limit(2));
+        // First the window, in the query's order: b ("1"), c ("2").
+        let first: Vec<String> = [next(&mut stream).await, next(&mut stream).await]
+            .into_iter()
+            .map(|change| match change {
+                RowChange::Inserted(row) => row.id.as_str().to_owned(),
+                other => panic!("expected an insert, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(first, ["b", "c"]);
+        // A new first row pushes the last one out of the window.
+        pool(&client).store_rows("notes", &[note("d", 2, "0")], SyncId(2));
+        assert_eq!(next(&mut stream).await, RowChange::Removed(Id::new("c")));
+        assert!(matches!(next(&mut stream).await, RowChange::Inserted(r) if r.id.as_str() == "d"));
+        // A row outside the window changing within it reports nothing.
+        pool(&client).store_rows("notes", &[note("a", 3, "9")], SyncId(3));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), stream.next())
+                .await
+                .is_err(),
+            "a change outside the window is not reported"
         );
     }
 }
