@@ -134,8 +134,8 @@ pub mod prelude {
     pub use ablo_runtime::client::{
         Claim, Client, IfBusy, IntentHandle, ModelHandle, OnStale, Query, RowChange, Wait,
     };
-    pub use ablo_runtime::wire::{Participant, ParticipantKind, Target};
     pub use ablo_runtime::tools::ModelTools;
+    pub use ablo_runtime::wire::{Participant, ParticipantKind, Target};
     pub use ablo_runtime::{
         EnumDescriptor, FieldDescriptor, FieldPatch, FieldType, FieldValue, Id, Json, Model,
         ModelDescriptor, ObjectDescriptor, Ref, Row, Schema, SchemaDescriptor, SyncId, Timestamp,
