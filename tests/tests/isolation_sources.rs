@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ablo::source::{DataSource, Reply, handle};
+use ablo::source::{DataSource, Reply};
 use ablo::wire::{JsonObject, SourceCommit};
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 #[ablo::model(name = "docs", sync_groups = ["org:{org_id}"])]
@@ -53,32 +51,6 @@ impl DataSource for Table {
     }
 }
 
-async fn serve(table: Arc<Table>) -> String {
-    let app = axum::Router::new().route(
-        "/ablo",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let table = table.clone();
-            async move {
-                let header = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                let (status, answer) = handle(table.as_ref(), SECRET, header, &body).await;
-                (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    axum::Json(answer),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/ablo", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
 async fn call(
     http: &reqwest::Client,
     method: reqwest::Method,
@@ -107,7 +79,7 @@ async fn an_out_of_scope_write_never_reaches_the_source() {
     let base = server.url();
     ablo_tests::push_schema(&base, API_KEY, &Docs::descriptor()).await;
     let table = Arc::new(Table::default());
-    let source_url = serve(table.clone()).await;
+    let source_url = ablo_tests::serve_data_source(table.clone(), SECRET).await;
     let http = reqwest::Client::new();
     use reqwest::Method;
     let (status, body) = call(

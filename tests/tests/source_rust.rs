@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use ablo::client::{Client, RetryPolicy, RowChange};
 use ablo::prelude::*;
-use ablo::source::{DataSource, Reply, handle, push_events};
+use ablo::source::{DataSource, Reply, push_events};
 use ablo::wire::{JsonObject, SourceCommit, SourceConfig, SourceEvent};
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -73,33 +71,6 @@ impl DataSource for Table {
     }
 }
 
-/// Serves `source` on a free loopback port with axum; returns its URL.
-async fn serve<S: DataSource + 'static>(source: Arc<S>) -> String {
-    let app = axum::Router::new().route(
-        "/ablo",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let source = source.clone();
-            async move {
-                let header = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                let (status, answer) = handle(source.as_ref(), SECRET, header, &body).await;
-                (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    axum::Json(answer),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/ablo", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
 #[tokio::test]
 async fn a_rust_data_source_serves_writes_reads_and_events() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +80,7 @@ async fn a_rust_data_source_serves_writes_reads_and_events() {
     config.source_poll_interval = Duration::from_millis(100);
     let server = ablo_server::start(config).await.unwrap();
     let table = Arc::new(Table::default());
-    let source_url = serve(table.clone()).await;
+    let source_url = ablo_tests::serve_data_source(table.clone(), SECRET).await;
     ablo_tests::push_schema(&server.url(), API_KEY, &Notes::descriptor()).await;
     let client = Client::builder(server.url(), API_KEY)
         .schema(Notes::descriptor())
@@ -293,7 +264,7 @@ async fn failing_sources_are_retried_and_bad_answers_refused() {
     let server = ablo_server::start(config).await.unwrap();
     let flaky = Arc::new(Flaky::default());
     *flaky.failures_left.lock().unwrap() = 2;
-    let url = serve(flaky.clone()).await;
+    let url = ablo_tests::serve_data_source(flaky.clone(), SECRET).await;
     ablo_tests::push_schema(&server.url(), API_KEY, &Notes::descriptor()).await;
     let client = Client::builder(server.url(), API_KEY)
         .schema(Notes::descriptor())
