@@ -19,6 +19,7 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
+use crate::filter::FilterOp;
 use crate::types::Json;
 
 /// The field `name` (its wire name) of model `M`, whose values are `T`.
@@ -87,7 +88,91 @@ impl<M, T: Serialize> Field<M, T> {
     /// assert!(q.matches(&serde_json::json!({"title": "Plan"})));
     /// ```
     pub fn eq(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, &value.into())
+        Filter::new(self.name, FilterOp::Eq, &value.into())
+    }
+
+    /// Rows whose field is not `value` (a null field is not equal to any
+    /// value, so it passes).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let title: Field<(), String> = Field::new("title");
+    /// let q = Query::new().filter(title.ne("Plan"));
+    /// assert!(q.matches(&serde_json::json!({"title": "Ship"})));
+    /// assert!(!q.matches(&serde_json::json!({"title": "Plan"})));
+    /// ```
+    pub fn ne(self, value: impl Into<T>) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Ne, &value.into())
+    }
+
+    /// Rows whose field is greater than `value` (numbers by value, strings
+    /// and timestamps by code point; never a null field). The server refuses
+    /// a range on a boolean field with `invalid_query`.
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), i32> = Field::new("priority");
+    /// let q = Query::new().filter(priority.gt(3));
+    /// assert!(q.matches(&serde_json::json!({"priority": 4})));
+    /// assert!(!q.matches(&serde_json::json!({"priority": 3})));
+    /// ```
+    pub fn gt(self, value: impl Into<T>) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Gt, &value.into())
+    }
+
+    /// Rows whose field is at least `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), i32> = Field::new("priority");
+    /// assert!(Query::new().filter(priority.gte(3)).matches(&serde_json::json!({"priority": 3})));
+    /// ```
+    pub fn gte(self, value: impl Into<T>) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Gte, &value.into())
+    }
+
+    /// Rows whose field is less than `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let title: Field<(), String> = Field::new("title");
+    /// assert!(Query::new().filter(title.lt("b")).matches(&serde_json::json!({"title": "a"})));
+    /// ```
+    pub fn lt(self, value: impl Into<T>) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Lt, &value.into())
+    }
+
+    /// Rows whose field is at most `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), f64> = Field::new("priority");
+    /// assert!(Query::new().filter(priority.lte(2.5)).matches(&serde_json::json!({"priority": 2})));
+    /// ```
+    pub fn lte(self, value: impl Into<T>) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Lte, &value.into())
+    }
+
+    /// Rows whose field equals one of `values` (none matches an empty
+    /// list; the server allows at most
+    /// [`MAX_IN_VALUES`](crate::filter::MAX_IN_VALUES)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let status: Field<(), String> = Field::new("status");
+    /// let q = Query::new().filter(status.is_in(["todo", "doing"]));
+    /// assert!(q.matches(&serde_json::json!({"status": "doing"})));
+    /// assert!(!q.matches(&serde_json::json!({"status": "done"})));
+    /// ```
+    pub fn is_in<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
+        let values: Vec<T> = values.into_iter().map(Into::into).collect();
+        Filter::new(self.name, FilterOp::In, &values)
     }
 }
 
@@ -103,7 +188,21 @@ impl<M, T: Serialize> Field<M, Option<T>> {
     /// assert!(!q.matches(&serde_json::json!({"summary": "x"})));
     /// ```
     pub fn is_null(self) -> Filter<M> {
-        Filter::new(self.name, &Option::<T>::None)
+        Filter::new(self.name, FilterOp::Eq, &Option::<T>::None)
+    }
+
+    /// Rows whose optional field holds a value (is not null).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let summary: Field<(), Option<String>> = Field::new("summary");
+    /// let q = Query::new().filter(summary.is_not_null());
+    /// assert!(q.matches(&serde_json::json!({"summary": "x"})));
+    /// assert!(!q.matches(&serde_json::json!({})));
+    /// ```
+    pub fn is_not_null(self) -> Filter<M> {
+        Filter::new(self.name, FilterOp::Ne, &Option::<T>::None)
     }
 
     /// Rows whose optional field holds `value`.
@@ -116,7 +215,7 @@ impl<M, T: Serialize> Field<M, Option<T>> {
     /// assert!(q.matches(&serde_json::json!({"summary": "x"})));
     /// ```
     pub fn eq_some(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, &Some(value.into()))
+        Filter::new(self.name, FilterOp::Eq, &Some(value.into()))
     }
 }
 
@@ -131,14 +230,16 @@ impl<M, T: Serialize> Field<M, Option<T>> {
 /// ```
 pub struct Filter<M> {
     field: &'static str,
+    op: FilterOp,
     value: Result<Json, String>,
     marker: PhantomData<fn() -> M>,
 }
 
 impl<M> Filter<M> {
-    fn new(field: &'static str, value: &impl Serialize) -> Self {
+    fn new(field: &'static str, op: FilterOp, value: &impl Serialize) -> Self {
         Filter {
             field,
+            op,
             value: serde_json::to_value(value).map_err(|e| e.to_string()),
             marker: PhantomData,
         }
@@ -154,6 +255,17 @@ impl<M> Filter<M> {
         self.field
     }
 
+    /// The operator.
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::filter::FilterOp;
+    /// assert_eq!(Field::<(), i32>::new("n").gte(1).op(), FilterOp::Gte);
+    /// ```
+    pub fn op(&self) -> FilterOp {
+        self.op
+    }
+
     /// The value compared with (JSON null when it did not serialize; the
     /// query then fails with `invalid_query`).
     ///
@@ -165,8 +277,8 @@ impl<M> Filter<M> {
         self.value.as_ref().unwrap_or(&Json::Null)
     }
 
-    pub(crate) fn into_parts(self) -> (&'static str, Result<Json, String>) {
-        (self.field, self.value)
+    pub(crate) fn into_parts(self) -> (&'static str, FilterOp, Result<Json, String>) {
+        (self.field, self.op, self.value)
     }
 }
 

@@ -28,6 +28,7 @@
 pub mod client;
 pub mod error;
 pub mod fields;
+pub mod filter;
 pub mod model;
 pub mod patch;
 pub mod schema;

@@ -2,7 +2,6 @@
 //! same query runs on the server (`list`, `load`) and on the local pool
 //! (`get_all`, `get_count`, `watch`).
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -10,7 +9,8 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::fields::{Filter, SortKey};
-use crate::schema::{FieldType, ModelDescriptor};
+use crate::filter::{self as rules, FieldFilter, FilterOp};
+use crate::schema::ModelDescriptor;
 use crate::types::Json;
 use crate::wire::JsonObject;
 
@@ -28,8 +28,9 @@ pub enum Direction {
     Desc,
 }
 
-/// A query over the rows of model `M`: equality filters on fields (wire
-/// names, `id` included), sort keys, a page size and a page cursor.
+/// A query over the rows of model `M`: conditions on fields (wire names;
+/// equality, ranges, `in`, null checks, see [`crate::filter`] for the
+/// rules), a sort key, a page size and a page cursor.
 ///
 /// ```
 /// use ablo_runtime::client::Query;
@@ -43,7 +44,7 @@ pub enum Direction {
 /// assert!(!q.matches(&serde_json::json!({"title": "a", "status": "done"})));
 /// ```
 pub struct Query<M> {
-    filters: Vec<(String, Json)>,
+    filters: Vec<FieldFilter>,
     order: Option<(String, Direction)>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -112,7 +113,40 @@ impl<M> Query<M> {
     pub fn where_eq(mut self, field: impl Into<String>, value: impl Serialize) -> Self {
         let field = field.into();
         match serde_json::to_value(value) {
-            Ok(value) => self.filters.push((field, value)),
+            Ok(value) => self.filters.push(FieldFilter::eq(field, value)),
+            Err(e) => {
+                self.invalid = Some(format!("the value for `{field}` does not serialize: {e}"))
+            }
+        }
+        self
+    }
+
+    /// Only rows whose field `field` (wire name) compares with `value` by
+    /// `op`: the string form of every operator (`in` takes a list). The
+    /// rules are those of [`crate::filter`]; the server refuses a field the
+    /// model lacks, a value of another type, a range on a boolean field or
+    /// an `in` without a list with `invalid_query`, and so does
+    /// [`validate`](Self::validate).
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// use ablo_runtime::filter::FilterOp;
+    /// let q: Query<()> = Query::new()
+    ///     .where_op("priority", FilterOp::Gte, 3)
+    ///     .where_op("status", FilterOp::In, ["todo", "doing"]);
+    /// assert!(q.matches(&serde_json::json!({"priority": 4, "status": "todo"})));
+    /// assert!(!q.matches(&serde_json::json!({"priority": 2, "status": "todo"})));
+    /// assert_eq!(q.to_params().unwrap()[0].1, r#"{"priority":{"gte":3},"status":{"in":["todo","doing"]}}"#);
+    /// ```
+    pub fn where_op(
+        mut self,
+        field: impl Into<String>,
+        op: FilterOp,
+        value: impl Serialize,
+    ) -> Self {
+        let field = field.into();
+        match serde_json::to_value(value) {
+            Ok(value) => self.filters.push(FieldFilter::new(field, op, value)),
             Err(e) => {
                 self.invalid = Some(format!("the value for `{field}` does not serialize: {e}"))
             }
@@ -132,9 +166,9 @@ impl<M> Query<M> {
     /// assert!(q.matches(&serde_json::json!({"done": true})));
     /// ```
     pub fn filter(mut self, filter: Filter<M>) -> Self {
-        let (field, value) = filter.into_parts();
+        let (field, op, value) = filter.into_parts();
         match value {
-            Ok(value) => self.filters.push((field.to_owned(), value)),
+            Ok(value) => self.filters.push(FieldFilter::new(field, op, value)),
             Err(e) => {
                 self.invalid = Some(format!("the value for `{field}` does not serialize: {e}"))
             }
@@ -144,8 +178,9 @@ impl<M> Query<M> {
 
     /// Checks the query against the model's descriptor as the server
     /// checks a list: every `where` field must be a field of the model that
-    /// can be compared (not a list, object or JSON field) and every value a
-    /// string, number, boolean or null; the sort key must be `id`, `stamp`,
+    /// can be compared (not a list, object or JSON field), every value of
+    /// the field's type ([`crate::filter::check`]), no operator twice on
+    /// one field with different values; the sort key must be `id`, `stamp`,
     /// `createdAt`, `updatedAt` or such a field. Otherwise
     /// `Error::Validation` with code `invalid_query`, the error `list`
     /// gets from the server. The local reads (`try_get_all`,
@@ -169,23 +204,21 @@ impl<M> Query<M> {
             return Err(invalid(problem.clone()));
         }
         let model_name = &model.name;
-        for (field, value) in &self.filters {
-            let Some(descriptor) = model.fields.iter().find(|f| &f.name == field) else {
+        for filter in &self.filters {
+            if filter.op == FilterOp::Eq && filter.value.is_array() {
                 return Err(invalid(format!(
-                    "`where`: model `{model_name}` has no field `{field}`"
-                )));
-            };
-            if !is_comparable(&descriptor.ty) || value.is_array() || value.is_object() {
-                return Err(invalid(format!(
-                    "`where`: field `{field}` can only be compared with a string, number, boolean or null"
+                    "`where`: field `{}` can only be compared with a string, number, boolean or null; for one of several values use {{\"in\": [..]}}",
+                    filter.field
                 )));
             }
+            rules::check(model, filter).map_err(invalid)?;
         }
+        rules::to_where(&self.filters).map_err(invalid)?;
         if let Some((field, _)) = &self.order
             && !matches!(field.as_str(), "id" | "stamp" | "createdAt" | "updatedAt")
         {
             match model.fields.iter().find(|f| &f.name == field) {
-                Some(f) if is_comparable(&f.ty) => {}
+                Some(f) if rules::is_sortable(&f.ty) => {}
                 Some(_) => {
                     return Err(invalid(format!(
                         "`orderBy`: field `{field}` is not sortable"
@@ -263,18 +296,29 @@ impl<M> Query<M> {
         self.limit
     }
 
-    /// Whether a row (flat JSON) passes every filter.
+    /// Whether a row (flat JSON) passes every condition, by the rules of
+    /// [`crate::filter`] (the server's).
     ///
     /// ```
     /// use ablo_runtime::client::Query;
     /// let q: Query<()> = Query::new().where_eq("points", 3);
     /// assert!(q.matches(&serde_json::json!({"points": 3})));
+    /// assert!(q.matches(&serde_json::json!({"points": 3.0})));
     /// assert!(!q.matches(&serde_json::json!({"points": 4})));
     /// ```
     pub fn matches(&self, row: &Json) -> bool {
-        self.filters
-            .iter()
-            .all(|(field, expected)| row.get(field).unwrap_or(&Json::Null) == expected)
+        self.filters.iter().all(|filter| filter.matches(row))
+    }
+
+    /// The query's conditions, in the order they were added.
+    ///
+    /// ```
+    /// use ablo_runtime::client::Query;
+    /// let q: Query<()> = Query::new().where_eq("status", "todo");
+    /// assert_eq!(q.conditions()[0].field, "status");
+    /// ```
+    pub fn conditions(&self) -> &[FieldFilter] {
+        &self.filters
     }
 
     /// Sorts rows by the query's key, ties by id (both in the key's
@@ -294,12 +338,12 @@ impl<M> Query<M> {
             None => ("id", Direction::Asc),
         };
         rows.sort_by(|a, b| {
-            let ordering = compare_json(
+            let ordering = rules::compare_values(
                 a.get(field).unwrap_or(&Json::Null),
                 b.get(field).unwrap_or(&Json::Null),
             )
             .then_with(|| {
-                compare_json(
+                rules::compare_values(
                     a.get("id").unwrap_or(&Json::Null),
                     b.get("id").unwrap_or(&Json::Null),
                 )
@@ -316,7 +360,7 @@ impl<M> Query<M> {
     }
 
     /// The query string parameters of `GET /v1/models/{model}`: `where` (a
-    /// JSON object of field → value), `orderBy` (`field:asc` or
+    /// JSON object of field → value or operators, [`crate::filter::to_where`]), `orderBy` (`field:asc` or
     /// `field:desc`), `limit` and `cursor`.
     ///
     /// ```
@@ -332,7 +376,8 @@ impl<M> Query<M> {
         }
         let mut params = Vec::new();
         if !self.filters.is_empty() {
-            let object: JsonObject = self.filters.iter().cloned().collect();
+            let object: JsonObject = rules::to_where(&self.filters)
+                .map_err(|message| Error::validation("invalid_query", message))?;
             params.push(("where".to_owned(), Json::Object(object).to_string()));
         }
         if let Some((field, direction)) = &self.order {
@@ -349,53 +394,6 @@ impl<M> Query<M> {
             params.push(("cursor".to_owned(), cursor.clone()));
         }
         Ok(params)
-    }
-}
-
-/// Whether the server can compare and sort values of this type: scalars,
-/// optional or not (the rule of the server's list query).
-fn is_comparable(ty: &FieldType) -> bool {
-    match ty {
-        FieldType::Optional { of } => is_comparable(of),
-        FieldType::List { .. } | FieldType::Object { .. } | FieldType::Json => false,
-        _ => true,
-    }
-}
-
-/// A total order over JSON values: null < booleans < numbers < strings <
-/// arrays < objects; numbers by value, strings by code point (RFC 3339
-/// timestamps therefore sort by time).
-fn compare_json(a: &Json, b: &Json) -> Ordering {
-    fn rank(v: &Json) -> u8 {
-        match v {
-            Json::Null => 0,
-            Json::Bool(_) => 1,
-            Json::Number(_) => 2,
-            Json::String(_) => 3,
-            Json::Array(_) => 4,
-            Json::Object(_) => 5,
-        }
-    }
-    match (a, b) {
-        (Json::Bool(x), Json::Bool(y)) => x.cmp(y),
-        (Json::Number(x), Json::Number(y)) => {
-            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
-                (Some(x), Some(y), _, _) => x.cmp(&y),
-                (_, _, Some(x), Some(y)) => x.cmp(&y),
-                _ => x
-                    .as_f64()
-                    .unwrap_or(f64::NAN)
-                    .total_cmp(&y.as_f64().unwrap_or(f64::NAN)),
-            }
-        }
-        (Json::String(x), Json::String(y)) => x.cmp(y),
-        (Json::Array(x), Json::Array(y)) => x
-            .iter()
-            .zip(y)
-            .map(|(a, b)| compare_json(a, b))
-            .find(|o| *o != Ordering::Equal)
-            .unwrap_or_else(|| x.len().cmp(&y.len())),
-        _ => rank(a).cmp(&rank(b)),
     }
 }
 
@@ -471,6 +469,7 @@ mod validation_tests {
     use super::*;
     use crate::fields::Field;
     use crate::schema::FieldDescriptor;
+    use crate::schema::FieldType;
     use serde_json::json;
 
     fn tasks() -> ModelDescriptor {

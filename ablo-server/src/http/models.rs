@@ -5,7 +5,7 @@ use ablo_runtime::wire::{
     CommitReceipt, CommitRequest, CreateRowRequest, DeleteResponse, IfBusy, ListResponse, OnStale,
     Operation, RetrieveResponse, SchemaPushResponse, UpdateRowRequest, codes,
 };
-use ablo_runtime::{FieldType, Json, SchemaDescriptor, SyncId};
+use ablo_runtime::{Json, SchemaDescriptor, SyncId};
 use axum::Json as JsonBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -123,14 +123,6 @@ fn invalid_query(message: String) -> ApiError {
     ApiError::bad_request(codes::INVALID_QUERY, message)
 }
 
-fn is_sortable(ty: &FieldType) -> bool {
-    match ty {
-        FieldType::Optional { of } => is_sortable(of),
-        FieldType::Json | FieldType::Object { .. } | FieldType::List { .. } => false,
-        _ => true,
-    }
-}
-
 fn parse_list_query(
     schema: &SchemaDescriptor,
     model_name: &str,
@@ -142,22 +134,10 @@ fn parse_list_query(
     if let Some(raw) = query.0.get("where") {
         let parsed: serde_json::Map<String, Json> = serde_json::from_str(raw).map_err(|e| {
             invalid_query(format!(
-                "`where` must be a JSON object of field values: {e}"
+                "`where` must be a JSON object from field to a value or to operators ({{\"gte\": 3}}): {e}"
             ))
         })?;
-        for (field, value) in parsed {
-            let Some(descriptor) = model.field(&field) else {
-                return Err(invalid_query(format!(
-                    "`where`: model `{model_name}` has no field `{field}`"
-                )));
-            };
-            if !is_sortable(&descriptor.ty) || value.is_array() || value.is_object() {
-                return Err(invalid_query(format!(
-                    "`where`: field `{field}` can only be compared with a string, number, boolean or null"
-                )));
-            }
-            filters.push((field, value));
-        }
+        filters = ablo_runtime::filter::parse_where(model, &parsed).map_err(invalid_query)?;
     }
     let (sort, descending) = match query.0.get("orderBy") {
         None => (SortKey::Id, false),
@@ -178,7 +158,9 @@ fn parse_list_query(
                 "createdAt" => SortKey::CreatedAt,
                 "updatedAt" => SortKey::UpdatedAt,
                 field => match model.field(field) {
-                    Some(f) if is_sortable(&f.ty) => SortKey::Field(field.to_owned()),
+                    Some(f) if ablo_runtime::filter::is_sortable(&f.ty) => {
+                        SortKey::Field(field.to_owned())
+                    }
                     Some(_) => {
                         return Err(invalid_query(format!(
                             "`orderBy`: field `{field}` is not sortable"

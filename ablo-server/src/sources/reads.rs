@@ -69,7 +69,8 @@ pub(crate) async fn refresh_list(
     source: &Arc<Source>,
     query: &ListQuery,
 ) -> Result<(), ApiError> {
-    let filters: JsonObject = query.filters.iter().cloned().collect();
+    // The conditions were checked, so they can be written (no operator twice).
+    let filters: JsonObject = ablo_runtime::filter::to_where(&query.filters).unwrap_or_default();
     let request = SourceRequest::List {
         model: query.model.clone(),
         query: json!({"where": filters, "limit": query.limit}),

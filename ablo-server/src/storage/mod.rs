@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use ablo_runtime::wire::{CommitReceipt, Delta, JsonObject};
 use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
+pub use ablo_runtime::filter::{FieldFilter, FilterOp};
 pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
 pub use sources::{SourceRecord, SourceStorage};
 pub use sqlite::{SqliteStorage, open_connection};
@@ -198,12 +199,13 @@ pub struct ListPosition {
     pub id: String,
 }
 
-/// A list query: equality filters, one sort key (ties broken by id), a page
-/// size and where the previous page ended.
+/// A list query: conditions on fields, one sort key (ties broken by id), a
+/// page size and where the previous page ended.
 ///
 /// ```
-/// use ablo_server::storage::{ListQuery, SortKey};
-/// let q = ListQuery { model: "tasks".into(), filters: vec![("status".into(), serde_json::json!("todo"))],
+/// use ablo_server::storage::{FieldFilter, FilterOp, ListQuery, SortKey};
+/// let q = ListQuery { model: "tasks".into(),
+///     filters: vec![FieldFilter::new("priority", FilterOp::Gte, serde_json::json!(3))],
 ///     sort: SortKey::Id, descending: false, limit: 50, after: None, visible_to: None,
 ///     max_bytes: None };
 /// assert_eq!(q.limit, 50);
@@ -212,9 +214,12 @@ pub struct ListPosition {
 pub struct ListQuery {
     /// The model's wire name.
     pub model: String,
-    /// `(field, value)` pairs that must all be equal; values are scalars or
-    /// `null`.
-    pub filters: Vec<(String, Json)>,
+    /// Conditions that must all hold, already checked against the model
+    /// ([`ablo_runtime::filter::parse_where`]). Every backend applies them
+    /// by the comparison rules of [`ablo_runtime::filter`] (null-safe `eq`
+    /// and `ne`, no range holds for null, numbers by value, strings by code
+    /// point), which the client's local pool applies too.
+    pub filters: Vec<FieldFilter>,
     /// The sort key.
     pub sort: SortKey,
     /// Descending instead of ascending (`null` sorts first ascending).

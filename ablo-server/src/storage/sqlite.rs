@@ -14,8 +14,8 @@ mod authz;
 mod sources;
 
 use super::{
-    ApiKeyRecord, IdempotencyRecord, ListQuery, LogPage, RowPage, SortKey, Storage, StorageError,
-    StoredRow, UnitResult, WriteTx,
+    ApiKeyRecord, FieldFilter, FilterOp, IdempotencyRecord, ListQuery, LogPage, RowPage, SortKey,
+    Storage, StorageError, StoredRow, UnitResult, WriteTx,
 };
 
 const SCHEMA_SQL: &str = "
@@ -302,16 +302,52 @@ fn sql_value(value: &Json) -> SqlValue {
     }
 }
 
+/// One condition as SQL, by the rules of [`ablo_runtime::filter`]:
+/// `json_extract` yields NULL for a null or missing field, integers and
+/// reals compare by value, text by byte (UTF-8, so by code point; the
+/// default BINARY collation), booleans as 0 and 1 (the value was checked to
+/// be a boolean, so it meets only booleans). `IS` / `IS NOT` make `eq` and
+/// `ne` null-safe; a range is NULL, so false, for a null field.
+fn push_filter(sql: &mut String, args: &mut Vec<SqlValue>, filter: &FieldFilter) {
+    let expr = field_expr(&filter.field);
+    let comparison = match filter.op {
+        FilterOp::Eq => "IS",
+        FilterOp::Ne => "IS NOT",
+        FilterOp::Gt => ">",
+        FilterOp::Gte => ">=",
+        FilterOp::Lt => "<",
+        FilterOp::Lte => "<=",
+        FilterOp::In => {
+            let values = filter.value.as_array().map(Vec::as_slice).unwrap_or(&[]);
+            let mut alternatives = Vec::new();
+            let present: Vec<&Json> = values.iter().filter(|v| !v.is_null()).collect();
+            if !present.is_empty() {
+                alternatives.push(format!(
+                    "{expr} IN ({})",
+                    vec!["?"; present.len()].join(", ")
+                ));
+                args.extend(present.into_iter().map(sql_value));
+            }
+            if values.iter().any(Json::is_null) {
+                alternatives.push(format!("{expr} IS NULL"));
+            }
+            if alternatives.is_empty() {
+                sql.push_str(" AND 0");
+            } else {
+                sql.push_str(&format!(" AND ({})", alternatives.join(" OR ")));
+            }
+            return;
+        }
+    };
+    sql.push_str(&format!(" AND {expr} {comparison} ?"));
+    args.push(sql_value(&filter.value));
+}
+
 fn build_list_sql(query: &ListQuery) -> (String, Vec<SqlValue>) {
     let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE model = ?");
     let mut args = vec![SqlValue::Text(query.model.clone())];
-    for (field, value) in &query.filters {
-        if value.is_null() {
-            sql.push_str(&format!(" AND {} IS NULL", field_expr(field)));
-        } else {
-            sql.push_str(&format!(" AND {} = ?", field_expr(field)));
-            args.push(sql_value(value));
-        }
+    for filter in &query.filters {
+        push_filter(&mut sql, &mut args, filter);
     }
     if let Some(patterns) = &query.visible_to {
         // Every group of the row must match a pattern of the scope.
