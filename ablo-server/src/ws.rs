@@ -37,12 +37,14 @@ const REPLAY_BYTES: usize = 16 * 1024;
 /// Unanswered server pings before the connection is dropped.
 const MAX_SILENT_PINGS: u32 = 3;
 
-/// Authenticates (header or `?token=` for browsers) and upgrades.
+/// Checks the page's origin, authenticates (header or `?token=` for
+/// browsers) and upgrades.
 pub(crate) async fn upgrade(
     State(state): State<SharedState>,
     query: QueryParams,
     mut parts: Parts,
 ) -> Result<Response, ApiError> {
+    origin_allowed(&state.config.allowed_origins, &parts)?;
     let token = match bearer(&parts)? {
         Some(token) => Some(token.to_owned()),
         None => query.0.get("token").cloned(),
@@ -61,6 +63,36 @@ pub(crate) async fn upgrade(
             session(state, principal, socket).await;
             drop(slot);
         }))
+}
+
+/// 403: the upgrade came from a browser page whose origin is not allowed.
+const ORIGIN_NOT_ALLOWED: &str = "origin_not_allowed";
+
+/// With allowed origins configured (`--allow-origin`), an upgrade carrying
+/// an `Origin` header must name one of them (or the list holds `*`).
+/// Browsers always send `Origin` on a WebSocket and CORS does not apply to
+/// upgrades, so this check is what keeps another site's page from opening
+/// the live stream with a token it got hold of. Requests without the header
+/// (agents, services) are not browsers and pass; with no origins configured
+/// nothing is checked, as before.
+fn origin_allowed(allowed: &[String], parts: &Parts) -> Result<(), ApiError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let Some(origin) = parts.headers.get(axum::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if allowed.iter().any(|o| o == "*" || o == origin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ablo_runtime::wire::ErrorType::Permission,
+        axum::http::StatusCode::FORBIDDEN,
+        ORIGIN_NOT_ALLOWED,
+        format!("WebSocket connections from origin {origin:?} are not allowed"),
+    )
+    .with_details(serde_json::json!({"origin": origin})))
 }
 
 /// One of a credential's WebSocket slots, given back when the session ends.

@@ -1,5 +1,6 @@
-//! What the server does for browsers: CORS for configured origins only, and
-//! on `subscribe` a snapshot of the intents and presence the credential may
+//! What the server does for browsers: CORS for configured origins only, a
+//! WebSocket upgrade from a page of another origin refused, and on
+//! `subscribe` a snapshot of the intents and presence the credential may
 //! see, so a page opened late shows who is working on what.
 
 mod authz_common;
@@ -14,6 +15,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use server_common::TestServer;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[tokio::test]
 async fn cors_answers_configured_origins_only() {
@@ -141,4 +143,90 @@ async fn a_late_subscriber_is_shown_the_intents_and_presence_it_may_see() {
         "nothing about org:b follows"
     );
     server.stop().await;
+}
+
+/// Opens `/v1/sync/ws` with the API key and, when given, an `Origin`
+/// header; `Err((status, body))` when the upgrade is refused.
+async fn ws_from_origin(
+    server: &TestServer,
+    origin: Option<&str>,
+) -> Result<authz_common::Socket, (u16, serde_json::Value)> {
+    let mut request = format!("{}/v1/sync/ws", server.url.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    let bearer = format!("Bearer {}", server_common::API_KEY);
+    headers.insert("authorization", bearer.parse().unwrap());
+    if let Some(origin) = origin {
+        headers.insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().clone().unwrap_or_default();
+            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            Err((response.status().as_u16(), body))
+        }
+        Err(other) => panic!("unexpected ws failure: {other}"),
+    }
+}
+
+/// A socket that was let in really is live: it subscribes and is caught up.
+async fn assert_live(socket: &mut authz_common::Socket) {
+    ws_subscribe(socket, 0, None).await;
+    loop {
+        match ws_next(socket, Duration::from_secs(5)).await {
+            Some(ServerMessage::CaughtUp { .. }) => return,
+            Some(_) => {}
+            None => panic!("the socket closed before caughtUp"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_upgrades_from_origins_not_allowed_are_refused() {
+    let server = TestServer::start_with(|mut config| {
+        config.allowed_origins = vec!["http://localhost:5173".into()];
+        config
+    })
+    .await;
+    // A page of the allowed origin, and a client that is no browser (no Origin).
+    for origin in [Some("http://localhost:5173"), None] {
+        let mut socket = ws_from_origin(&server, origin)
+            .await
+            .unwrap_or_else(|e| panic!("{origin:?} refused: {e:?}"));
+        assert_live(&mut socket).await;
+    }
+    // Another site's page, the same host on another port or scheme, and an
+    // opaque origin: 403 with the envelope, before the token is looked at.
+    for origin in [
+        "http://evil.example",
+        "http://localhost:5174",
+        "https://localhost:5173",
+        "null",
+    ] {
+        let Err((status, body)) = ws_from_origin(&server, Some(origin)).await else {
+            panic!("{origin} was let in");
+        };
+        assert_eq!(status, 403, "{origin}: {body}");
+        assert_eq!(body["error"]["type"], "permission", "{body}");
+        assert_eq!(body["error"]["code"], "origin_not_allowed", "{body}");
+        assert_eq!(body["error"]["details"]["origin"], origin, "{body}");
+        assert!(body["error"]["requestId"].is_string(), "{body}");
+    }
+    server.stop().await;
+
+    // `*` admits every origin; with no origins configured nothing is checked.
+    for origins in [vec!["*".to_owned()], vec![]] {
+        let server = TestServer::start_with(|mut config| {
+            config.allowed_origins = origins;
+            config
+        })
+        .await;
+        let mut socket = ws_from_origin(&server, Some("http://evil.example"))
+            .await
+            .expect("no origin check");
+        assert_live(&mut socket).await;
+        server.stop().await;
+    }
 }

@@ -15,5 +15,13 @@ declare module '@ablo/client/react' {
 /** Who is signed in: `?user=ada` in this demo (a real app reads its own session). */
 export const userId = new URLSearchParams(location.search).get('user') ?? 'ada';
 
+/**
+ * The Ablo server: the page's own origin (the app server forwards `/v1/*`),
+ * or another origin given as `?ablo=https://ablo.example.com`, which the
+ * page then calls directly (the server must list the page's origin with
+ * `--allow-origin`).
+ */
+export const abloUrl = new URLSearchParams(location.search).get('ablo') ?? location.origin;
+
 /** The app's session route, which mints a short-lived `user` capability. */
 export const authEndpoint = `/api/ablo/session?user=${encodeURIComponent(userId)}`;

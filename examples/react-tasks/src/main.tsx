@@ -1,12 +1,12 @@
 import { createRoot } from 'react-dom/client';
 import Ablo from '@ablo/client';
 import { AbloProvider } from '@ablo/client/react';
-import { schema, authEndpoint } from './ablo';
+import { schema, authEndpoint, abloUrl } from './ablo';
 import { Board } from './Board';
 
 // The page never holds an API key: its session route hands it a short-lived
 // `user` capability, fetched again before it expires.
-const ablo = Ablo({ schema, url: location.origin, authEndpoint });
+const ablo = Ablo({ schema, url: abloUrl, authEndpoint });
 
 declare global {
   interface Window {

@@ -43,6 +43,8 @@ export class TestServer {
   readonly apiKey = `sk_test_${randomBytes(16).toString('hex')}`;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'ablo-ts-'));
   port = 0;
+  /** Extra `serve` arguments, for example `['--allow-origin', 'http://127.0.0.1:5173']`. */
+  args: string[] = [];
   #child: ChildProcess | undefined;
   #log = '';
 
@@ -50,8 +52,9 @@ export class TestServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<TestServer> {
+  static async start(options: { args?: string[] } = {}): Promise<TestServer> {
     const server = new TestServer();
+    server.args = options.args ?? [];
     server.port = await freePort();
     await server.launch();
     await server.admin('PUT', '/v1/schema', JSON.parse(descriptor));
@@ -61,7 +64,7 @@ export class TestServer {
   /** Starts the binary on the same port and data directory. */
   async launch(): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const child = spawn(serverBinary(), ['serve', '--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir], {
+      const child = spawn(serverBinary(), ['serve', '--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.args], {
         env: { ...process.env, ABLO_API_KEY: this.apiKey, RUST_LOG: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
