@@ -21,8 +21,10 @@ pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port (see
     /// `RunningServer::addr`). Default `127.0.0.1:7700`.
     pub addr: SocketAddr,
-    /// Directory of the embedded SQLite database, created if missing.
-    pub data_dir: PathBuf,
+    /// Where the data lives: a directory for the embedded SQLite store
+    /// (created if missing), or a PostgreSQL database that several nodes
+    /// share.
+    pub storage: crate::storage::StorageLocation,
     /// A bootstrap API key (`sk_test_...` or `sk_live_...`) accepted in
     /// addition to stored ones. Without it, and with no stored key, the
     /// server creates one (see `RunningServer::api_key`).
@@ -97,7 +99,7 @@ impl ServerConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
-            data_dir: data_dir.into(),
+            storage: crate::storage::StorageLocation::Directory(data_dir.into()),
             api_key: None,
             body_limit: 1024 * 1024,
             max_operations: 1000,
@@ -121,6 +123,20 @@ impl ServerConfig {
             source_poll_interval: Duration::from_secs(1),
             coordination: crate::coordination::BoardConfig::default(),
         }
+    }
+
+    /// Keeps the data at `location` instead (for example a PostgreSQL
+    /// database shared by several nodes).
+    ///
+    /// ```
+    /// use ablo_server::storage::StorageLocation;
+    /// let url = StorageLocation::parse("postgres://ablo@db/ablo").unwrap();
+    /// let c = ablo_server::ServerConfig::new("unused").with_storage(url);
+    /// assert_eq!(c.storage.backend(), "postgres");
+    /// ```
+    pub fn with_storage(mut self, location: crate::storage::StorageLocation) -> Self {
+        self.storage = location;
+        self
     }
 
     /// Sets the listen address.

@@ -6,8 +6,14 @@
 //! whose message is larger than the inline limit travels as its sync id
 //! alone and subscribers read its deltas from the log, so the ring holds at
 //! most `capacity × inline limit` bytes of deltas.
+//!
+//! The hub publishes in sync-id order whoever committed: a commit of this
+//! node whose predecessor it has not published yet (another node took it)
+//! waits, and the log follower ([`crate::log_follower`]) reads the missing
+//! commits from the log and publishes them first.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use ablo_runtime::SyncId;
 use ablo_runtime::wire::{Delta, ServerMessage};
@@ -36,21 +42,115 @@ pub(crate) struct InlineDeltas {
 pub(crate) struct Hub {
     sender: broadcast::Sender<Arc<CommitEvent>>,
     inline_limit: usize,
+    order: Arc<Mutex<Order>>,
+    gap: Arc<tokio::sync::Notify>,
 }
+
+/// What has been published, and commits waiting for a predecessor.
+struct Order {
+    published: SyncId,
+    waiting: BTreeMap<SyncId, Vec<Delta>>,
+}
+
+/// At most this many commits wait for a predecessor; past it the oldest
+/// are dropped (the log follower publishes them from the log anyway).
+const MAX_WAITING: usize = 4096;
 
 impl Hub {
     /// A hub keeping at most `capacity` commits for slow subscribers, each
-    /// with its deltas when their message is at most `inline_limit` bytes.
-    pub(crate) fn new(capacity: usize, inline_limit: usize) -> Hub {
+    /// with its deltas when their message is at most `inline_limit` bytes;
+    /// `head` is the newest commit already durable (not to be published).
+    pub(crate) fn new(capacity: usize, inline_limit: usize, head: SyncId) -> Hub {
         let (sender, _) = broadcast::channel(capacity.max(1));
         Hub {
             sender,
             inline_limit,
+            order: Arc::new(Mutex::new(Order {
+                published: head,
+                waiting: BTreeMap::new(),
+            })),
+            gap: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
-    /// Publishes a durable commit (called in sync-id order).
+    /// The newest sync id published.
+    pub(crate) fn published(&self) -> SyncId {
+        self.order.lock().expect("hub order").published
+    }
+
+    /// Resolves when a commit waits for a predecessor the hub has not seen.
+    pub(crate) async fn gap(&self) {
+        self.gap.notified().await
+    }
+
+    /// Publishes a durable commit of this node. A commit whose predecessor
+    /// has not been published yet waits for it.
     pub(crate) fn publish(&self, sync_id: SyncId, deltas: Vec<Delta>) {
+        let mut order = self.order.lock().expect("hub order");
+        if sync_id <= order.published {
+            return;
+        }
+        if sync_id != order.published.next() {
+            order.waiting.insert(sync_id, deltas);
+            while order.waiting.len() > MAX_WAITING {
+                order.waiting.pop_first();
+            }
+            drop(order);
+            self.gap.notify_one();
+            return;
+        }
+        self.send(sync_id, deltas);
+        order.published = sync_id;
+        self.release_waiting(&mut order);
+    }
+
+    /// Publishes commits read from the log, in order (commits already
+    /// published are skipped). The log is the truth: a sync id missing from
+    /// it is passed over.
+    pub(crate) fn publish_from_log(&self, deltas: Vec<Delta>) {
+        let mut order = self.order.lock().expect("hub order");
+        let mut commits: Vec<(SyncId, Vec<Delta>)> = Vec::new();
+        for delta in deltas {
+            match commits.last_mut() {
+                Some((id, group)) if *id == delta.sync_id => group.push(delta),
+                _ => commits.push((delta.sync_id, vec![delta])),
+            }
+        }
+        for (sync_id, deltas) in commits {
+            if sync_id <= order.published {
+                continue;
+            }
+            order.waiting.remove(&sync_id);
+            self.send(sync_id, deltas);
+            order.published = sync_id;
+        }
+        let first_unpublished = order.published.next();
+        order.waiting = order.waiting.split_off(&first_unpublished);
+        self.release_waiting(&mut order);
+    }
+
+    /// Passes the published mark over ids the log does not have (a commit
+    /// of another node rolled back before it was durable cannot happen, so
+    /// this only follows the log's head when it has no deltas after it).
+    pub(crate) fn skip_to(&self, head: SyncId) {
+        let mut order = self.order.lock().expect("hub order");
+        if head > order.published && order.waiting.is_empty() {
+            order.published = head;
+        }
+    }
+
+    fn release_waiting(&self, order: &mut Order) {
+        while let Some(entry) = order.waiting.first_entry() {
+            if *entry.key() != order.published.next() {
+                break;
+            }
+            let (sync_id, deltas) = entry.remove_entry();
+            self.send(sync_id, deltas);
+            order.published = sync_id;
+        }
+    }
+
+    fn send(&self, sync_id: SyncId, deltas: Vec<Delta>) {
         if self.sender.receiver_count() == 0 {
             return;
         }
@@ -102,7 +202,7 @@ mod tests {
 
     #[test]
     fn large_commits_travel_as_their_sync_id() {
-        let hub = Hub::new(4, 1024);
+        let hub = Hub::new(4, 1024, SyncId::ZERO);
         let mut receiver = hub.subscribe();
         hub.publish(SyncId(1), vec![delta("small")]);
         hub.publish(SyncId(2), vec![delta(&"x".repeat(2000))]);
@@ -119,5 +219,30 @@ mod tests {
         let large = receiver.try_recv().unwrap();
         assert_eq!(large.sync_id, SyncId(2));
         assert!(large.inline.is_none());
+    }
+
+    fn delta_at(sync_id: u64) -> Delta {
+        Delta {
+            sync_id: SyncId(sync_id),
+            ..delta("x")
+        }
+    }
+
+    #[test]
+    fn a_commit_waits_for_its_predecessor_from_another_node() {
+        let hub = Hub::new(16, 1024, SyncId(1));
+        let mut receiver = hub.subscribe();
+        hub.publish(SyncId(3), vec![delta_at(3)]);
+        assert!(receiver.try_recv().is_err(), "3 must wait for 2");
+        hub.publish_from_log(vec![delta_at(2), delta_at(2), delta_at(3)]);
+        let order: Vec<u64> = std::iter::from_fn(|| receiver.try_recv().ok())
+            .map(|e| e.sync_id.0)
+            .collect();
+        assert_eq!(order, vec![2, 3], "each commit once, in order");
+        hub.publish(SyncId(3), vec![delta_at(3)]);
+        hub.publish(SyncId(4), vec![delta_at(4)]);
+        assert_eq!(receiver.try_recv().unwrap().sync_id, SyncId(4));
+        assert!(receiver.try_recv().is_err());
+        assert_eq!(hub.published(), SyncId(4));
     }
 }

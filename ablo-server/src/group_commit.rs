@@ -1,15 +1,16 @@
 //! Group commit: one writer thread owns the write connection and drains
 //! every queued commit into one transaction, each commit inside its own
 //! savepoint, so many commits share one durable `COMMIT` (one fsync) and
-//! each stays all-or-nothing. Sync ids are taken in queue order; callers are
+//! each stays all-or-nothing. Sync ids are taken in queue order from the
+//! storage's head (which the backend serializes across nodes); callers are
 //! answered, and deltas fanned out in sync-id order, only after the
 //! transaction is durable.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use ablo_runtime::Timestamp;
 use ablo_runtime::wire::CommitReceipt;
-use ablo_runtime::{SyncId, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commit::{self, Executed, PreparedCommit, Rejection};
@@ -40,14 +41,13 @@ impl GroupCommitter {
         max_group: usize,
         group_size: prometheus::Histogram,
     ) -> Result<(GroupCommitter, JoinHandle<()>), StorageError> {
-        let head = storage.head()?;
         let (sender, receiver) = mpsc::channel(max_group.max(1) * 8);
         let (death, died) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("ablo-commit-writer".into())
             .spawn(move || {
                 let run = std::panic::AssertUnwindSafe(|| {
-                    writer_loop(storage, hub, receiver, head, max_group.max(1), group_size)
+                    writer_loop(storage, hub, receiver, max_group.max(1), group_size)
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     tracing::error!("the commit writer panicked: no further write can be accepted");
@@ -93,7 +93,6 @@ fn writer_loop(
     storage: Arc<dyn Storage>,
     hub: Hub,
     mut receiver: mpsc::Receiver<Message>,
-    mut head: SyncId,
     max_group: usize,
     group_size: prometheus::Histogram,
 ) {
@@ -118,31 +117,24 @@ fn writer_loop(
             }
         }
         group_size.observe(group.len() as f64);
-        head = write_group(storage.as_ref(), &hub, group, head);
+        write_group(storage.as_ref(), &hub, group);
     }
     receiver.close();
     // Anything queued after the stop is refused as unavailable by dropping
     // its reply channel.
-    tracing::info!(%head, "commit writer stopped");
+    tracing::info!("commit writer stopped");
 }
 
-/// Writes one group, answers every caller and fans out; returns the new
-/// head.
-fn write_group(
-    storage: &dyn Storage,
-    hub: &Hub,
-    group: Vec<(Box<PreparedCommit>, Reply)>,
-    head: SyncId,
-) -> SyncId {
+/// Writes one group, answers every caller and fans out.
+fn write_group(storage: &dyn Storage, hub: &Hub, group: Vec<(Box<PreparedCommit>, Reply)>) {
     let now = Timestamp::now();
-    let mut next = head;
     let mut outcomes: Vec<Result<Executed, ApiError>> = Vec::with_capacity(group.len());
     let written = storage.write_group(group.len(), &mut |unit, tx| {
-        let sync_id = next.next();
+        let sync_id = tx.head().next();
         match commit::execute(tx, &group[unit].0, sync_id, now) {
             Ok(executed) => {
                 if matches!(executed, Executed::Applied { .. }) {
-                    next = sync_id;
+                    tx.advance_head(sync_id);
                 }
                 outcomes.push(Ok(executed));
                 Ok(Ok(()))
@@ -174,14 +166,12 @@ fn write_group(
                 };
                 let _ = reply.send(answer);
             }
-            next
         }
         Err(err) => {
             tracing::error!(error = %err, commits = group.len(), "group commit failed; nothing applied");
             for (_, reply) in group {
                 let _ = reply.send(Err(ApiError::internal()));
             }
-            storage.head().unwrap_or(head)
         }
     }
 }

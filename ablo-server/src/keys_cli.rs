@@ -1,13 +1,13 @@
-//! `ablo-server keys create|list|revoke`: API keys in the data directory.
+//! `ablo-server keys create|list|revoke`: API keys in the store.
 //! Only SHA-256 hashes are stored; a new key is printed once. A running
 //! server picks up changes within a second.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ablo_server::auth::{generate_key, generate_live_key, record_for};
-use ablo_server::storage::{AuthzStorage, SqliteStorage, Storage};
 use clap::Subcommand;
+
+use crate::store_args::StoreArgs;
 
 /// What to do with API keys.
 #[derive(Subcommand)]
@@ -15,9 +15,8 @@ pub(crate) enum KeysAction {
     /// Create a key (`sk_test_...`, or `sk_live_...` with `--live`) and
     /// print it once.
     Create {
-        /// Data directory of the server.
-        #[arg(long, default_value = "./ablo-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// A live key instead of a test key.
         #[arg(long)]
         live: bool,
@@ -27,15 +26,13 @@ pub(crate) enum KeysAction {
     },
     /// List keys (ids and labels; keys themselves are never stored).
     List {
-        /// Data directory of the server.
-        #[arg(long, default_value = "./ablo-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke a key by id (`key_...`).
     Revoke {
-        /// Data directory of the server.
-        #[arg(long, default_value = "./ablo-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The key's id, as `keys list` shows it.
         id: String,
     },
@@ -51,14 +48,10 @@ pub(crate) fn run(action: KeysAction) -> ExitCode {
     }
 }
 
-fn open(data: &Path) -> Result<SqliteStorage, String> {
-    SqliteStorage::open(data).map_err(|e| format!("{}: {e}", data.display()))
-}
-
 fn execute(action: KeysAction) -> Result<(), String> {
     match action {
-        KeysAction::Create { data, live, label } => {
-            let storage = open(&data)?;
+        KeysAction::Create { store, live, label } => {
+            let storage = store.open()?;
             let key = if live {
                 generate_live_key()
             } else {
@@ -69,14 +62,14 @@ fn execute(action: KeysAction) -> Result<(), String> {
             println!("{}\t{key}", record.id);
             eprintln!("store the key now: it is not shown again");
         }
-        KeysAction::List { data } => {
-            let storage = open(&data)?;
+        KeysAction::List { store } => {
+            let storage = store.open()?;
             for key in storage.list_api_keys().map_err(|e| e.to_string())? {
                 println!("{}\t{}\t{}", key.id, key.created_at, key.label);
             }
         }
-        KeysAction::Revoke { data, id } => {
-            let storage = open(&data)?;
+        KeysAction::Revoke { store, id } => {
+            let storage = store.open()?;
             if !storage.delete_api_key(&id).map_err(|e| e.to_string())? {
                 return Err(format!("no key `{id}`"));
             }

@@ -29,10 +29,12 @@ mod fanout;
 mod group_commit;
 mod http;
 mod listener;
+mod log_follower;
 mod metrics;
 mod openapi;
 mod rate_limit;
 pub mod schema;
+mod shared_state;
 mod sources;
 mod state;
 pub mod storage;
@@ -55,7 +57,7 @@ use crate::auth::ApiKeys;
 use crate::fanout::Hub;
 use crate::group_commit::GroupCommitter;
 use crate::state::AppState;
-use crate::storage::{SqliteStorage, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// Why a server could not start or stop cleanly.
 ///
@@ -198,12 +200,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     {
         return Err(StartError::InvalidApiKey);
     }
-    let data_dir = config.data_dir.clone();
-    let storage: Arc<dyn Storage> = Arc::new(
-        tokio::task::spawn_blocking(move || SqliteStorage::open(&data_dir))
-            .await
-            .map_err(std::io::Error::other)??,
-    );
+    let location = config.storage.clone();
+    let storage: Arc<dyn Storage> = tokio::task::spawn_blocking(move || storage::open(&location))
+        .await
+        .map_err(std::io::Error::other)??;
     let keys = ApiKeys::default();
     for record in storage.api_keys()? {
         keys.insert(record);
@@ -234,7 +234,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let schema = storage.schema()?.map(Arc::new);
     let metrics = metrics::Metrics::new();
     let cursors = cursor::CursorSeal::new(&storage.server_secret("list_cursor")?);
-    let hub = Hub::new(config.ws_backlog, config.ws_inline_limit);
+    let hub = Hub::new(config.ws_backlog, config.ws_inline_limit, storage.head()?);
     let (committer, writer) = GroupCommitter::start(
         storage.clone(),
         hub.clone(),
@@ -269,6 +269,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     tokio::spawn(end_revoked_intents(state.clone()));
     tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(sources::events::poll(state.clone()));
+    tokio::spawn(log_follower::run(state.clone()));
+    if state.storage.is_shared() {
+        tokio::spawn(shared_state::follow(state.clone()));
+    }
     let router = http::router(state.clone());
     let limits = listener::ConnectionLimits {
         max_connections: state.config.max_connections,

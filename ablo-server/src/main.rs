@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! ablo-server serve --addr 127.0.0.1:7700 --data ./ablo-data
+//! ablo-server serve --database postgres://ablo@db/ablo
 //! ABLO_API_KEY=sk_... ablo-server schema push ablo.schema.json
 //! ```
 
 mod keys_cli;
+mod migrate_cli;
 mod schema_cli;
+mod store_args;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ablo_server::ServerConfig;
@@ -26,8 +28,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP and WebSocket API (data in embedded SQLite).
+    /// Serve the HTTP and WebSocket API (data in embedded SQLite, or in a
+    /// PostgreSQL database shared by several nodes).
     Serve(ServeArgs),
+    /// Apply the store's migrations and exit (`serve` also applies them).
+    Migrate {
+        #[command(flatten)]
+        store: store_args::StoreArgs,
+    },
     /// Create, list or revoke API keys.
     Keys {
         #[command(subcommand)]
@@ -45,9 +53,8 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:7700")]
     addr: SocketAddr,
-    /// Data directory, created on first start.
-    #[arg(long, default_value = "./ablo-data")]
-    data: PathBuf,
+    #[command(flatten)]
+    store: store_args::StoreArgs,
     /// A bootstrap API key (`sk_test_...`/`sk_live_...`). Without one,
     /// and with no key stored yet, a key is created and printed once.
     #[arg(long, env = "ABLO_API_KEY", hide_env_values = true)]
@@ -97,8 +104,9 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn config(&self) -> ServerConfig {
-        let mut config = ServerConfig::new(&self.data)
+    fn config(&self) -> Result<ServerConfig, String> {
+        let mut config = ServerConfig::new(&self.store.data)
+            .with_storage(self.store.location()?)
             .with_addr(self.addr)
             .with_body_limit(self.body_limit);
         if let Some(rate) = self.rate_limit {
@@ -122,7 +130,7 @@ impl ServeArgs {
         });
         config.source_poll_interval = std::time::Duration::from_millis(self.source_poll_ms.max(10));
         config.api_key = self.api_key.clone();
-        config
+        Ok(config)
     }
 }
 
@@ -131,6 +139,7 @@ async fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
         Command::Keys { action } => return keys_cli::run(action),
+        Command::Migrate { store } => return migrate_cli::run(&store),
         Command::Schema { action } => return schema_cli::run(action).await,
     };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -143,7 +152,14 @@ async fn main() -> ExitCode {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     let configured_key = args.api_key.is_some();
-    let server = match ablo_server::start(args.config()).await {
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("ablo-server: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match ablo_server::start(config).await {
         Ok(server) => server,
         Err(err) => {
             eprintln!("ablo-server: {err}");

@@ -1,6 +1,7 @@
 //! Shared helpers of Ablo's end-to-end tests (the tests live in `tests/`).
 
 pub mod docs;
+pub mod postgres;
 
 /// Pushes `schema` to the server at `url` with an API key, as a deployment
 /// would before any client connects (connecting never pushes), and panics

@@ -1,5 +1,7 @@
 //! Storage: the [`Storage`] trait every backend implements and the records it
-//! holds. The embedded default is [`SqliteStorage`].
+//! holds. The embedded default is [`SqliteStorage`]; several nodes share a
+//! [`PostgresStorage`]. [`open`] picks the backend from a location: a
+//! directory, or a `postgres://` URL.
 //!
 //! A backend stores rows (JSON fields plus per-field sync ids for `merge`),
 //! the sync log, idempotency records, the pushed schema and API key hashes.
@@ -7,6 +9,8 @@
 //! which every unit (one commit) runs inside its own savepoint.
 
 mod authz;
+mod location;
+mod postgres;
 mod sources;
 mod sqlite;
 
@@ -17,6 +21,8 @@ use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
 pub use ablo_runtime::filter::{FieldFilter, FilterOp};
 pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
+pub use location::{StorageLocation, open};
+pub use postgres::PostgresStorage;
 pub use sources::{SourceRecord, SourceStorage};
 pub use sqlite::{SqliteStorage, open_connection};
 
@@ -28,9 +34,15 @@ pub use sqlite::{SqliteStorage, open_connection};
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The database failed; `backend` names which (`sqlite`, `postgres`).
+    #[error("{backend}: {source}")]
+    Database {
+        /// The backend that failed.
+        backend: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Stored JSON could not be read back.
     #[error("stored json: {0}")]
     Json(#[from] serde_json::Error),
@@ -40,6 +52,27 @@ pub enum StorageError {
     /// A stored value is not what this server wrote.
     #[error("corrupt storage: {0}")]
     Corrupt(String),
+    /// The location names no backend this server has, or is malformed.
+    #[error("storage location: {0}")]
+    Location(String),
+}
+
+impl StorageError {
+    /// Wraps a driver's error.
+    ///
+    /// ```
+    /// let err = ablo_server::storage::StorageError::database("postgres", std::io::Error::other("down"));
+    /// assert!(err.to_string().starts_with("postgres: "));
+    /// ```
+    pub fn database(
+        backend: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StorageError {
+        StorageError::Database {
+            backend,
+            source: Box::new(source),
+        }
+    }
 }
 
 /// A stored row.
@@ -291,6 +324,14 @@ pub type UnitResult = Result<Result<(), UnitRolledBack>, StorageError>;
 /// }
 /// ```
 pub trait WriteTx: AuditTx {
+    /// The newest sync id as this transaction sees it: the project's head
+    /// when the group began (read under the backend's writer lock, so on
+    /// every node it follows the last durable commit) plus what the units
+    /// applied so far advanced it to.
+    fn head(&self) -> SyncId;
+    /// Records that the current unit applied a commit at `sync_id`
+    /// (`head().next()`); undone if the unit is rolled back.
+    fn advance_head(&mut self, sync_id: SyncId);
     /// Reads a row as the transaction sees it.
     fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError>;
     /// Inserts or replaces a row.
@@ -358,9 +399,44 @@ pub trait Storage: AuthzStorage + SourceStorage + Send + Sync + 'static {
     /// own savepoint through `run(i, tx)`. A unit that answers
     /// `Ok(Err(UnitRolledBack))` is rolled back alone. Returns after the
     /// transaction is durable; on `Err` nothing of the group is applied.
+    ///
+    /// Groups are serialized across every process sharing the store: a
+    /// group starts after the previous one is durable and visible, so sync
+    /// ids are taken, and become visible, in commit order.
     fn write_group(
         &self,
         units: usize,
         run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
     ) -> Result<(), StorageError>;
+    /// Which backend this is (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+    /// Whether other processes may share the store (several nodes on one
+    /// PostgreSQL): the server then follows their commits, capabilities,
+    /// schema and sources.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// A feed that wakes when another process sharing the store commits;
+    /// `None` when no other process can (the embedded store).
+    fn commit_feed(&self) -> Result<Option<Box<dyn CommitFeed>>, StorageError> {
+        Ok(None)
+    }
+}
+
+/// Tells a node that other nodes committed (PostgreSQL's `LISTEN`): the
+/// node then reads the log after what it has published. A notification may
+/// be lost (a dropped connection); the log is the truth, so a caller also
+/// reads it when `wait` times out.
+///
+/// ```
+/// use ablo_server::storage::{CommitFeed, StorageError};
+/// fn drain(feed: &mut dyn CommitFeed) -> Result<(), StorageError> {
+///     while feed.wait(std::time::Duration::from_millis(10))?.is_some() {}
+///     Ok(())
+/// }
+/// ```
+pub trait CommitFeed: Send {
+    /// Blocks up to `timeout`; `Some(head)` when a commit up to `head` was
+    /// announced, `None` on timeout.
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<Option<SyncId>, StorageError>;
 }

@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS pushed_schema (
     hash TEXT NOT NULL,
     descriptor TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sync_head (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    head INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO sync_head (singleton, head)
+    SELECT 1, COALESCE(MAX(sync_id), 0) FROM sync_log;
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     key_hash TEXT NOT NULL UNIQUE,
@@ -62,6 +68,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL
 );
 ";
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(err: rusqlite::Error) -> StorageError {
+        StorageError::database("sqlite", err)
+    }
+}
 
 /// Storage on embedded SQLite: one write connection (used by the group
 /// commit writer) and a small pool of read connections.
@@ -209,9 +221,9 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 }
 
 fn head_of(conn: &Connection) -> Result<SyncId, StorageError> {
-    let head: i64 = conn.query_row("SELECT COALESCE(MAX(sync_id), 0) FROM sync_log", [], |r| {
-        r.get(0)
-    })?;
+    let head: i64 = conn
+        .prepare_cached("SELECT head FROM sync_head")?
+        .query_row([], |r| r.get(0))?;
     Ok(SyncId(head as u64))
 }
 
@@ -605,16 +617,26 @@ impl Storage for SqliteStorage {
         let conn = self.writer.lock().expect("writer connection");
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let outcome = (|| {
-            let mut tx = SqliteTx { conn: &conn };
+            let start = head_of(&conn)?;
+            let mut tx = SqliteTx {
+                conn: &conn,
+                head: start,
+            };
             for unit in 0..units {
                 conn.execute_batch("SAVEPOINT unit")?;
+                let before = tx.head;
                 match run(unit, &mut tx) {
                     Ok(Ok(())) => conn.execute_batch("RELEASE unit")?,
                     Ok(Err(_rolled_back)) => {
+                        tx.head = before;
                         conn.execute_batch("ROLLBACK TO unit; RELEASE unit")?
                     }
                     Err(err) => return Err(err),
                 }
+            }
+            if tx.head != start {
+                conn.prepare_cached("UPDATE sync_head SET head = ?1")?
+                    .execute(params![tx.head.0 as i64])?;
             }
             conn.execute_batch("COMMIT")?;
             Ok(())
@@ -625,13 +647,26 @@ impl Storage for SqliteStorage {
         }
         outcome
     }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
 }
 
 struct SqliteTx<'c> {
     conn: &'c Connection,
+    head: SyncId,
 }
 
 impl WriteTx for SqliteTx<'_> {
+    fn head(&self) -> SyncId {
+        self.head
+    }
+
+    fn advance_head(&mut self, sync_id: SyncId) {
+        self.head = self.head.max(sync_id);
+    }
+
     fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError> {
         select_row(self.conn, model, id)
     }

@@ -1,0 +1,489 @@
+//! The PostgreSQL backend: several `ablo-server` nodes share one database.
+//!
+//! Every group transaction first locks the one row of `sync_head`, so
+//! groups of all nodes run one after another and sync ids become visible
+//! in commit order: a reader that has seen `n` has seen every commit up to
+//! `n`. A committed group announces its head with `NOTIFY ablo_commits`,
+//! which [`PostgresStorage::commit_feed`] listens to.
+//!
+//! Rows keep their fields as `jsonb`; filters and ordering cast a field to
+//! its schema type, compare text byte-wise (`COLLATE "C"`) and put `NULL`
+//! first ascending, so lists page exactly as on the embedded store.
+
+mod authz;
+mod feed;
+mod migrations;
+mod rows;
+mod sources;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use ablo_runtime::wire::{CommitReceipt, Delta};
+use ablo_runtime::{SchemaDescriptor, SyncId, Timestamp};
+use postgres::{IsolationLevel, NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{
+    ApiKeyRecord, CommitFeed, IdempotencyRecord, ListQuery, LogPage, RowPage, Storage,
+    StorageError, StoredRow, UnitResult, WriteTx,
+};
+use rows::FieldKind;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type PooledClient = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+impl From<postgres::Error> for StorageError {
+    fn from(err: postgres::Error) -> StorageError {
+        StorageError::database("postgres", err)
+    }
+}
+
+impl From<r2d2::Error> for StorageError {
+    fn from(err: r2d2::Error) -> StorageError {
+        StorageError::database("postgres", err)
+    }
+}
+
+/// The channel committed groups are announced on.
+const COMMITS_CHANNEL: &str = "ablo_commits";
+
+/// Connections a node keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// Storage on PostgreSQL, shared by every node of a deployment.
+///
+/// ```no_run
+/// use ablo_server::storage::{PostgresStorage, Storage};
+/// let storage = PostgresStorage::open("postgres://ablo@localhost/ablo").unwrap();
+/// println!("head {}", storage.head().unwrap());
+/// ```
+pub struct PostgresStorage {
+    config: postgres::Config,
+    pool: Pool,
+    /// How each model's fields compare, from the pushed schema.
+    kinds: RwLock<HashMap<String, HashMap<String, FieldKind>>>,
+}
+
+impl PostgresStorage {
+    /// Connects to `url`, applies the migrations this server needs (one
+    /// node at a time) and opens a connection pool.
+    ///
+    /// ```no_run
+    /// let storage = ablo_server::storage::PostgresStorage::open("postgres://ablo@localhost/ablo").unwrap();
+    /// ```
+    pub fn open(url: &str) -> Result<Self, StorageError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::Location(format!("postgres URL: {e}")))?;
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(MAX_CONNECTIONS)
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager)?;
+        migrations::apply(&mut *pool.get()?)?;
+        let storage = PostgresStorage {
+            config,
+            pool,
+            kinds: RwLock::new(HashMap::new()),
+        };
+        if let Some(schema) = storage.schema()? {
+            storage.remember_kinds(&schema);
+        }
+        Ok(storage)
+    }
+
+    /// Applies the migrations without opening a pool (`ablo-server
+    /// migrate`); returns the versions applied now.
+    ///
+    /// ```no_run
+    /// let applied = ablo_server::storage::PostgresStorage::migrate("postgres://ablo@localhost/ablo").unwrap();
+    /// println!("applied {applied:?}");
+    /// ```
+    pub fn migrate(url: &str) -> Result<Vec<u32>, StorageError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::Location(format!("postgres URL: {e}")))?;
+        let mut client = config.connect(NoTls)?;
+        migrations::apply(&mut client)
+    }
+
+    fn client(&self) -> Result<PooledClient, StorageError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `read` inside one read-only snapshot.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&mut Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut client = self.client()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let value = read(&mut tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn remember_kinds(&self, schema: &SchemaDescriptor) {
+        let kinds = schema
+            .models
+            .iter()
+            .map(|model| {
+                let fields = model
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), FieldKind::of(&f.ty)))
+                    .collect();
+                (model.name.clone(), fields)
+            })
+            .collect();
+        *self.kinds.write().expect("field kinds") = kinds;
+    }
+
+    fn kind(&self, model: &str, field: &str) -> FieldKind {
+        self.kinds
+            .read()
+            .expect("field kinds")
+            .get(model)
+            .and_then(|fields| fields.get(field))
+            .copied()
+            .unwrap_or(FieldKind::Text)
+    }
+}
+
+fn head_of(tx: &mut Transaction<'_>) -> Result<SyncId, StorageError> {
+    let head: i64 = tx.query_one("SELECT head FROM sync_head", &[])?.get(0);
+    Ok(SyncId(head as u64))
+}
+
+fn timestamp(text: &str) -> Result<Timestamp, StorageError> {
+    Timestamp::parse(text).map_err(|e| StorageError::Corrupt(format!("timestamp {text}: {e}")))
+}
+
+impl Storage for PostgresStorage {
+    fn head(&self) -> Result<SyncId, StorageError> {
+        self.read(head_of)
+    }
+
+    fn schema(&self) -> Result<Option<SchemaDescriptor>, StorageError> {
+        let mut client = self.client()?;
+        let row = client.query_opt("SELECT descriptor FROM pushed_schema", &[])?;
+        Ok(row
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)))
+            .transpose()?)
+    }
+
+    fn put_schema(&self, schema: &SchemaDescriptor) -> Result<(), StorageError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, $1, $2)
+             ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
+            &[&schema.hash, &serde_json::to_string(schema)?],
+        )?;
+        for model in &schema.models {
+            for field in model.fields.iter().filter(|f| f.indexed) {
+                let kind = FieldKind::of(&field.ty);
+                if kind == FieldKind::Unordered {
+                    continue;
+                }
+                tx.batch_execute(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, ({expr}))",
+                    m = model.name,
+                    f = field.name,
+                    expr = rows::field_expr(&field.name, kind),
+                ))?;
+            }
+        }
+        tx.commit()?;
+        self.remember_kinds(schema);
+        Ok(())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        let mut client = self.client()?;
+        client
+            .query("SELECT id, key_hash, label, created_at FROM api_keys", &[])?
+            .iter()
+            .map(|r| {
+                Ok(ApiKeyRecord {
+                    id: r.get(0),
+                    key_hash: r.get(1),
+                    label: r.get(2),
+                    created_at: timestamp(r.get(3))?,
+                })
+            })
+            .collect()
+    }
+
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
+        let mut client = self.client()?;
+        client.execute(
+            "INSERT INTO api_keys (id, key_hash, label, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[
+                &key.id,
+                &key.key_hash,
+                &key.label,
+                &key.created_at.to_string(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn row(&self, model: &str, id: &str) -> Result<(Option<StoredRow>, SyncId), StorageError> {
+        self.read(|tx| Ok((rows::select_row(tx, model, id)?, head_of(tx)?)))
+    }
+
+    fn list(&self, query: &ListQuery) -> Result<RowPage, StorageError> {
+        let (sql, args) = rows::build_list_sql(query, |field| self.kind(&query.model, field));
+        let max_bytes = query.max_bytes.unwrap_or(usize::MAX);
+        self.read(|tx| {
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+                .0
+                .iter()
+                .map(|a| &**a as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            let found = tx.query(sql.as_str(), &params)?;
+            let (mut rows, mut bytes, mut cut_short) = (Vec::new(), 0usize, false);
+            for raw in &found {
+                if bytes >= max_bytes {
+                    cut_short = true;
+                    break;
+                }
+                let (row, size) = rows::decode_row(raw)?;
+                bytes += size;
+                rows.push(row);
+            }
+            Ok(RowPage {
+                rows,
+                head: head_of(tx)?,
+                cut_short,
+            })
+        })
+    }
+
+    fn deltas_after(
+        &self,
+        after: SyncId,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<LogPage, StorageError> {
+        self.read(|tx| {
+            let found = tx.query(
+                "SELECT sync_id, delta FROM sync_log WHERE sync_id > $1 ORDER BY sync_id, position LIMIT $2",
+                &[&(after.0 as i64), &(limit.max(1) as i64)],
+            )?;
+            let (mut raws, mut bytes, mut cut) = (Vec::<(i64, String)>::new(), 0usize, false);
+            for raw in &found {
+                let (id, text): (i64, String) = (raw.get(0), raw.get(1));
+                // Stop at a commit boundary once the page is full.
+                if bytes >= max_bytes && raws.last().is_some_and(|(last, _)| *last != id) {
+                    cut = true;
+                    break;
+                }
+                bytes += text.len();
+                raws.push((id, text));
+            }
+            if !cut && let Some(&(last, _)) = raws.last() {
+                // Finish the last commit so a page never splits one.
+                let whole: Vec<(i64, String)> = tx
+                    .query(
+                        "SELECT sync_id, delta FROM sync_log WHERE sync_id = $1 ORDER BY position",
+                        &[&last],
+                    )?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                raws.retain(|(id, _)| *id != last);
+                raws.extend(whole);
+            }
+            let head = head_of(tx)?;
+            let deltas = raws
+                .iter()
+                .map(|(_, text)| serde_json::from_str::<Delta>(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            let last = deltas.last().map(|d| d.sync_id).unwrap_or(after);
+            Ok(LogPage {
+                deltas,
+                head,
+                has_more: head > last,
+            })
+        })
+    }
+
+    fn server_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let mut client = self.client()?;
+        let fresh: [u8; 32] = rand::random();
+        client.execute(
+            "INSERT INTO server_secrets (name, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &fresh.to_vec()],
+        )?;
+        Ok(client
+            .query_one(
+                "SELECT secret FROM server_secrets WHERE name = $1",
+                &[&name],
+            )?
+            .get(0))
+    }
+
+    fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError> {
+        let mut client = self.client()?;
+        Ok(client.execute(
+            "DELETE FROM idempotency_records WHERE created_at_ms < $1",
+            &[&before.as_millis()],
+        )? as usize)
+    }
+
+    fn write_group(
+        &self,
+        units: usize,
+        run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
+    ) -> Result<(), StorageError> {
+        let mut client = self.client()?;
+        let mut txn = client.transaction()?;
+        // The row lock is held to the end of the transaction: the next
+        // group of any node reads the head this one leaves.
+        let start: i64 = txn
+            .query_one("SELECT head FROM sync_head FOR UPDATE", &[])?
+            .get(0);
+        let start = SyncId(start as u64);
+        let head = {
+            let mut tx = PgTx {
+                txn: &mut txn,
+                head: start,
+            };
+            for unit in 0..units {
+                tx.txn.batch_execute("SAVEPOINT unit")?;
+                let before = tx.head;
+                match run(unit, &mut tx)? {
+                    Ok(()) => tx.txn.batch_execute("RELEASE SAVEPOINT unit")?,
+                    Err(_rolled_back) => {
+                        tx.head = before;
+                        tx.txn
+                            .batch_execute("ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit")?;
+                    }
+                }
+            }
+            tx.head
+        };
+        if head != start {
+            let head = head.0 as i64;
+            txn.execute("UPDATE sync_head SET head = $1", &[&head])?;
+            txn.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&COMMITS_CHANNEL, &head.to_string()],
+            )?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn commit_feed(&self) -> Result<Option<Box<dyn CommitFeed>>, StorageError> {
+        Ok(Some(Box::new(feed::PgCommitFeed::new(self.config.clone()))))
+    }
+}
+
+/// A group transaction on PostgreSQL.
+struct PgTx<'t, 'c> {
+    txn: &'t mut Transaction<'c>,
+    head: SyncId,
+}
+
+impl WriteTx for PgTx<'_, '_> {
+    fn head(&self) -> SyncId {
+        self.head
+    }
+
+    fn advance_head(&mut self, sync_id: SyncId) {
+        self.head = self.head.max(sync_id);
+    }
+
+    fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError> {
+        rows::select_row(self.txn, model, id)
+    }
+
+    fn put_row(&mut self, row: &StoredRow) -> Result<(), StorageError> {
+        rows::upsert_row(self.txn, row)
+    }
+
+    fn delete_row(&mut self, model: &str, id: &str) -> Result<(), StorageError> {
+        self.txn.execute(
+            "DELETE FROM rows WHERE model = $1 AND id = $2",
+            &[&model, &id],
+        )?;
+        Ok(())
+    }
+
+    fn append_delta(&mut self, position: usize, delta: &Delta) -> Result<(), StorageError> {
+        self.txn.execute(
+            "INSERT INTO sync_log (sync_id, position, delta) VALUES ($1, $2, $3)",
+            &[
+                &(delta.sync_id.0 as i64),
+                &(position as i32),
+                &serde_json::to_string(delta)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency(
+        &mut self,
+        principal: &str,
+        client_tx_id: &str,
+    ) -> Result<Option<IdempotencyRecord>, StorageError> {
+        let found = self.txn.query_opt(
+            "SELECT body_hash, receipt, created_at_ms FROM idempotency_records
+             WHERE principal = $1 AND client_tx_id = $2",
+            &[&principal, &client_tx_id],
+        )?;
+        found
+            .map(|r| {
+                Ok(IdempotencyRecord {
+                    principal: principal.to_owned(),
+                    client_tx_id: client_tx_id.to_owned(),
+                    body_hash: r.get(0),
+                    receipt: serde_json::from_str::<CommitReceipt>(r.get::<_, &str>(1))?,
+                    created_at: Timestamp::from_millis(r.get(2))
+                        .ok_or_else(|| StorageError::Corrupt("idempotency time".into()))?,
+                })
+            })
+            .transpose()
+    }
+
+    fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError> {
+        self.txn.execute(
+            "INSERT INTO idempotency_records (principal, client_tx_id, body_hash, receipt, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &record.principal,
+                &record.client_tx_id,
+                &record.body_hash,
+                &serde_json::to_string(&record.receipt)?,
+                &record.created_at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError> {
+        self.txn.execute(
+            "INSERT INTO source_commits (client_tx_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&client_tx_id],
+        )?;
+        Ok(())
+    }
+}
