@@ -120,20 +120,33 @@ pub use ablo_runtime::signing;
 pub use ablo_runtime::client::{Client, ClientBuilder, ModelHandle};
 pub use ablo_runtime::{Error, ErrorInfo};
 pub use ablo_runtime::{client, error, wire};
-pub use ablo_runtime::{model, patch, schema, tools, types};
+pub use ablo_runtime::{fields, filter, model, patch, schema, tools, types};
 
-/// The names most programs need: `use ablo::prelude::*;`.
+/// The names most programs need: `use ablo::prelude::*;`. The typed query
+/// items are here too: [`Field`](fields::Field) (what `Task::fields()`
+/// holds), [`Filter`](fields::Filter) (what `.eq`, `.gte`, `.is_in` build),
+/// [`FilterOp`](filter::FilterOp) (the operators of
+/// [`Query::where_op`](client::Query::where_op)) and
+/// [`Direction`](client::Direction).
 ///
 /// ```
 /// use ablo::prelude::*;
 /// let _t = Timestamp::now();
 /// let patch: FieldPatch<String> = FieldPatch::Set("x".into());
 /// assert!(!patch.is_unchanged());
+/// let points: Field<(), i64> = Field::new("points");
+/// let at_least_three: Filter<()> = points.gte(3);
+/// let q = Query::new().filter(at_least_three).where_op("status", FilterOp::Ne, "done");
+/// assert!(q.matches(&serde_json::json!({"points": 4, "status": "todo"})));
+/// assert_ne!(Direction::Asc, Direction::Desc);
 /// ```
 pub mod prelude {
     pub use ablo_runtime::client::{
-        Claim, Client, IfBusy, IntentHandle, ModelHandle, OnStale, Query, RowChange, Wait,
+        Claim, Client, Direction, IfBusy, IntentHandle, ModelHandle, OnStale, Query, RowChange,
+        Wait,
     };
+    pub use ablo_runtime::fields::{Field, Filter};
+    pub use ablo_runtime::filter::FilterOp;
     pub use ablo_runtime::tools::ModelTools;
     pub use ablo_runtime::wire::{Participant, ParticipantKind, Target};
     pub use ablo_runtime::{

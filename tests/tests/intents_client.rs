@@ -173,3 +173,77 @@ async fn a_write_under_an_intent_fails_once_the_intent_lapsed() {
         "no write landed after the lapse"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrieve_reports_the_rows_active_intents_to_a_late_reader() {
+    let server = two_key_server().await;
+    let (human, agent) = two_clients(&server).await;
+    let tasks = human.model::<Task>();
+    let row = tasks.create(task("being edited")).await.unwrap();
+    let other = tasks.create(task("left alone")).await.unwrap();
+    assert!(
+        tasks
+            .retrieve(row.id.clone())
+            .await
+            .unwrap()
+            .intents
+            .is_empty()
+    );
+
+    let editing = agent
+        .intents()
+        .create(Target::from(&row.id))
+        .action("editing")
+        .await
+        .unwrap();
+    let on_title = agent
+        .intents()
+        .create(Target {
+            field: Some("title".into()),
+            ..Target::from(&row.id)
+        })
+        .action("rewording")
+        .await
+        .unwrap();
+    // A reader that never followed the stream: the read itself lists them.
+    let late = server.builder().live(false).connect().await.unwrap();
+    let found = late.model::<Task>().retrieve(row.id.clone()).await.unwrap();
+    assert_eq!(found.data.title, "being edited");
+    let mut ids: Vec<&str> = found.intents.iter().map(|i| i.id.as_str()).collect();
+    ids.sort();
+    let mut want = vec![editing.id(), on_title.id()];
+    want.sort();
+    assert_eq!(ids, want, "the whole-row and the field intent");
+    let actions: Vec<&str> = found.intents.iter().map(|i| i.action.as_str()).collect();
+    assert!(actions.contains(&"editing") && actions.contains(&"rewording"));
+    assert!(found.intents.iter().all(|i| i.target.id == row.id.as_str()));
+    assert!(
+        late.model::<Task>()
+            .retrieve(other.id.clone())
+            .await
+            .unwrap()
+            .intents
+            .is_empty(),
+        "another row's read lists none"
+    );
+    // The holder sees its own intents too.
+    assert_eq!(
+        agent
+            .model::<Task>()
+            .retrieve(row.id.clone())
+            .await
+            .unwrap()
+            .intents
+            .len(),
+        2
+    );
+
+    editing.release().await.unwrap();
+    on_title.release().await.unwrap();
+    let after = late.model::<Task>().retrieve(row.id.clone()).await.unwrap();
+    assert!(
+        after.intents.is_empty(),
+        "released intents are gone: {:?}",
+        after.intents
+    );
+}

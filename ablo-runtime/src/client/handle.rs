@@ -83,7 +83,10 @@ pub struct Retrieved<M> {
     /// The server's newest sync id when it read the row (at least the row's
     /// own stamp): a valid `read_at` for a write based on this read.
     pub stamp: SyncId,
-    /// Active intents on the row.
+    /// The active intents on the row when it was read (every
+    /// participant's, the caller's own included, on the whole row or one of
+    /// its fields), oldest id first: a reader sees who is working on the
+    /// row without waiting for them.
     pub intents: Vec<Intent>,
 }
 
@@ -161,14 +164,19 @@ impl<M: Model> ModelHandle<M> {
         Delete::new(self.client.clone(), id.into())
     }
 
-    /// Reads row `id` from the server, with the stamp to write back at.
-    /// Fails with [`Error::NotFound`] when there is no such row.
+    /// Reads row `id` from the server, with the stamp to write back at and
+    /// the row's active intents ([`Retrieved::intents`]; the read never
+    /// waits for them, `ifBusy=return`). Fails with [`Error::NotFound`]
+    /// when there is no such row.
     ///
     /// ```
     /// use ablo_runtime::{Model, client::ModelHandle};
     /// async fn read<M: Model>(h: &ModelHandle<M>) -> Result<(), ablo_runtime::Error> {
     ///     let found = h.retrieve("row_1").await?;
     ///     println!("{} as of {}", found.data.id, found.stamp);
+    ///     for intent in &found.intents {
+    ///         println!("{:?} is doing {} on it", intent.participant, intent.action);
+    ///     }
     ///     Ok(())
     /// }
     /// ```
@@ -176,7 +184,10 @@ impl<M: Model> ModelHandle<M> {
         let id = id.into();
         let shared = self.client.shared();
         shared.check_usable(M::NAME)?;
-        let request = Request::new(Method::GET, &["v1", "models", M::NAME, id.as_str()]);
+        // `ifBusy=return`: the answer lists the row's active intents (reads
+        // never wait for them), as the TypeScript client reads.
+        let request = Request::new(Method::GET, &["v1", "models", M::NAME, id.as_str()])
+            .query(vec![("ifBusy".to_owned(), "return".to_owned())]);
         let response: RetrieveResponse = shared.transport.call(&request, shared.timeout).await?;
         Ok(Retrieved {
             data: decode_row(Some(response.data))?,
