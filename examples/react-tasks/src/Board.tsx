@@ -8,7 +8,6 @@ const COLUMNS: Status[] = ['todo', 'doing', 'done'];
 
 export function Board() {
   const { loading } = useQuery('tasks');
-  const sync = useSyncStatus();
   const [error, setError] = useState<AbloError | undefined>();
   useErrorListener((e) => setError(e));
   return (
@@ -16,10 +15,7 @@ export function Board() {
       <header>
         <h1>Tasks</h1>
         <span className="user">signed in as {userId}</span>
-        <span className="status" data-state={sync.status} data-testid="sync">
-          {sync.status}
-          {sync.hasUnconfirmedWrites ? ` · ${sync.pendingWrites} unconfirmed` : ''}
-        </span>
+        <SyncBadge />
       </header>
       {error ? (
         <div className="error" role="alert" data-testid="error" onClick={() => setError(undefined)}>
@@ -37,8 +33,19 @@ export function Board() {
   );
 }
 
-// Memoized: the header re-renders with every status change; columns and
-// cards only when what they select changes.
+// Its own component: the status changes with every delta (its cursor), and
+// only this badge should render again then, not the board around it.
+function SyncBadge() {
+  const sync = useSyncStatus();
+  return (
+    <span className="status" data-state={sync.status} data-testid="sync">
+      {sync.status}
+      {sync.hasUnconfirmedWrites ? ` · ${sync.pendingWrites} unconfirmed` : ''}
+    </span>
+  );
+}
+
+// Memoized: columns and cards render again only when what they select changes.
 const Column = memo(function Column({ status }: { status: Status }) {
   // Re-renders only when the list of this column's rows changes.
   const ids = useAblo((ablo) => ablo.tasks.list({ where: { status } }).map((t) => t.id));

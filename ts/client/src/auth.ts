@@ -63,6 +63,17 @@ export class Auth {
     return this.refresh();
   }
 
+  /**
+   * The credential when one is held and not about to expire, synchronously:
+   * a request can then start in the same task as the write that made it,
+   * before listeners (React) render the optimistic row.
+   */
+  fresh(): string | undefined {
+    if (this.#token === undefined) return undefined;
+    if (Date.now() < this.#expiresAt - 1000 || !this.refreshable) return this.#token;
+    return undefined;
+  }
+
   /** The credential held, without fetching (for the WebSocket URL after `credential()`). */
   get current(): string | undefined {
     return this.#token;

@@ -43,7 +43,9 @@ export class Transport {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> {
-    const credential = await this.auth.credential();
+    // No await before the fetch when a credential is held: the request is
+    // on its way before the caller's listeners run.
+    const credential = this.auth.fresh() ?? (await this.auth.credential());
     try {
       return await this.#send<T>(method, path, options, credential);
     } catch (error) {
