@@ -42,6 +42,7 @@ fn assert_removal(delta: &Delta) {
     assert_eq!(delta.left_sync_groups, ["org:a"]);
 }
 
+// conformance: groups.row-leaves
 #[tokio::test]
 async fn a_row_leaving_a_capabilitys_groups_arrives_as_a_removal() {
     let server = TestServer::start().await;

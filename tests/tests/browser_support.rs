@@ -72,6 +72,7 @@ async fn cors_answers_configured_origins_only() {
     server.stop().await;
 }
 
+// conformance: intents.late-reader
 #[tokio::test]
 async fn a_late_subscriber_is_shown_the_intents_and_presence_it_may_see() {
     let server = TestServer::start().await;

@@ -31,6 +31,7 @@ async fn next_event(
         .unwrap_or_else(|_| panic!("no {kind:?} event within 5 s"))
 }
 
+// conformance: claims.handover
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_contenders_are_granted_in_arrival_order_and_see_each_others_writes() {
     let server = many_key_server(10).await;

@@ -8,6 +8,7 @@ use ablo::client::{OnStale, Query, Wait};
 use ablo::prelude::*;
 use client_common::{Counter, CounterPatch, Task, TaskPatch, TestServer, next_within, task};
 
+// conformance: batch.atomic
 #[tokio::test]
 async fn a_batch_applies_every_write_with_one_sync_id() {
     let server = TestServer::start().await;
@@ -72,6 +73,7 @@ async fn a_batch_applies_every_write_with_one_sync_id() {
     assert_eq!(err.code(), "idempotency_conflict");
 }
 
+// conformance: batch.atomic
 #[tokio::test]
 async fn one_stale_write_leaves_the_whole_batch_unapplied() {
     let server = TestServer::start().await;
@@ -104,6 +106,7 @@ async fn one_stale_write_leaves_the_whole_batch_unapplied() {
     assert_eq!(tasks.get(a.id.clone()).unwrap().points, 0);
 }
 
+// conformance: batch.atomic
 #[tokio::test]
 async fn a_rejected_queued_batch_rolls_every_write_back() {
     let server = TestServer::start().await;

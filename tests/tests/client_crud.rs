@@ -8,6 +8,7 @@ use ablo::client::{Client, Query};
 use ablo::prelude::*;
 use client_common::{API_KEY, App, Counter, Task, TaskPatch, TaskStatus, TestServer, task};
 
+// conformance: crud.typed-handles
 #[tokio::test]
 async fn create_retrieve_update_delete_through_typed_handles() {
     let server = TestServer::start().await;
@@ -77,6 +78,7 @@ async fn client_chosen_ids_and_duplicate_creates() {
     assert_eq!(err.code(), "row_exists");
 }
 
+// conformance: crud.missing-row-not-found
 #[tokio::test]
 async fn updates_and_deletes_of_missing_rows_are_not_found() {
     let server = TestServer::start().await;
@@ -91,6 +93,7 @@ async fn updates_and_deletes_of_missing_rows_are_not_found() {
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
 
+// conformance: reads.load-list-count
 #[tokio::test]
 async fn list_filters_sorts_and_pages() {
     let server = TestServer::start().await;
@@ -149,6 +152,7 @@ async fn list_filters_sorts_and_pages() {
     assert_eq!(err.code(), "invalid_query");
 }
 
+// conformance: reads.load-list-count
 #[tokio::test]
 async fn load_fills_the_local_pool_for_get_all_and_get_count() {
     let server = TestServer::start().await;
@@ -185,6 +189,7 @@ async fn load_fills_the_local_pool_for_get_all_and_get_count() {
     assert_eq!(first_two.len(), 2);
 }
 
+// conformance: reads.load-pages
 #[tokio::test]
 async fn load_follows_cursors_past_one_page() {
     let server = TestServer::start().await;
@@ -315,6 +320,7 @@ async fn the_schema_client_has_one_typed_accessor_per_model() {
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
 }
 
+// conformance: crud.validation-errors
 #[tokio::test]
 async fn values_the_schema_refuses_are_validation_errors() {
     let server = TestServer::start().await;

@@ -25,6 +25,7 @@ async fn next_change(stream: &mut ablo::client::WatchStream<Doc>) -> RowChange<D
         .expect("stream open")
 }
 
+// conformance: groups.row-leaves
 #[tokio::test]
 async fn a_row_leaving_the_clients_groups_leaves_its_pool_and_watches() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,6 +14,7 @@ use client_common::{
 };
 use futures::StreamExt;
 
+// conformance: live.two-clients
 #[tokio::test]
 async fn two_clients_see_each_others_writes_live() {
     let server = TestServer::start().await;
@@ -107,6 +108,7 @@ async fn a_watch_starts_with_the_rows_that_match_now() {
     );
 }
 
+// conformance: live.restart
 #[tokio::test]
 async fn a_broken_connection_resumes_from_the_cursor_with_every_change_once() {
     let server = TestServer::start().await;
@@ -199,6 +201,7 @@ async fn a_broken_connection_resumes_from_the_cursor_with_every_change_once() {
     assert!(proxy.connections() >= 3, "the reader reconnected");
 }
 
+// conformance: live.restart
 #[tokio::test]
 async fn the_client_reconnects_after_a_server_restart() {
     let mut server = TestServer::start().await;
@@ -223,6 +226,7 @@ async fn the_client_reconnects_after_a_server_restart() {
     reader.ready().await.unwrap();
 }
 
+// conformance: live.resync-http
 #[tokio::test]
 async fn a_client_too_far_behind_catches_up_over_http_and_resubscribes() {
     // A server that keeps only a few commits for slow subscribers, and a
@@ -321,6 +325,7 @@ async fn ready_waits_for_the_subscription_and_times_out_without_it() {
     assert!(client.sync_status().is_live());
 }
 
+// conformance: lifecycle.dispose-flushes
 #[tokio::test]
 async fn dispose_flushes_queued_writes_and_closes_the_client() {
     let server = TestServer::start().await;

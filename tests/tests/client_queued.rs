@@ -14,6 +14,7 @@ use client_common::{
     API_KEY, App, Counter, Task, TaskPatch, TestServer, eventually, next_within, task,
 };
 
+// conformance: queued.optimistic
 #[tokio::test]
 async fn a_queued_create_shows_at_once_and_is_confirmed() {
     let server = TestServer::start().await;
@@ -29,6 +30,7 @@ async fn a_queued_create_shows_at_once_and_is_confirmed() {
     assert_eq!(tasks.get(local.id.clone()).unwrap().stamp, stored.stamp);
 }
 
+// conformance: queued.rollback
 #[tokio::test]
 async fn a_rejected_queued_write_rolls_back_and_is_reported() {
     let server = TestServer::start().await;
@@ -139,6 +141,7 @@ async fn queued_writes_of_unloaded_rows_are_refused() {
     assert_eq!(err.code(), "row_not_loaded");
 }
 
+// conformance: queued.in-order
 #[tokio::test]
 async fn queued_writes_are_sent_in_order() {
     let server = TestServer::start().await;
@@ -167,6 +170,7 @@ async fn queued_writes_are_sent_in_order() {
     assert_eq!(on_server.data.value, 20);
 }
 
+// conformance: queued.retry-same-tx
 #[tokio::test]
 async fn a_lost_answer_is_retried_with_the_same_client_tx_id() {
     let server = TestServer::start().await;

@@ -8,6 +8,7 @@ use ablo::client::{OnStale, Query};
 use ablo::prelude::*;
 use client_common::{Task, TaskPatch, TaskStatus, TestServer, task};
 
+// conformance: stale.reject
 #[tokio::test]
 async fn a_stale_write_is_rejected_with_the_current_row() {
     let server = TestServer::start().await;
@@ -63,6 +64,7 @@ async fn a_stale_write_is_rejected_with_the_current_row() {
     assert_eq!(retried.title, "Bob's plan");
 }
 
+// conformance: stale.snapshot-guard
 #[tokio::test]
 async fn snapshots_of_loaded_rows_guard_writes() {
     let server = TestServer::start().await;
@@ -109,6 +111,7 @@ async fn snapshots_of_loaded_rows_guard_writes() {
     assert_eq!(current.summary.as_deref(), Some("human note"));
 }
 
+// conformance: stale.merge-force
 #[tokio::test]
 async fn merge_accepts_other_fields_and_names_conflicting_ones() {
     let server = TestServer::start().await;
@@ -150,6 +153,7 @@ async fn merge_accepts_other_fields_and_names_conflicting_ones() {
     assert_eq!(forced.summary.as_deref(), Some("forced"));
 }
 
+// conformance: stale.delete
 #[tokio::test]
 async fn a_stale_delete_is_rejected() {
     let server = TestServer::start().await;
@@ -169,6 +173,7 @@ async fn a_stale_delete_is_rejected() {
     assert!(tasks.retrieve(created.id.clone()).await.is_ok());
 }
 
+// conformance: writes.idempotency-key
 #[tokio::test]
 async fn the_same_idempotency_key_replays_and_another_body_conflicts() {
     let server = TestServer::start().await;

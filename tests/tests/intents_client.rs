@@ -12,6 +12,7 @@ use ablo_runtime::wire::Target;
 use client_common::{Task, TaskPatch, eventually, task};
 use intents_common::{two_clients, two_key_server};
 
+// conformance: intents.visible
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_for_wakes_within_milliseconds_of_a_release() {
     let server = two_key_server().await;
@@ -72,6 +73,7 @@ async fn wait_for_wakes_within_milliseconds_of_a_release() {
     );
 }
 
+// conformance: intents.visible
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_list_follows_the_stream_and_handles_keep_their_intents_alive() {
     let server = two_key_server().await;
@@ -174,6 +176,7 @@ async fn a_write_under_an_intent_fails_once_the_intent_lapsed() {
     );
 }
 
+// conformance: intents.late-reader
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrieve_reports_the_rows_active_intents_to_a_late_reader() {
     let server = two_key_server().await;

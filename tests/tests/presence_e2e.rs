@@ -19,6 +19,7 @@ async fn client_as(server: &TestServer, admin: &Client, capability: MintCapabili
     token_client(server, minted.token.as_deref().unwrap()).await
 }
 
+// conformance: presence
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_appear_with_their_kind_change_live_and_leave_on_disconnect() {
     let server = TestServer::start().await;

@@ -61,6 +61,7 @@ async function openBoard(user) {
 
 const card = (page, title) => page.getByTestId(`task-${title}`);
 
+// conformance: live.two-clients
 test('a task added in one page appears in the other', async () => {
   await ada.getByLabel('New task').fill('From Ada');
   await ada.getByRole('button', { name: 'Add' }).click();
@@ -69,6 +70,7 @@ test('a task added in one page appears in the other', async () => {
   await ada.getByTestId('column-doing').getByTestId('task-From Ada').waitFor({ timeout: 5000 });
 });
 
+// conformance: intents.visible
 test("the Rust agent's intent shows in both pages; its guarded write lands in both", async () => {
   const bot = await server.mint({ kind: 'agent', id: 'board-agent' });
   const child = spawn(agentBinary, [], {
@@ -99,6 +101,7 @@ test('a card re-renders only when its own row changes', async () => {
   assert.equal(await bo.evaluate((id) => window.__renders[id], other), before, 'the other card did not render again');
 });
 
+// conformance: queued.rollback
 test('a stale edit shows its error and rolls back', async () => {
   await card(ada, 'Write docs').getByRole('button', { name: 'Edit' }).click();
   const [task] = agent.tasks.list({ where: { title: 'Write docs' } });
@@ -127,6 +130,7 @@ test('edit-to-render latency between pages over 200 edits', async () => {
   await card(bo, 'From Ada').waitFor({ timeout: 5000 });
 });
 
+// conformance: live.restart
 test('after a server restart both pages catch up with nothing lost or repeated', async () => {
   await server.kill();
   await ada.getByTestId('sync').filter({ hasText: 'reconnecting' }).waitFor({ timeout: 10_000 });

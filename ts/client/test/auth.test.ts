@@ -16,6 +16,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: auth.token-refresh
 test('a short-lived token is fetched again before it expires; writes keep flowing', async () => {
   let calls = 0;
   const ablo = server.client({
@@ -43,6 +44,7 @@ test('a short-lived token is fetched again before it expires; writes keep flowin
   await ablo.dispose();
 });
 
+// conformance: auth.token-refresh
 test('a 401 makes the client fetch a new token and retry the write', async () => {
   const revoked = await server.mint({ kind: 'user', id: 'u_revoked' });
   await server.admin('DELETE', `/v1/capabilities/${revoked.id}`);

@@ -23,6 +23,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: intents.visible, intents.late-reader
 test("another participant's intent is listed with its kind; waitFor resolves on release", async () => {
   const task = await human.tasks.create({ title: 'shared', status: 'todo' });
   const editing = await human.intents.create({ target: { resource: 'tasks', id: task.id, field: 'title' }, action: 'editing' });
@@ -63,6 +64,7 @@ test("another participant's intent is listed with its kind; waitFor resolves on 
   await fresh.dispose();
 });
 
+// conformance: claims.handover
 test('a claim is handed over in line with the fresh row; others cannot write meanwhile', async () => {
   const task = await human.tasks.create({ title: 'contested', status: 'todo' });
   const first = await agent.tasks.claim(task.id, { ttl: 5000 });
@@ -90,6 +92,7 @@ test('a claim is handed over in line with the fresh row; others cannot write mea
   await second.release();
 });
 
+// conformance: presence
 test('presence: viewing and editing show at the other client and leave clears them', async () => {
   const task = await human.tasks.create({ title: 'watched', status: 'todo' });
   human.presence.set({ resource: 'tasks', id: task.id }, 'viewing');

@@ -18,6 +18,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: crud.typed-handles
 test('create, update and delete are confirmed and show in the pool', async () => {
   const created = await ablo.tasks.create({ title: 'Plan', status: 'todo' });
   assert.equal(created.title, 'Plan');
@@ -37,6 +38,7 @@ test('create, update and delete are confirmed and show in the pool', async () =>
   assert.equal(again, undefined, 'the server no longer has it');
 });
 
+// conformance: reads.load-list-count
 test('load reads the server into the pool; list and count read the pool synchronously', async () => {
   const fresh = server.client();
   await fresh.ready();
@@ -57,6 +59,7 @@ test('load reads the server into the pool; list and count read the pool synchron
   await fresh.dispose();
 });
 
+// conformance: reads.load-dedup
 test('concurrent identical loads share one request', async () => {
   let lists = 0;
   const counting: typeof fetch = (input, init) => {
@@ -74,6 +77,7 @@ test('concurrent identical loads share one request', async () => {
   await client.dispose();
 });
 
+// conformance: crud.missing-row-not-found, crud.validation-errors
 test('errors are typed, with code, status and request id', async () => {
   await assert.rejects(
     ablo.tasks.update('no-such-task', { title: 'x' }),
@@ -92,4 +96,30 @@ test('errors are typed, with code, status and request id', async () => {
     ablo.tasks.create({ title: 'x', status: 'finished' }),
     (error: unknown) => error instanceof AbloValidationError && error.code === 'invalid_field_value' && error.httpStatus === 422,
   );
+});
+
+// conformance: reads.load-pages
+test('load follows nextCursor past one page', async () => {
+  const team = `pages-${Date.now()}`;
+  for (let batch = 0; batch < 7; batch++) {
+    const operations = Array.from({ length: 90 }, (_, i) => ({
+      type: 'create',
+      model: 'tasks',
+      data: { title: `page row ${batch * 90 + i}`, status: 'todo', team },
+    }));
+    await server.admin('POST', '/v1/commits', { operations });
+  }
+  const lists: string[] = [];
+  const counting: typeof fetch = (input, init) => {
+    if (String(input).includes('/v1/models/tasks?')) lists.push(String(input));
+    return fetch(input, init);
+  };
+  const reader = server.client({ fetch: counting, connect: false });
+  const rows = await reader.tasks.load({ where: { team } });
+  assert.equal(rows.length, 630);
+  assert.equal(new Set(rows.map((r) => r.id)).size, 630, 'no row twice');
+  assert.equal(reader.tasks.count({ where: { team } }), 630);
+  assert.equal(lists.length, 2, 'two pages of at most 500');
+  assert.match(lists[1]!, /cursor=/);
+  await reader.dispose();
 });

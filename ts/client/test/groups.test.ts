@@ -14,6 +14,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: groups.row-leaves
 test('a row moved out of the session groups disappears from its pool', async () => {
   const admin = server.client();
   const red = await server.mint({ kind: 'user', id: 'u_red' }, ['team:red']);

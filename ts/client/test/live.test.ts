@@ -14,6 +14,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: live.two-clients
 test('an edit in one client appears in the other', async () => {
   const a = server.client();
   const b = server.client();
@@ -28,6 +29,7 @@ test('an edit in one client appears in the other', async () => {
   await Promise.all([a.dispose(), b.dispose()]);
 });
 
+// conformance: live.restart
 test('after a server restart nothing is lost or repeated', async () => {
   const seen: number[] = [];
   const writer = server.client({ wait: 'queued' });
@@ -65,4 +67,18 @@ test('after a server restart nothing is lost or repeated', async () => {
   const expected = Array.from({ length: watcher.status.cursor - start }, (_, i) => start + 1 + i);
   assert.deepEqual(seen, expected, 'no gap');
   await Promise.all([writer.dispose(), watcher.dispose()]);
+});
+
+// conformance: lifecycle.dispose-flushes
+test('dispose flushes queued writes, then closes the client', async () => {
+  const client = server.client({ wait: 'queued' });
+  await client.ready();
+  const ids: string[] = [];
+  for (let i = 0; i < 15; i++) ids.push((await client.tasks.create({ title: `flushed ${i}`, status: 'todo' })).id);
+  assert.ok(client.status.pendingWrites > 0, 'still queued when dispose is called');
+  await client.dispose();
+  assert.equal(client.status.status, 'disconnected');
+  assert.equal(client.status.pendingWrites, 0);
+  const rows = await server.admin<{ data: Array<{ id: string }> }>('GET', '/v1/models/tasks?limit=1000');
+  for (const id of ids) assert.ok(rows.data.some((r) => r.id === id), `${id} reached the server`);
 });

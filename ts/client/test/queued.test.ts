@@ -19,6 +19,7 @@ after(async () => {
   await server.stop();
 });
 
+// conformance: queued.optimistic
 test('a queued write shows at once and is confirmed in the background', async () => {
   const created = await ablo.tasks.create({ title: 'optimistic', status: 'todo' });
   assert.equal(ablo.tasks.retrieve(created.id)?.title, 'optimistic', 'in the pool before the server answered');
@@ -28,6 +29,7 @@ test('a queued write shows at once and is confirmed in the background', async ()
   assert.ok(row && row.stamp > 0, 'the confirmed row replaced the local one');
 });
 
+// conformance: queued.rollback
 test('a refused queued write is rolled back and reported as a typed error', async () => {
   const task = await ablo.tasks.create({ title: 'base', status: 'todo' }, { wait: 'confirmed' });
   const errors: AbloError[] = [];
@@ -49,6 +51,7 @@ test('a refused queued write is rolled back and reported as a typed error', asyn
   await other.dispose();
 });
 
+// conformance: queued.retry-same-tx
 test('a dropped answer is retried with the same clientTxId and applied once', async () => {
   let dropped = 0;
   const bodies: string[] = [];
@@ -74,6 +77,7 @@ test('a dropped answer is retried with the same clientTxId and applied once', as
   await client.dispose();
 });
 
+// conformance: writes.idempotency-key
 test('an idempotency key replays the original result; another body under it conflicts', async () => {
   const first = await ablo.tasks.create({ title: 'keyed', status: 'todo' }, { idempotencyKey: 'key-1', wait: 'confirmed' });
   const again = await ablo.tasks.create({ id: first.id, title: 'keyed', status: 'todo' }, { idempotencyKey: 'key-1', wait: 'confirmed' });
@@ -92,4 +96,25 @@ test('a queued update of a row the pool does not hold waits for the server', asy
   assert.equal(updated.status, 'done', 'the server row, not undefined');
   await assert.rejects(other.tasks.update('missing', { status: 'done' }), (e: unknown) => e instanceof AbloError && e.code === 'row_not_found');
   await other.dispose();
+});
+
+// conformance: queued.in-order
+test('queued writes are sent in order: the last of many quick updates wins', async () => {
+  const seen: string[] = [];
+  const watcher = server.client();
+  await watcher.ready();
+  const task = await ablo.tasks.create({ title: 'v0', status: 'todo' });
+  watcher.subscribe(() => {
+    const title = watcher.tasks.retrieve(task.id)?.title;
+    if (title && seen.at(-1) !== title) seen.push(title);
+  });
+  for (let i = 1; i <= 20; i++) void ablo.tasks.update(task.id, { title: `v${i}` });
+  assert.equal(ablo.tasks.retrieve(task.id)?.title, 'v20', 'all laid over the pool at once');
+  await until(() => ablo.status.pendingWrites === 0, 10_000, 'every write confirmed');
+  const stored = await server.admin<{ data: { title: string } }>('GET', `/v1/models/tasks/${task.id}`);
+  assert.equal(stored.data.title, 'v20');
+  await until(() => seen.at(-1) === 'v20', 5000, 'the watcher');
+  const numbers = seen.map((t) => Number(t.slice(1)));
+  assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b), 'another client saw them in order');
+  await watcher.dispose();
 });

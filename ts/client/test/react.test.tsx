@@ -208,6 +208,7 @@ test('useSyncStatus shows needs-auth for a credential the server refuses', async
   await client.dispose();
 });
 
+// conformance: intents.visible
 test("useIntents lists other participants' intents live, not the client's own", async () => {
   const task = await agent.tasks.create({ title: 'intent target', status: 'todo' });
   await until(() => ui.tasks.retrieve(task.id) !== undefined, 5000, 'the row');
@@ -235,6 +236,7 @@ test("useIntents lists other participants' intents live, not the client's own", 
   view.unmount();
 });
 
+// conformance: presence
 test('usePresence publishes while mounted and shows everyone on the row', async () => {
   const task = await agent.tasks.create({ title: 'presence target', status: 'todo' });
   await until(() => ui.tasks.retrieve(task.id) !== undefined, 5000, 'the row');
@@ -259,6 +261,7 @@ test('usePresence publishes while mounted and shows everyone on the row', async 
   watcher.unmount();
 });
 
+// conformance: queued.rollback
 test('useErrorListener hears a refused queued write, after its rollback is rendered', async () => {
   const task = await agent.tasks.create({ title: 'original', status: 'todo' });
   await until(() => ui.tasks.retrieve(task.id) !== undefined, 5000, 'the row');

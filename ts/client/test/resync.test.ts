@@ -67,6 +67,7 @@ function laggingWebSocket(opened: { count: number }): new (url: string) => WebSo
   };
 }
 
+// conformance: live.resync-http
 test('resyncRequired: the client catches up over HTTP and subscribes again', async () => {
   const opened = { count: 0 };
   const catchUps: string[] = [];

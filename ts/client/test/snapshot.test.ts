@@ -31,6 +31,7 @@ function withSnapshot(snapshot: () => object): new (url: string) => WebSocketLik
   } as unknown as new (url: string) => WebSocketLike;
 }
 
+// conformance: intents.late-reader
 test('a coordination snapshot on subscribe fills intents and presence for a late joiner', async () => {
   const admin = server.client();
   await admin.ready();

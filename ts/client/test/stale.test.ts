@@ -29,6 +29,7 @@ async function seeded() {
   return { task, snap };
 }
 
+// conformance: stale.reject
 test('reject: a write from a stale read fails with the current row and stamp, and changes nothing', async () => {
   const { task, snap } = await seeded();
   const changed = await human.tasks.update(task.id, { title: 'Draft v2' });
@@ -47,6 +48,7 @@ test('reject: a write from a stale read fails with the current row and stamp, an
   assert.equal(now?.status, 'todo');
 });
 
+// conformance: stale.snapshot-guard
 test('reject is the default once readAt is given; a fresh snapshot succeeds', async () => {
   const { task, snap } = await seeded();
   await human.tasks.update(task.id, { title: 'moved on' });
@@ -57,6 +59,7 @@ test('reject is the default once readAt is given; a fresh snapshot succeeds', as
   assert.equal(done.status, 'done');
 });
 
+// conformance: stale.merge-force
 test('merge: writes to different fields both succeed; the same field conflicts and names it', async () => {
   const { task, snap } = await seeded();
   await human.tasks.update(task.id, { title: 'renamed' });
@@ -69,6 +72,7 @@ test('merge: writes to different fields both succeed; the same field conflicts a
   );
 });
 
+// conformance: stale.merge-force
 test('flag accepts a stale write and marks it; force accepts it', async () => {
   const { task, snap } = await seeded();
   await human.tasks.update(task.id, { title: 'someone else' });
@@ -86,4 +90,18 @@ test("a snapshot's signal aborts when a captured row changes", async () => {
   assert.equal(snap.signal.aborted, false);
   await human.tasks.update(task.id, { summary: 'touched' });
   await until(() => snap.signal.aborted, 5000, 'the signal');
+});
+
+// conformance: stale.delete
+test('a stale delete is rejected and the row stays', async () => {
+  const { task, snap } = await seeded();
+  await human.tasks.update(task.id, { status: 'doing' });
+  await until(() => agent.tasks.retrieve(task.id)?.status === 'doing', 5000, 'the change at the agent');
+  await assert.rejects(
+    agent.tasks.delete(task.id, { readAt: snap.stamp, wait: 'confirmed' }),
+    (error: unknown) => error instanceof AbloStaleContextError && error.code === 'stale_context',
+  );
+  assert.equal(agent.tasks.retrieve(task.id)?.status, 'doing', 'still in the pool');
+  const row = await human.tasks.load({ where: { id: task.id } });
+  assert.equal(row.length, 1, 'still on the server');
 });
