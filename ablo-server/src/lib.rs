@@ -201,40 +201,27 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         return Err(StartError::InvalidApiKey);
     }
     let location = config.storage.clone();
-    let storage: Arc<dyn Storage> = tokio::task::spawn_blocking(move || storage::open(&location))
+    let bootstrap_key = config.api_key.clone();
+    // Every storage call blocks (the PostgreSQL driver runs its own
+    // runtime), so the start-up reads run on a blocking thread.
+    let loaded = tokio::task::spawn_blocking(move || load(&location, bootstrap_key))
         .await
         .map_err(std::io::Error::other)??;
-    let keys = ApiKeys::default();
-    for record in storage.api_keys()? {
-        keys.insert(record);
-    }
-    let api_key = match &config.api_key {
-        Some(key) => Some(key.clone()),
-        None if keys.is_empty() => Some(auth::generate_key()),
-        None => None,
-    };
-    if let Some(key) = &api_key {
-        let record = auth::record_for(key, "bootstrap");
-        storage.put_api_key(&record)?;
-        keys.insert(record);
-    }
-    let capabilities = capability::Capabilities::default();
-    let now = ablo_runtime::Timestamp::now();
-    for mut record in storage.capabilities()? {
-        // A key revoked while the server was stopped takes what it minted.
-        if record.revoked_at.is_none() && !keys.contains_id(&record.created_by) {
-            storage.revoke_capability(&record.id, now)?;
-            record.revoked_at = Some(now);
-        }
-        capabilities.insert(record);
-    }
-    let sources = sources::Sources::load(storage.sources()?);
+    let Loaded {
+        storage,
+        keys,
+        api_key,
+        capabilities,
+        sources,
+        schema,
+        list_cursor_secret,
+        head,
+    } = loaded;
     let rate_limiter =
         rate_limit::RateLimiter::new(config.rate_limit, config.capability_rate_limit);
-    let schema = storage.schema()?.map(Arc::new);
     let metrics = metrics::Metrics::new();
-    let cursors = cursor::CursorSeal::new(&storage.server_secret("list_cursor")?);
-    let hub = Hub::new(config.ws_backlog, config.ws_inline_limit, storage.head()?);
+    let cursors = cursor::CursorSeal::new(&list_cursor_secret);
+    let hub = Hub::new(config.ws_backlog, config.ws_inline_limit, head);
     let (committer, writer) = GroupCommitter::start(
         storage.clone(),
         hub.clone(),
@@ -294,6 +281,59 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 /// with `ablo-server keys` while the server runs take effect within a
 /// second: a revoked key's open WebSockets close, and the capabilities it
 /// minted are revoked with it (their sessions close, their intents end).
+/// What the server reads from its store before it serves.
+struct Loaded {
+    storage: Arc<dyn Storage>,
+    keys: ApiKeys,
+    api_key: Option<String>,
+    capabilities: capability::Capabilities,
+    sources: sources::Sources,
+    schema: Option<Arc<ablo_runtime::SchemaDescriptor>>,
+    list_cursor_secret: Vec<u8>,
+    head: ablo_runtime::SyncId,
+}
+
+fn load(
+    location: &storage::StorageLocation,
+    bootstrap_key: Option<String>,
+) -> Result<Loaded, StorageError> {
+    let storage = storage::open(location)?;
+    let keys = ApiKeys::default();
+    for record in storage.api_keys()? {
+        keys.insert(record);
+    }
+    let api_key = match bootstrap_key {
+        Some(key) => Some(key),
+        None if keys.is_empty() => Some(auth::generate_key()),
+        None => None,
+    };
+    if let Some(key) = &api_key {
+        let record = auth::record_for(key, "bootstrap");
+        storage.put_api_key(&record)?;
+        keys.insert(record);
+    }
+    let capabilities = capability::Capabilities::default();
+    let now = ablo_runtime::Timestamp::now();
+    for mut record in storage.capabilities()? {
+        // A key revoked while the server was stopped takes what it minted.
+        if record.revoked_at.is_none() && !keys.contains_id(&record.created_by) {
+            storage.revoke_capability(&record.id, now)?;
+            record.revoked_at = Some(now);
+        }
+        capabilities.insert(record);
+    }
+    Ok(Loaded {
+        sources: sources::Sources::load(storage.sources()?),
+        schema: storage.schema()?.map(Arc::new),
+        list_cursor_secret: storage.server_secret("list_cursor")?,
+        head: storage.head()?,
+        storage,
+        keys,
+        api_key,
+        capabilities,
+    })
+}
+
 async fn reload_api_keys(state: Arc<AppState>) {
     let mut shutdown = state.shutdown.clone();
     let mut every = tokio::time::interval(Duration::from_millis(250));

@@ -138,8 +138,11 @@ impl ServeArgs {
 async fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
-        Command::Keys { action } => return keys_cli::run(action),
-        Command::Migrate { store } => return migrate_cli::run(&store),
+        // The store's calls block: run them off the async threads.
+        Command::Keys { action } => {
+            return blocking(move || keys_cli::run(action)).await;
+        }
+        Command::Migrate { store } => return blocking(move || migrate_cli::run(&store)).await,
         Command::Schema { action } => return schema_cli::run(action).await,
     };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -188,6 +191,12 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn blocking(run: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCode {
+    tokio::task::spawn_blocking(run)
+        .await
+        .unwrap_or(ExitCode::FAILURE)
 }
 
 async fn wait_for_signal() {

@@ -124,10 +124,12 @@ async fn a_capability_may_revoke_itself_but_not_others() {
     let TestServer {
         server: running,
         dir,
+        storage,
         ..
     } = server;
     running.unwrap().shutdown().await.unwrap();
     let config = ablo_server::ServerConfig::new(&data)
+        .with_storage(storage)
         .with_addr("127.0.0.1:0".parse().unwrap())
         .with_api_key(url_key);
     let restarted = ablo_server::start(config).await.unwrap();

@@ -429,12 +429,24 @@ async fn multi_group_rows_need_every_group() {
 /// within a second.
 #[tokio::test]
 async fn revoking_an_api_key_ends_its_sockets_and_capabilities_within_a_second() {
-    use ablo_server::storage::{AuthzStorage, SqliteStorage, Storage};
     let server = two_orgs().await;
     let second = "sk_test_isolation_second_key_0123";
     let record = ablo_server::auth::record_for(second, "second");
-    let store = SqliteStorage::open(server.dir.path()).unwrap();
-    store.put_api_key(&record).unwrap();
+    // The store's calls block; another handle on the server's store, as
+    // `ablo-server keys` opens one.
+    let location = server.storage.clone();
+    let store = tokio::task::spawn_blocking(move || ablo_server::storage::open(&location).unwrap())
+        .await
+        .unwrap();
+    type StoreCall = Box<dyn FnOnce(&dyn ablo_server::storage::Storage) + Send>;
+    let on_store = |call: StoreCall| {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || call(store.as_ref()))
+    };
+    let put = record.clone();
+    on_store(Box::new(move |s| s.put_api_key(&put).unwrap()))
+        .await
+        .unwrap();
     let key = Http::new(&server.url, second);
     let deadline = Instant::now() + Duration::from_secs(2);
     while key.get("/v1/models/projects").await.0 != StatusCode::OK {
@@ -457,7 +469,10 @@ async fn revoking_an_api_key_ends_its_sockets_and_capabilities_within_a_second()
     }
 
     let revoked_at = Instant::now();
-    assert!(store.delete_api_key(&record.id).unwrap());
+    let id = record.id.clone();
+    on_store(Box::new(move |s| assert!(s.delete_api_key(&id).unwrap())))
+        .await
+        .unwrap();
     for socket in [&mut key_socket, &mut agent_socket] {
         match ws_next(socket, Duration::from_secs(2)).await {
             Some(ServerMessage::Error { error }) => {

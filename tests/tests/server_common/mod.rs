@@ -156,6 +156,23 @@ pub struct TestServer {
     pub url: String,
     pub http: Http,
     pub dir: tempfile::TempDir,
+    /// Where the server keeps its data (the directory, or a fresh
+    /// PostgreSQL database under `ABLO_TEST_BACKEND=postgres`); a restart
+    /// uses it again.
+    pub storage: ablo_server::storage::StorageLocation,
+}
+
+/// The store for a test server: `dir`, or a fresh PostgreSQL database when
+/// `ABLO_TEST_BACKEND=postgres` (which `scripts/test` sets for a second run
+/// of the server suites).
+pub fn storage_for(dir: &std::path::Path) -> ablo_server::storage::StorageLocation {
+    if std::env::var("ABLO_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let url = ablo_tests::postgres::fresh_database("server e2e")
+            .expect("ABLO_TEST_BACKEND=postgres needs ABLO_TEST_POSTGRES_URL");
+        ablo_server::storage::StorageLocation::Postgres(url)
+    } else {
+        ablo_server::storage::StorageLocation::Directory(dir.to_owned())
+    }
 }
 
 impl TestServer {
@@ -169,7 +186,9 @@ impl TestServer {
         adjust: impl FnOnce(ablo_server::ServerConfig) -> ablo_server::ServerConfig,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        let storage = storage_for(dir.path());
         let config = ablo_server::ServerConfig::new(dir.path())
+            .with_storage(storage.clone())
             .with_addr("127.0.0.1:0".parse().unwrap())
             .with_api_key(API_KEY);
         let server = ablo_server::start(adjust(config))
@@ -186,7 +205,40 @@ impl TestServer {
             url,
             http,
             dir,
+            storage,
         }
+    }
+
+    /// Starts another node on `storage` (a store other nodes share); the
+    /// schema is not pushed.
+    pub async fn start_node(storage: ablo_server::storage::StorageLocation) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = ablo_server::ServerConfig::new(dir.path())
+            .with_storage(storage.clone())
+            .with_addr("127.0.0.1:0".parse().unwrap())
+            .with_api_key(API_KEY);
+        let server = ablo_server::start(config).await.expect("node starts");
+        let url = server.url();
+        TestServer {
+            http: Http::new(&url, API_KEY),
+            url,
+            server: Some(server),
+            dir,
+            storage,
+        }
+    }
+
+    /// `false` (with a notice) when the server is not on the embedded store:
+    /// for tests that edit the SQLite file underneath the server.
+    pub fn is_on_sqlite(&self, test: &str) -> bool {
+        let sqlite = matches!(
+            self.storage,
+            ablo_server::storage::StorageLocation::Directory(_)
+        );
+        if !sqlite {
+            eprintln!("skipped on PostgreSQL ({test}): it edits the SQLite file directly");
+        }
+        sqlite
     }
 
     /// Connects a WebSocket subscriber and subscribes from `cursor`.

@@ -60,7 +60,8 @@ const MAX_CONNECTIONS: u32 = 16;
 /// ```
 pub struct PostgresStorage {
     config: postgres::Config,
-    pool: Pool,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    pool: Option<Pool>,
     /// How each model's fields compare, from the pushed schema.
     kinds: RwLock<HashMap<String, HashMap<String, FieldKind>>>,
 }
@@ -85,7 +86,7 @@ impl PostgresStorage {
         migrations::apply(&mut *pool.get()?)?;
         let storage = PostgresStorage {
             config,
-            pool,
+            pool: Some(pool),
             kinds: RwLock::new(HashMap::new()),
         };
         if let Some(schema) = storage.schema()? {
@@ -110,7 +111,7 @@ impl PostgresStorage {
     }
 
     fn client(&self) -> Result<PooledClient, StorageError> {
-        Ok(self.pool.get()?)
+        Ok(self.pool.as_ref().expect("pool until dropped").get()?)
     }
 
     /// Runs `read` inside one read-only snapshot.
@@ -153,6 +154,18 @@ impl PostgresStorage {
             .and_then(|fields| fields.get(field))
             .copied()
             .unwrap_or(FieldKind::Text)
+    }
+}
+
+impl Drop for PostgresStorage {
+    /// Closing a connection blocks on the driver's runtime, which may not
+    /// happen on a thread that drives async tasks (the last handle of a
+    /// server is often dropped on one), so the pool is closed on a thread
+    /// of its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
     }
 }
 
