@@ -266,8 +266,10 @@ test('useErrorListener hears a refused queued write, after its rollback is rende
   const task = await agent.tasks.create({ title: 'original', status: 'todo' });
   await until(() => ui.tasks.retrieve(task.id) !== undefined, 5000, 'the row');
   const heard: Array<{ error: AbloError; shown: string | undefined }> = [];
+  const titles: string[] = [];
   function Card() {
     const title = useAblo((ablo) => ablo.tasks.retrieve(task.id)?.title);
+    if (title !== undefined && titles.at(-1) !== title) titles.push(title);
     const ablo = useAblo();
     useErrorListener((error) => heard.push({ error, shown: ablo.tasks.retrieve(task.id)?.title }));
     return <>{title}</>;
@@ -278,9 +280,9 @@ test('useErrorListener hears a refused queued write, after its rollback is rende
   await agent.tasks.update(task.id, { title: 'theirs' });
   await rendered(view, 'theirs');
   void ui.tasks.update(task.id, { title: 'mine' }, { readAt, onStale: 'reject' });
-  await rendered(view, 'mine');
   await until(() => heard.length > 0, 5000, 'the error');
   await rendered(view, 'theirs');
+  assert.deepEqual(titles, ['original', 'theirs', 'mine', 'theirs'], 'shown at once, then rolled back');
   assert.ok(heard[0]!.error instanceof AbloStaleContextError);
   assert.equal(heard[0]!.error.code, 'stale_context');
   assert.equal(heard[0]!.shown, 'theirs', 'rolled back before the listener ran');
