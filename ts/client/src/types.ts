@@ -1,6 +1,10 @@
 // The public types: schema shape and the row, input and patch types derived
 // from it, write options, queries, targets, intents and presence.
 
+import type { Where } from './query.js';
+
+export type { Where, WhereOperators, WhereValue } from './query.js';
+
 /** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -89,9 +93,9 @@ export interface WriteOptions {
   causedByTaskId?: string;
 }
 
-/** Field equalities, an order and a limit. */
+/** `where` conditions (a value, or operators `eq` `ne` `gt` `gte` `lt` `lte` `in`), an order and a limit. */
 export interface Query<R = Row> {
-  where?: { [K in keyof R]?: R[K] };
+  where?: Where<R>;
   /** `field`, `field:asc` or `field:desc`. */
   orderBy?: string;
   limit?: number;
