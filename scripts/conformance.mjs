@@ -46,6 +46,7 @@ for (const { path, client } of sources) {
     const tag = TAG.exec(line);
     if (!tag) return;
     const ids = tag[1].split(',').map((s) => s.trim()).filter(Boolean);
+    for (const id of ids) if (!scenarios.has(id)) problems.push(`${where(i)}: unknown scenario ${JSON.stringify(id)} (not in tests/conformance.json)`);
     // The test this tag is on: the next lines, past further tags and attributes.
     let j = i + 1;
     let attributes = [];
@@ -69,10 +70,7 @@ for (const { path, client } of sources) {
     }
     for (const id of ids) {
       const scenario = scenarios.get(id);
-      if (!scenario) {
-        problems.push(`${where(i)}: unknown scenario ${JSON.stringify(id)} (not in tests/conformance.json)`);
-        continue;
-      }
+      if (!scenario) continue;
       if (!scenario.clients.includes(client)) {
         problems.push(`${where(i)}: scenario ${id} does not apply to the ${client} client (${scenario.why ?? ''})`);
         continue;
