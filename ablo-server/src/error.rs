@@ -1,53 +1,85 @@
-//! [`ApiError`]: every error a request can end in, with its wire type, code
-//! and HTTP status. Handlers return it; the envelope middleware in
-//! [`crate::http`] renders it as `{"error": {...}}` with the request id.
+//! [`ApiError`]: every error a request or a WebSocket session can end in,
+//! with its wire type, code, message and details, and the kind of
+//! [`Refusal`] it is. Nothing here knows HTTP: the edge ([`crate::http`])
+//! maps a refusal to its status code and renders the `{"error": {...}}`
+//! envelope with the request id; the WebSocket sends the same body.
 
 use ablo_runtime::wire::{ErrorBody, ErrorType, StaleDetails, codes};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::storage::StorageError;
 
-/// An error answered to a client: type, code, HTTP status, message and
+/// What kind of refusal an error is, whatever the transport. The HTTP edge
+/// answers each with one status code (see `docs/protocol.md`).
+///
+/// ```
+/// use ablo_server::{ApiError, Refusal};
+/// assert_eq!(ApiError::internal().refusal(), Refusal::Internal);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The request is malformed (400).
+    Malformed,
+    /// Well-formed, but invalid against the schema or the rules (422).
+    Invalid,
+    /// The body is over the size limit (413).
+    TooLarge,
+    /// No valid credential (401).
+    Unauthenticated,
+    /// The credential may not do this (403).
+    Forbidden,
+    /// Nothing there, or nothing the caller may see (404).
+    NotFound,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// Too many requests or connections (429).
+    RateLimited,
+    /// The server failed; nothing was applied (500).
+    Internal,
+    /// A Data Source failed or answered wrongly (502).
+    SourceFailed,
+    /// The server cannot take writes now (503).
+    Unavailable,
+}
+
+/// An error answered to a client: type, code, refusal, message and
 /// optional details, rendered as the error envelope.
 ///
 /// ```
-/// use ablo_server::ApiError;
+/// use ablo_server::{ApiError, Refusal};
 /// let err = ApiError::not_found("row_not_found", "no row tasks/t1");
-/// assert_eq!(err.status().as_u16(), 404);
+/// assert_eq!(err.refusal(), Refusal::NotFound);
 /// assert_eq!(err.code(), "row_not_found");
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
     kind: ErrorType,
-    status: StatusCode,
+    refusal: Refusal,
     code: &'static str,
     message: String,
     details: Option<serde_json::Value>,
 }
 
 impl ApiError {
-    /// An error of any type and status.
+    /// An error of any type and refusal.
     ///
     /// ```
-    /// use ablo_server::ApiError;
+    /// use ablo_server::{ApiError, Refusal};
     /// use ablo_runtime::wire::ErrorType;
-    /// use axum::http::StatusCode;
-    /// let err = ApiError::new(ErrorType::Validation, StatusCode::PAYLOAD_TOO_LARGE,
+    /// let err = ApiError::new(ErrorType::Validation, Refusal::TooLarge,
     ///     "payload_too_large", "body over 1 MiB");
     /// assert_eq!(err.kind(), ErrorType::Validation);
     /// ```
     pub fn new(
         kind: ErrorType,
-        status: StatusCode,
+        refusal: Refusal,
         code: &'static str,
         message: impl Into<String>,
     ) -> Self {
         ApiError {
             kind,
-            status,
+            refusal,
             code,
             message: message.into(),
             details: None,
@@ -70,12 +102,12 @@ impl ApiError {
     /// `authentication` 401.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::authentication("invalid_api_key", "unknown key").status().as_u16(), 401);
+    /// assert_eq!(ablo_server::ApiError::authentication("invalid_api_key", "unknown key").refusal(), ablo_server::Refusal::Unauthenticated);
     /// ```
     pub fn authentication(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(
             ErrorType::Authentication,
-            StatusCode::UNAUTHORIZED,
+            Refusal::Unauthenticated,
             code,
             message,
         )
@@ -84,38 +116,28 @@ impl ApiError {
     /// `not_found` 404.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::not_found("model_not_found", "no model").status().as_u16(), 404);
+    /// assert_eq!(ablo_server::ApiError::not_found("model_not_found", "no model").refusal(), ablo_server::Refusal::NotFound);
     /// ```
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(ErrorType::NotFound, StatusCode::NOT_FOUND, code, message)
+        Self::new(ErrorType::NotFound, Refusal::NotFound, code, message)
     }
 
     /// `validation` 400: the request is malformed.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::bad_request("invalid_query", "bad limit").status().as_u16(), 400);
+    /// assert_eq!(ablo_server::ApiError::bad_request("invalid_query", "bad limit").refusal(), ablo_server::Refusal::Malformed);
     /// ```
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            ErrorType::Validation,
-            StatusCode::BAD_REQUEST,
-            code,
-            message,
-        )
+        Self::new(ErrorType::Validation, Refusal::Malformed, code, message)
     }
 
     /// `validation` 422: well-formed, but invalid against the schema.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::unprocessable("unknown_model", "no model").status().as_u16(), 422);
+    /// assert_eq!(ablo_server::ApiError::unprocessable("unknown_model", "no model").refusal(), ablo_server::Refusal::Invalid);
     /// ```
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            ErrorType::Validation,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            message,
-        )
+        Self::new(ErrorType::Validation, Refusal::Invalid, code, message)
     }
 
     /// `stale_context` 409 with the current row and its stamp.
@@ -125,7 +147,7 @@ impl ApiError {
     /// let err = ablo_server::ApiError::stale(StaleDetails {
     ///     model: "tasks".into(), id: "t1".into(), operation_index: 0, read_at: SyncId(1),
     ///     stamp: SyncId(2), current: serde_json::json!({"id": "t1"}), conflicting_fields: vec![] });
-    /// assert_eq!(err.status().as_u16(), 409);
+    /// assert_eq!(err.refusal(), ablo_server::Refusal::Conflict);
     /// assert_eq!(err.details().unwrap()["stamp"], 2);
     /// ```
     pub fn stale(details: StaleDetails) -> Self {
@@ -146,7 +168,7 @@ impl ApiError {
         };
         Self::new(
             ErrorType::StaleContext,
-            StatusCode::CONFLICT,
+            Refusal::Conflict,
             codes::STALE_CONTEXT,
             message,
         )
@@ -156,21 +178,21 @@ impl ApiError {
     /// `idempotency` 409.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::idempotency("row_exists", "t1 exists").status().as_u16(), 409);
+    /// assert_eq!(ablo_server::ApiError::idempotency("row_exists", "t1 exists").refusal(), ablo_server::Refusal::Conflict);
     /// ```
     pub fn idempotency(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(ErrorType::Idempotency, StatusCode::CONFLICT, code, message)
+        Self::new(ErrorType::Idempotency, Refusal::Conflict, code, message)
     }
 
     /// `server` 500. The message is generic; the cause goes to the log.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::internal().status().as_u16(), 500);
+    /// assert_eq!(ablo_server::ApiError::internal().refusal(), ablo_server::Refusal::Internal);
     /// ```
     pub fn internal() -> Self {
         Self::new(
             ErrorType::Server,
-            StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::Internal,
             codes::INTERNAL,
             "the server failed to handle the request; nothing was applied",
         )
@@ -179,12 +201,12 @@ impl ApiError {
     /// `server` 503: shutting down.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::unavailable().status().as_u16(), 503);
+    /// assert_eq!(ablo_server::ApiError::unavailable().refusal(), ablo_server::Refusal::Unavailable);
     /// ```
     pub fn unavailable() -> Self {
         Self::new(
             ErrorType::Server,
-            StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable,
             codes::UNAVAILABLE,
             "the server is shutting down",
         )
@@ -199,13 +221,14 @@ impl ApiError {
         self.kind
     }
 
-    /// The HTTP status.
+    /// The kind of refusal.
     ///
     /// ```
-    /// assert_eq!(ablo_server::ApiError::unavailable().status().as_u16(), 503);
+    /// use ablo_server::{ApiError, Refusal};
+    /// assert_eq!(ApiError::unavailable().refusal(), Refusal::Unavailable);
     /// ```
-    pub fn status(&self) -> StatusCode {
-        self.status
+    pub fn refusal(&self) -> Refusal {
+        self.refusal
     }
 
     /// The error code (one of [`ablo_runtime::wire::codes`]).
@@ -256,17 +279,6 @@ impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         tracing::error!(error = %err, "storage failure");
         ApiError::internal()
-    }
-}
-
-/// Responses carry the error in their extensions; the envelope middleware
-/// adds the request id and writes the body.
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status;
-        let mut response = (status, axum::Json(json!({"error": self.to_body("")}))).into_response();
-        response.extensions_mut().insert(self);
-        response
     }
 }
 

@@ -48,7 +48,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::ServerConfig;
-pub use error::ApiError;
+pub use error::{ApiError, Refusal};
 pub use openapi::openapi_document;
 pub use rate_limit::RateLimit;
 pub use sources::call::SourceRetry;

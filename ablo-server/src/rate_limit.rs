@@ -7,9 +7,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::error::Refusal;
 use ablo_runtime::wire::ErrorType;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
@@ -107,26 +106,9 @@ fn too_many(wait: Duration) -> ApiError {
     let ms = wait.as_millis().max(1) as u64;
     ApiError::new(
         ErrorType::RateLimit,
-        StatusCode::TOO_MANY_REQUESTS,
+        Refusal::RateLimited,
         codes::RATE_LIMITED,
         format!("too many requests with this credential; retry after {ms} ms"),
     )
     .with_details(json!({"retryAfterMs": ms}))
-}
-
-/// Adds `Retry-After` to a rendered 429.
-pub(crate) fn add_retry_after(error: &ApiError, response: &mut Response) {
-    if error.code() != codes::RATE_LIMITED {
-        return;
-    }
-    let ms = error
-        .details()
-        .and_then(|d| d["retryAfterMs"].as_u64())
-        .unwrap_or(1000);
-    let seconds = ms.div_ceil(1000).max(1);
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, value);
-    }
 }

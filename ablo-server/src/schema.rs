@@ -56,7 +56,7 @@ pub fn check(schema: &SchemaDescriptor) -> Result<(), Vec<String>> {
 /// let new = SchemaDescriptor::build("App", vec![model(vec![])], TypeRegistry::default());
 /// let refused = ablo_server::schema::check_push(Some(&old), &new, false).unwrap_err();
 /// assert_eq!(refused.code(), "breaking_schema_change");
-/// assert_eq!(refused.status().as_u16(), 409);
+/// assert_eq!(refused.refusal(), ablo_server::Refusal::Conflict);
 /// assert!(ablo_server::schema::check_push(Some(&old), &new, true).is_ok());
 /// assert!(ablo_server::schema::check_push(None, &new, false).is_ok());
 /// ```
@@ -74,7 +74,7 @@ pub fn check_push(
         let list: Vec<String> = breaking.iter().map(ToString::to_string).collect();
         return Err(crate::ApiError::new(
             ablo_runtime::wire::ErrorType::Validation,
-            axum::http::StatusCode::CONFLICT,
+            crate::error::Refusal::Conflict,
             ablo_runtime::wire::codes::BREAKING_SCHEMA_CHANGE,
             format!(
                 "the pushed schema would break clients of the schema in force ({}); push again with allowBreaking=true if this is intended",

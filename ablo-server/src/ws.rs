@@ -88,7 +88,7 @@ fn origin_allowed(allowed: &[String], parts: &Parts) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         ablo_runtime::wire::ErrorType::Permission,
-        axum::http::StatusCode::FORBIDDEN,
+        crate::error::Refusal::Forbidden,
         ORIGIN_NOT_ALLOWED,
         format!("WebSocket connections from origin {origin:?} are not allowed"),
     )
@@ -115,7 +115,7 @@ impl SocketSlot {
         if *count >= limit {
             return Err(ApiError::new(
                 ablo_runtime::wire::ErrorType::RateLimit,
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                crate::error::Refusal::RateLimited,
                 TOO_MANY_WEBSOCKETS,
                 format!("this credential already has {limit} WebSockets open"),
             )
@@ -377,7 +377,7 @@ async fn live_session(
                 if matches!(incoming, Some(Ok(Message::Text(_)))) && inbound.check().is_err() {
                     refuse(&mut sink, ApiError::new(
                         ablo_runtime::wire::ErrorType::RateLimit,
-                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        crate::error::Refusal::RateLimited,
                         crate::capability::codes::RATE_LIMITED,
                         format!("more than {} messages per second on this WebSocket", state.config.ws_messages_per_second),
                     )).await;

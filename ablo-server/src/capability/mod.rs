@@ -15,8 +15,8 @@ mod scope;
 pub use registry::{Capabilities, CapabilityRejected, MintRequest, OnBehalfOf};
 pub use scope::{Action, GroupPatterns, InvalidPattern, Scope, ScopeDenied};
 
+use crate::error::Refusal;
 use ablo_runtime::wire::ErrorType;
-use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -55,7 +55,7 @@ pub mod codes {
 /// ```
 /// use ablo_server::capability::{denied, ScopeDenied};
 /// let err = denied(ScopeDenied::SyncGroup { group: "org:b".into() });
-/// assert_eq!(err.status().as_u16(), 403);
+/// assert_eq!(err.refusal(), ablo_server::Refusal::Forbidden);
 /// assert_eq!(err.details().unwrap()["syncGroup"], "org:b");
 /// ```
 pub fn denied(reason: ScopeDenied) -> ApiError {
@@ -65,7 +65,7 @@ pub fn denied(reason: ScopeDenied) -> ApiError {
     };
     ApiError::new(
         ErrorType::Permission,
-        StatusCode::FORBIDDEN,
+        Refusal::Forbidden,
         codes::CAPABILITY_SCOPE_DENIED,
         reason.to_string(),
     )
@@ -82,7 +82,7 @@ pub fn denied(reason: ScopeDenied) -> ApiError {
 pub fn api_key_required(what: &str) -> ApiError {
     ApiError::new(
         ErrorType::Permission,
-        StatusCode::FORBIDDEN,
+        Refusal::Forbidden,
         codes::API_KEY_REQUIRED,
         format!("`{what}` needs an API key; a capability cannot do it"),
     )

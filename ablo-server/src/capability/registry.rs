@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::error::Refusal;
 use ablo_runtime::Timestamp;
 use ablo_runtime::wire::{Actor, ErrorType, Participant, ParticipantKind};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -74,7 +74,7 @@ pub struct MintRequest {
 ///
 /// ```
 /// use ablo_server::capability::CapabilityRejected;
-/// assert_eq!(CapabilityRejected::Revoked.into_api_error().status().as_u16(), 401);
+/// assert_eq!(CapabilityRejected::Revoked.into_api_error().refusal(), ablo_server::Refusal::Unauthenticated);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapabilityRejected {
@@ -140,7 +140,7 @@ impl std::fmt::Debug for Capabilities {
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(
         ErrorType::Validation,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        Refusal::Invalid,
         codes::INVALID_CAPABILITY,
         message,
     )

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::error::Refusal;
 use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant, codes};
 use ablo_runtime::{SyncId, wire::ErrorType};
-use axum::http::StatusCode;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -124,7 +124,7 @@ fn check_held(
         .with_details(details)),
         Some(intent) if &intent.participant != writer => Err(ApiError::new(
             ErrorType::Permission,
-            StatusCode::FORBIDDEN,
+            Refusal::Forbidden,
             codes::NOT_INTENT_HOLDER,
             format!("intent {intent_id} belongs to another participant"),
         )
@@ -252,7 +252,7 @@ async fn wait_until_free(
 fn claimed(model: &str, id: &str, index: usize, claims: Vec<Intent>) -> ApiError {
     ApiError::new(
         ErrorType::EntityClaimed,
-        StatusCode::CONFLICT,
+        Refusal::Conflict,
         codes::ENTITY_CLAIMED,
         format!("{model}/{id} is claimed by another participant"),
     )
@@ -262,7 +262,7 @@ fn claimed(model: &str, id: &str, index: usize, claims: Vec<Intent>) -> ApiError
 fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> ApiError {
     ApiError::new(
         ErrorType::Busy,
-        StatusCode::CONFLICT,
+        Refusal::Conflict,
         codes::BUSY,
         format!("another participant is working on {model}/{id}"),
     )

@@ -36,7 +36,7 @@ fn may_touch(principal: &Principal, run: &AgentRunRecord) -> Result<(), ApiError
     }
     Err(ApiError::new(
         ErrorType::Permission,
-        StatusCode::FORBIDDEN,
+        crate::error::Refusal::Forbidden,
         codes::CAPABILITY_SCOPE_DENIED,
         "only the participant that opened the task, or an API key, may use it",
     )

@@ -192,14 +192,14 @@ fn board_error(err: BoardError) -> ApiError {
     match err {
         BoardError::EntityClaimed { holders } => ApiError::new(
             ErrorType::EntityClaimed,
-            StatusCode::CONFLICT,
+            crate::error::Refusal::Conflict,
             codes::ENTITY_CLAIMED,
             message,
         )
         .with_details(json!({"intents": holders})),
         BoardError::QueueFull { depth } => ApiError::new(
             ErrorType::Busy,
-            StatusCode::CONFLICT,
+            crate::error::Refusal::Conflict,
             codes::CLAIM_QUEUE_FULL,
             message,
         )
@@ -209,21 +209,21 @@ fn board_error(err: BoardError) -> ApiError {
         }
         BoardError::NotHolder { id } => ApiError::new(
             ErrorType::Permission,
-            StatusCode::FORBIDDEN,
+            crate::error::Refusal::Forbidden,
             codes::NOT_INTENT_HOLDER,
             message,
         )
         .with_details(json!({"id": id})),
         BoardError::ParticipantLimit { limit } => ApiError::new(
             ErrorType::Busy,
-            StatusCode::CONFLICT,
+            crate::error::Refusal::Conflict,
             codes::INTENT_LIMIT,
             message,
         )
         .with_details(json!({"limit": limit})),
         BoardError::RowLimit { limit } => ApiError::new(
             ErrorType::Busy,
-            StatusCode::CONFLICT,
+            crate::error::Refusal::Conflict,
             codes::ROW_INTENT_LIMIT,
             message,
         )

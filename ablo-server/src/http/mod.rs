@@ -6,6 +6,7 @@ mod audit;
 mod capabilities;
 mod intents;
 mod models;
+mod rejection;
 mod sources;
 mod sync;
 
@@ -144,7 +145,7 @@ async fn health(
     if !state.committer.is_alive() {
         return Err(ApiError::new(
             ErrorType::Server,
-            StatusCode::SERVICE_UNAVAILABLE,
+            crate::error::Refusal::Unavailable,
             "writer_stopped",
             "the commit writer stopped; this node accepts no writes",
         ));
@@ -225,8 +226,8 @@ async fn enveloped(mut response: Response, request_id: &str) -> Response {
                 .await
                 .unwrap_or_default();
             let text = String::from_utf8_lossy(&text).into_owned();
-            let error = error_for_status(status, text);
-            let mut rebuilt = render(&error, request_id);
+            let error = rejection::error_for_status(status, text);
+            let mut rebuilt = rejection::render_with(&error, request_id, status);
             if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
                 rebuilt
                     .headers_mut()
@@ -237,57 +238,14 @@ async fn enveloped(mut response: Response, request_id: &str) -> Response {
         None => return response,
     };
     let (parts, _) = response.into_parts();
-    let mut rebuilt = render(&error, request_id);
-    crate::rate_limit::add_retry_after(&error, &mut rebuilt);
+    let mut rebuilt = rejection::render(&error, request_id);
+    rejection::add_retry_after(&error, &mut rebuilt);
     for (name, value) in &parts.headers {
         if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
             rebuilt.headers_mut().insert(name.clone(), value.clone());
         }
     }
     rebuilt
-}
-
-fn render(error: &ApiError, request_id: &str) -> Response {
-    (
-        error.status(),
-        Json(serde_json::json!({"error": error.to_body(request_id)})),
-    )
-        .into_response()
-}
-
-/// An error for a response some layer produced without the envelope.
-fn error_for_status(status: StatusCode, text: String) -> ApiError {
-    let message = |fallback: &str| {
-        if text.trim().is_empty() {
-            fallback.to_owned()
-        } else {
-            text.trim().to_owned()
-        }
-    };
-    match status {
-        StatusCode::NOT_FOUND => {
-            ApiError::not_found(codes::ROUTE_NOT_FOUND, message("no such route"))
-        }
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            ErrorType::Validation,
-            status,
-            codes::METHOD_NOT_ALLOWED,
-            "this route does not accept that method (see the Allow header)",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            ErrorType::Validation,
-            status,
-            codes::PAYLOAD_TOO_LARGE,
-            "the request body is larger than the server's limit",
-        ),
-        s if s.is_client_error() => ApiError::new(
-            ErrorType::Validation,
-            s,
-            codes::INVALID_REQUEST,
-            message("the request is not valid"),
-        ),
-        _ => ApiError::internal(),
-    }
 }
 
 /// Authenticates the `Authorization: Bearer` header (stage 1 of the commit
@@ -327,7 +285,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    error_for_status(StatusCode::PAYLOAD_TOO_LARGE, String::new())
+                    rejection::error_for_status(StatusCode::PAYLOAD_TOO_LARGE, String::new())
                 } else {
                     ApiError::bad_request(codes::MALFORMED_JSON, rejection.body_text())
                 }

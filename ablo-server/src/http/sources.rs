@@ -164,7 +164,7 @@ pub(super) async fn push_events(
     .map_err(|err| {
         ApiError::new(
             ErrorType::Authentication,
-            StatusCode::UNAUTHORIZED,
+            crate::error::Refusal::Unauthenticated,
             codes::INVALID_SIGNATURE,
             format!("the events request is not signed by source `{name}`: {err}"),
         )

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::error::Refusal;
 use ablo_runtime::Timestamp;
 use ablo_runtime::signing::{SignedHeaders, now_ms};
 use ablo_runtime::wire::{ErrorType, SourceFailure, SourceRequest, codes};
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -75,14 +75,14 @@ impl SourceError {
             .with_details(json!({"source": source, "status": status, "body": body})),
             SourceError::Unavailable(message) => ApiError::new(
                 ErrorType::Server,
-                StatusCode::BAD_GATEWAY,
+                Refusal::SourceFailed,
                 codes::SOURCE_UNAVAILABLE,
                 format!("Data Source `{source}` is unavailable: {message}"),
             )
             .with_details(json!({"source": source})),
             SourceError::InvalidResponse(message) => ApiError::new(
                 ErrorType::Server,
-                StatusCode::BAD_GATEWAY,
+                Refusal::SourceFailed,
                 codes::SOURCE_INVALID_RESPONSE,
                 format!("Data Source `{source}` answered with an invalid body: {message}"),
             )

@@ -1,0 +1,141 @@
+//! The commit pipeline's async orchestration: authenticate, prepare,
+//! authorize, consult intents, claims and Data Sources, then hand the commit
+//! to the group-commit writer and wait for its receipt.
+
+use std::sync::Arc;
+
+use ablo_runtime::SchemaDescriptor;
+use ablo_runtime::wire::{CommitReceipt, CommitRequest, OperationType, codes};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::StorageError;
+
+use super::PreparedCommit;
+use super::prepare::{authorize, prepare};
+
+/// Runs a commit through the pipeline and returns its receipt (counted and
+/// timed in the server's metrics).
+pub(crate) async fn run(
+    state: &AppState,
+    principal: &Principal,
+    request: CommitRequest,
+    idempotency_key: Option<String>,
+) -> Result<CommitReceipt, ApiError> {
+    let started = std::time::Instant::now();
+    let result = run_stages(state, principal, request, idempotency_key).await;
+    let outcome = result.as_ref().map(|_| ()).map_err(ApiError::code);
+    state.metrics.commit_done(outcome, started.elapsed());
+    result
+}
+
+async fn run_stages(
+    state: &AppState,
+    principal: &Principal,
+    request: CommitRequest,
+    idempotency_key: Option<String>,
+) -> Result<CommitReceipt, ApiError> {
+    let schema = pushed_schema(state)?;
+    let write_options: Vec<_> = request
+        .operations
+        .iter()
+        .map(|op| (op.if_busy.unwrap_or_default(), op.intent_id.clone()))
+        .collect();
+    let mut prepared = prepare(
+        &schema,
+        principal,
+        request,
+        idempotency_key,
+        state.config.max_operations,
+    )?;
+    authorize(principal, &prepared)?;
+    authorize_rows(state, principal, &prepared).await?;
+    // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
+    // claim holder's guard stamp.
+    let writer = principal.participant();
+    let guarded = crate::coordination::gate(state, &writer, &mut prepared, &write_options).await?;
+    prepared.claims = Some(crate::coordination::ClaimCheck::new(
+        state.intents.clone(),
+        writer,
+    ));
+    let receipt = match crate::sources::commit::backing_source(state, &prepared)? {
+        Some(source) => crate::sources::commit::run(state, &schema, source, prepared).await?,
+        None => state.committer.submit(prepared).await?,
+    };
+    crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
+    Ok(receipt)
+}
+
+/// Stage 1: the principal a bearer credential acts as.
+pub(crate) fn authenticate(
+    state: &AppState,
+    credential: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let Some(key) = credential else {
+        return Err(ApiError::authentication(
+            codes::MISSING_API_KEY,
+            "send `Authorization: Bearer <api key>`",
+        ));
+    };
+    let principal = if key.starts_with("cap_") {
+        state
+            .capabilities
+            .principal_for(key)
+            .map_err(|rejected| rejected.into_api_error())?
+    } else {
+        state.keys.principal_for(key).ok_or_else(|| {
+            ApiError::authentication(codes::INVALID_API_KEY, "the API key is not valid")
+        })?
+    };
+    state.rate_limiter.check(&principal)?;
+    Ok(principal)
+}
+
+pub(crate) fn pushed_schema(state: &AppState) -> Result<Arc<SchemaDescriptor>, ApiError> {
+    state.schema().ok_or_else(|| {
+        ApiError::not_found(
+            codes::SCHEMA_NOT_FOUND,
+            "no schema has been pushed yet: PUT /v1/schema first",
+        )
+    })
+}
+
+/// Stage 3, before intents, claims or a Data Source are consulted: every
+/// row an update or delete names must exist within the credential's read
+/// scope, so that neither a `busy` nor an `entity_claimed` error, nor a
+/// source call, ever concerns a row the caller cannot see. The writer
+/// checks again inside the commit's savepoint.
+async fn authorize_rows(
+    state: &AppState,
+    principal: &Principal,
+    commit: &PreparedCommit,
+) -> Result<(), ApiError> {
+    let Some(scope) = commit.attribution.scope.clone() else {
+        return Ok(());
+    };
+    let keys: Vec<(String, String)> = commit
+        .operations
+        .iter()
+        .filter(|op| op.kind != OperationType::Create)
+        .map(|op| (op.model.clone(), op.id.clone()))
+        .collect();
+    if keys.is_empty() || principal.is_api_key() {
+        return Ok(());
+    }
+    let rows = state
+        .storage(move |s| {
+            keys.into_iter()
+                .map(|(model, id)| Ok(((model.clone(), id.clone()), s.row(&model, &id)?.0)))
+                .collect::<Result<Vec<_>, StorageError>>()
+        })
+        .await?;
+    for ((model, id), row) in rows {
+        if let Some(row) = row
+            && !scope.allows_row(&row.sync_groups)
+        {
+            return Err(crate::error::row_not_found(&model, &id));
+        }
+    }
+    Ok(())
+}
