@@ -62,6 +62,8 @@ export type SnapshotTargets<S extends AbloSchema> = { [M in ModelNameOf<S>]?: st
 
 /** The client. */
 export interface AbloCore<S extends AbloSchema> {
+  /** The schema the client was built with. */
+  readonly schema: S;
   /** Resolves once the live connection has caught up (rejects on a refused credential). */
   ready(): Promise<void>;
   /** Waits for queued writes (at most the timeout), releases intents, closes the connection. */
@@ -207,6 +209,7 @@ export function Ablo<S extends AbloSchema>(options: AbloOptions<S>): AbloClient<
 
   let disposed = false;
   const core: AbloCore<S> = {
+    schema: options.schema,
     ready: () => sync.ready(),
     async dispose() {
       if (disposed) return;

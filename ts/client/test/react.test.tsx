@@ -19,6 +19,7 @@ import {
   usePresence,
   useQuery,
   useSyncStatus,
+  SyncGroupProvider,
   type RegisteredClient,
 } from '@ablo/client/react';
 import { TestServer, schema, until, type BoardClient } from './harness.js';
@@ -351,4 +352,64 @@ test('ClientSideSuspense shows its fallback until the client caught up; a provid
   assert.equal(built!.status.status, 'connected', 'the strict-mode remount kept it');
   view.unmount();
   await until(() => built!.status.status === 'disconnected', 5000, 'the disposal');
+});
+
+test('SyncGroupProvider shows the hooks below it only the rows of its groups, live', async () => {
+  const tag = `sg${Date.now()}`;
+  const red = await agent.tasks.create({ title: `${tag} red`, status: 'todo', team: 'red' });
+  await agent.tasks.create({ title: `${tag} blue`, status: 'todo', team: 'blue' });
+  await agent.tasks.create({ title: `${tag} none`, status: 'todo' });
+  await until(() => ui.tasks.list().filter((t) => t.title.startsWith(tag)).length === 3, 5000, 'the rows');
+  function Titles() {
+    const titles = useAblo((ablo) => ablo.tasks.list({ orderBy: 'title' }).filter((t) => t.title.startsWith(tag)).map((t) => t.title.slice(tag.length + 1)));
+    const one = useAblo((ablo) => ablo.tasks.retrieve(red.id)?.title);
+    const busy = useIntents({ resource: 'tasks', id: red.id });
+    return <>{`${titles.join(',')}|${one ? 'red' : '-'}|${busy.length}`}</>;
+  }
+  const scoped = (groups: string[]) =>
+    mount(
+      <SyncGroupProvider groups={groups}>
+        <Titles />
+      </SyncGroupProvider>,
+    );
+  const teamRed = scoped(['team:red']);
+  const teams = scoped(['team:*']);
+  const plain = scoped(['default']);
+  const all = mount(<Titles />);
+  await rendered(teamRed, 'red|red|0');
+  await rendered(teams, 'blue,red|red|0');
+  await rendered(plain, 'none|-|0');
+  await rendered(all, 'blue,none,red|red|0');
+  // The same rule as the server's: a capability for those groups sees the same rows.
+  for (const [groups, view] of [[['team:red'], teamRed], [['team:*'], teams], [['default'], plain]] as const) {
+    const narrow = server.client({ token: (await server.mint({ kind: 'user', id: 'scoped' }, [...groups])).token, connect: false });
+    const titles = (await narrow.tasks.load({ orderBy: 'title' })).filter((t) => t.title.startsWith(tag)).map((t) => t.title.slice(tag.length + 1));
+    assert.equal(text(view).split('|')[0], titles.join(','), `${groups}`);
+    await narrow.dispose();
+  }
+
+  // Intents show where their row does; a row moving team moves between views.
+  const intent = await agent.intents.create({ target: { resource: 'tasks', id: red.id }, action: 'update' });
+  await rendered(teamRed, 'red|red|1');
+  await rendered(plain, 'none|-|0');
+  await intent.release();
+  await agent.tasks.update(red.id, { team: 'blue' });
+  await rendered(teamRed, '|-|0');
+  await rendered(teams, 'blue,red|red|0');
+  // The view's writes are the client's: a write below the provider reaches the server.
+  let scopedClient!: RegisteredClient;
+  function Grab() {
+    scopedClient = useAblo();
+    return null;
+  }
+  const grab = mount(
+    <SyncGroupProvider groups={['team:red']}>
+      <Grab />
+    </SyncGroupProvider>,
+  );
+  await until(() => scopedClient !== undefined, 5000, 'the view');
+  await scopedClient.tasks.update(red.id, { team: 'red' }, { wait: 'confirmed' });
+  await rendered(teamRed, 'red|red|0');
+  assert.equal(scopedClient.status, ui.status, 'one connection');
+  for (const view of [teamRed, teams, plain, all, grab]) view.unmount();
 });

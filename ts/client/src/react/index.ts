@@ -22,3 +22,4 @@ export {
   type QueryResult,
   type MutationState,
 } from './hooks.js';
+export { SyncGroupProvider, scopeClient, rowGroups, groupsAllowed } from './groups.js';

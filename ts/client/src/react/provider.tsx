@@ -25,7 +25,8 @@ export type RegisteredSchema = Register extends { schema: infer S extends AbloSc
 /** The client type hooks hand out. */
 export type RegisteredClient = AbloClient<RegisteredSchema>;
 
-const AbloContext = createContext<AbloClient<AbloSchema> | null>(null);
+/** The client (or a `SyncGroupProvider`'s view of it) the hooks use. */
+export const AbloContext = createContext<AbloClient<AbloSchema> | null>(null);
 
 /** Props of `AbloProvider`: a client, or what to build one from. */
 export type AbloProviderProps = { children?: ReactNode } & (
