@@ -19,7 +19,7 @@ const list = JSON.parse(readFileSync(join(root, 'tests', 'conformance.json'), 'u
 const problems = [];
 const scenarios = new Map();
 for (const scenario of list.scenarios) {
-  if (!/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/.test(scenario.id)) problems.push(`bad scenario id ${JSON.stringify(scenario.id)}`);
+  if (!/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/.test(scenario.id)) problems.push(`bad scenario id ${JSON.stringify(scenario.id)}`);
   if (scenarios.has(scenario.id)) problems.push(`scenario ${scenario.id} is listed twice`);
   const clients = scenario.clients ?? [];
   if (!clients.length || clients.some((c) => c !== 'rust' && c !== 'ts')) problems.push(`scenario ${scenario.id}: clients must be "rust" and/or "ts"`);
