@@ -38,6 +38,7 @@ mod shared_state;
 mod sources;
 mod state;
 pub mod storage;
+pub mod transfer;
 mod ws;
 
 use std::net::SocketAddr;

@@ -10,6 +10,7 @@ mod keys_cli;
 mod migrate_cli;
 mod schema_cli;
 mod store_args;
+mod transfer_cli;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -46,6 +47,13 @@ enum Command {
         #[command(subcommand)]
         action: schema_cli::SchemaAction,
     },
+    /// Write the whole store as a dump (line-delimited JSON) to stdout or
+    /// a file, from one snapshot.
+    Export(transfer_cli::ExportArgs),
+    /// Read a dump into an empty store, in one transaction.
+    Import(transfer_cli::ImportArgs),
+    /// Copy a whole store into an empty one (say, SQLite to PostgreSQL).
+    Copy(transfer_cli::CopyArgs),
 }
 
 #[derive(clap::Args)]
@@ -144,6 +152,9 @@ async fn main() -> ExitCode {
         }
         Command::Migrate { store } => return blocking(move || migrate_cli::run(&store)).await,
         Command::Schema { action } => return schema_cli::run(action).await,
+        Command::Export(args) => return blocking(move || transfer_cli::export(args)).await,
+        Command::Import(args) => return blocking(move || transfer_cli::import(args)).await,
+        Command::Copy(args) => return blocking(move || transfer_cli::copy(args)).await,
     };
     let filter = EnvFilter::try_from_env("ABLO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if args.json_logs {

@@ -13,6 +13,7 @@ mod location;
 mod postgres;
 mod sources;
 mod sqlite;
+mod transfer;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,7 @@ pub use location::{StorageLocation, open};
 pub use postgres::PostgresStorage;
 pub use sources::{SourceRecord, SourceStorage};
 pub use sqlite::{SqliteStorage, open_connection};
+pub use transfer::{ImportError, ImportTx, StoreContents, StoreRecord, TransferStorage};
 
 /// A failure of the storage backend (never caused by a client's input).
 ///
@@ -362,7 +364,7 @@ pub trait WriteTx: AuditTx {
 /// let storage = SqliteStorage::open(std::path::Path::new("./ablo-data")).unwrap();
 /// println!("head: {}", storage.head().unwrap());
 /// ```
-pub trait Storage: AuthzStorage + SourceStorage + Send + Sync + 'static {
+pub trait Storage: AuthzStorage + SourceStorage + TransferStorage + Send + Sync + 'static {
     /// The newest sync id (0 before any commit).
     fn head(&self) -> Result<SyncId, StorageError>;
     /// The pushed schema, if any.

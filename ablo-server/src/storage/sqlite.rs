@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 mod authz;
 mod sources;
+mod transfer;
 
 use super::{
     ApiKeyRecord, FieldFilter, FilterOp, IdempotencyRecord, ListQuery, LogPage, RowPage, SortKey,
@@ -433,6 +434,31 @@ fn is_scalar(ty: &FieldType) -> bool {
     }
 }
 
+/// Stores the schema (replacing the previous one) and its fields' indexes,
+/// inside the caller's transaction.
+fn store_schema(conn: &Connection, schema: &SchemaDescriptor) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, ?1, ?2)
+         ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
+        params![schema.hash, serde_json::to_string(schema)?],
+    )?;
+    for model in &schema.models {
+        for field in model
+            .fields
+            .iter()
+            .filter(|f| f.indexed && is_scalar(&f.ty))
+        {
+            conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, {expr})",
+                m = model.name,
+                f = field.name,
+                expr = field_expr(&field.name),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 impl Storage for SqliteStorage {
     fn head(&self) -> Result<SyncId, StorageError> {
         self.read(head_of)
@@ -450,25 +476,7 @@ impl Storage for SqliteStorage {
     fn put_schema(&self, schema: &SchemaDescriptor) -> Result<(), StorageError> {
         let conn = open_connection(&self.path)?;
         let tx = conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, ?1, ?2)
-             ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
-            params![schema.hash, serde_json::to_string(schema)?],
-        )?;
-        for model in &schema.models {
-            for field in model
-                .fields
-                .iter()
-                .filter(|f| f.indexed && is_scalar(&f.ty))
-            {
-                tx.execute_batch(&format!(
-                    "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, {expr})",
-                    m = model.name,
-                    f = field.name,
-                    expr = field_expr(&field.name),
-                ))?;
-            }
-        }
+        store_schema(&tx, schema)?;
         tx.commit()?;
         Ok(())
     }

@@ -39,10 +39,10 @@ fn timestamp(ms: i64) -> Result<Timestamp, StorageError> {
     Timestamp::from_millis(ms).ok_or_else(|| StorageError::Corrupt(format!("time {ms}")))
 }
 
-const CAPABILITY_COLUMNS: &str = "id, token_hash, participant_kind, participant_id, on_behalf_of_kind, \
+pub(super) const CAPABILITY_COLUMNS: &str = "id, token_hash, participant_kind, participant_id, on_behalf_of_kind, \
     on_behalf_of_id, operations, sync_groups, label, created_by, created_at_ms, expires_at_ms, revoked_at_ms";
 
-fn decode_capability(r: &Row) -> Result<CapabilityRecord, StorageError> {
+pub(super) fn decode_capability(r: &Row) -> Result<CapabilityRecord, StorageError> {
     Ok(CapabilityRecord {
         id: r.get(0),
         token_hash: r.get(1),
@@ -61,11 +61,11 @@ fn decode_capability(r: &Row) -> Result<CapabilityRecord, StorageError> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, participant_kind, participant_id, on_behalf_of_kind, on_behalf_of_id, \
+pub(super) const RUN_COLUMNS: &str = "id, participant_kind, participant_id, on_behalf_of_kind, on_behalf_of_id, \
     capability_id, prompt, surface, parent_task_id, metadata, status, created_at_ms, closed_at_ms, \
     cost_input_tokens, cost_output_tokens, cost_compute_ms";
 
-fn decode_run(r: &Row) -> Result<AgentRunRecord, StorageError> {
+pub(super) fn decode_run(r: &Row) -> Result<AgentRunRecord, StorageError> {
     let count = |i: usize| r.get::<_, i64>(i).max(0) as u64;
     Ok(AgentRunRecord {
         id: r.get(0),
@@ -91,11 +91,11 @@ fn decode_run(r: &Row) -> Result<AgentRunRecord, StorageError> {
     })
 }
 
-const AUDIT_COLUMNS: &str = "position, principal_kind, principal_id, chain_seq, at_ms, on_behalf_of_kind, \
+pub(super) const AUDIT_COLUMNS: &str = "position, principal_kind, principal_id, chain_seq, at_ms, on_behalf_of_kind, \
     on_behalf_of_id, capability_id, capability_label, task_id, model, action, row_ids, sync_id, flagged, \
     changed_fields, prev_hash, row_hash";
 
-fn decode_audit(r: &Row) -> Result<(u64, AuditEntry), StorageError> {
+pub(super) fn decode_audit(r: &Row) -> Result<(u64, AuditEntry), StorageError> {
     let position: i64 = r.get(0);
     Ok((
         position as u64,

@@ -15,6 +15,7 @@ mod feed;
 mod migrations;
 mod rows;
 mod sources;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -178,6 +179,31 @@ fn timestamp(text: &str) -> Result<Timestamp, StorageError> {
     Timestamp::parse(text).map_err(|e| StorageError::Corrupt(format!("timestamp {text}: {e}")))
 }
 
+/// Stores the schema (replacing the previous one) and its fields' indexes,
+/// inside the caller's transaction.
+fn store_schema(tx: &mut Transaction<'_>, schema: &SchemaDescriptor) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, $1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
+        &[&schema.hash, &serde_json::to_string(schema)?],
+    )?;
+    for model in &schema.models {
+        for field in model.fields.iter().filter(|f| f.indexed) {
+            let kind = FieldKind::of(&field.ty);
+            if kind == FieldKind::Unordered {
+                continue;
+            }
+            tx.batch_execute(&format!(
+                "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, ({expr}))",
+                m = model.name,
+                f = field.name,
+                expr = rows::field_expr(&field.name, kind),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 impl Storage for PostgresStorage {
     fn head(&self) -> Result<SyncId, StorageError> {
         self.read(head_of)
@@ -194,25 +220,7 @@ impl Storage for PostgresStorage {
     fn put_schema(&self, schema: &SchemaDescriptor) -> Result<(), StorageError> {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
-        tx.execute(
-            "INSERT INTO pushed_schema (singleton, hash, descriptor) VALUES (1, $1, $2)
-             ON CONFLICT (singleton) DO UPDATE SET hash = excluded.hash, descriptor = excluded.descriptor",
-            &[&schema.hash, &serde_json::to_string(schema)?],
-        )?;
-        for model in &schema.models {
-            for field in model.fields.iter().filter(|f| f.indexed) {
-                let kind = FieldKind::of(&field.ty);
-                if kind == FieldKind::Unordered {
-                    continue;
-                }
-                tx.batch_execute(&format!(
-                    "CREATE INDEX IF NOT EXISTS \"rows_{m}_{f}\" ON rows (model, ({expr}))",
-                    m = model.name,
-                    f = field.name,
-                    expr = rows::field_expr(&field.name, kind),
-                ))?;
-            }
-        }
+        store_schema(&mut tx, schema)?;
         tx.commit()?;
         self.remember_kinds(schema);
         Ok(())

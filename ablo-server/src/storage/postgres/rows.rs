@@ -70,7 +70,7 @@ pub(super) fn field_expr(field: &str, kind: FieldKind) -> String {
     }
 }
 
-const ROW_COLUMNS: &str =
+pub(super) const ROW_COLUMNS: &str =
     "model, id, data, field_stamps, stamp, created_at, updated_at, sync_groups";
 
 /// A row and the size of its fields' JSON text.

@@ -97,7 +97,7 @@ fn timestamp(ms: i64) -> Result<Timestamp, StorageError> {
     Timestamp::from_millis(ms).ok_or_else(|| StorageError::Corrupt(format!("time {ms}")))
 }
 
-const CAPABILITY_COLUMNS: &str = "id, token_hash, participant_kind, participant_id, on_behalf_of_kind, \
+pub(super) const CAPABILITY_COLUMNS: &str = "id, token_hash, participant_kind, participant_id, on_behalf_of_kind, \
     on_behalf_of_id, operations, sync_groups, label, created_by, created_at_ms, expires_at_ms, revoked_at_ms";
 
 fn text(value: &SqlValue) -> Option<String> {
@@ -118,7 +118,7 @@ fn required<T>(value: Option<T>, what: &str) -> Result<T, StorageError> {
     value.ok_or_else(|| StorageError::Corrupt(format!("missing {what}")))
 }
 
-fn decode_capability(v: [SqlValue; 13]) -> Result<CapabilityRecord, StorageError> {
+pub(super) fn decode_capability(v: [SqlValue; 13]) -> Result<CapabilityRecord, StorageError> {
     Ok(CapabilityRecord {
         id: required(text(&v[0]), "capability id")?,
         token_hash: required(text(&v[1]), "token hash")?,
@@ -137,11 +137,11 @@ fn decode_capability(v: [SqlValue; 13]) -> Result<CapabilityRecord, StorageError
     })
 }
 
-const RUN_COLUMNS: &str = "id, participant_kind, participant_id, on_behalf_of_kind, on_behalf_of_id, \
+pub(super) const RUN_COLUMNS: &str = "id, participant_kind, participant_id, on_behalf_of_kind, on_behalf_of_id, \
     capability_id, prompt, surface, parent_task_id, metadata, status, created_at_ms, closed_at_ms, \
     cost_input_tokens, cost_output_tokens, cost_compute_ms";
 
-fn decode_run(v: [SqlValue; 16]) -> Result<AgentRunRecord, StorageError> {
+pub(super) fn decode_run(v: [SqlValue; 16]) -> Result<AgentRunRecord, StorageError> {
     let count = |i: usize| int(&v[i]).unwrap_or(0).max(0) as u64;
     Ok(AgentRunRecord {
         id: required(text(&v[0]), "task id")?,
@@ -164,11 +164,11 @@ fn decode_run(v: [SqlValue; 16]) -> Result<AgentRunRecord, StorageError> {
     })
 }
 
-const AUDIT_COLUMNS: &str = "position, principal_kind, principal_id, chain_seq, at_ms, on_behalf_of_kind, \
+pub(super) const AUDIT_COLUMNS: &str = "position, principal_kind, principal_id, chain_seq, at_ms, on_behalf_of_kind, \
     on_behalf_of_id, capability_id, capability_label, task_id, model, action, row_ids, sync_id, flagged, \
     changed_fields, prev_hash, row_hash";
 
-fn decode_audit(v: [SqlValue; 18]) -> Result<(u64, AuditEntry), StorageError> {
+pub(super) fn decode_audit(v: [SqlValue; 18]) -> Result<(u64, AuditEntry), StorageError> {
     let position = required(int(&v[0]), "position")? as u64;
     Ok((
         position,
@@ -195,7 +195,7 @@ fn decode_audit(v: [SqlValue; 18]) -> Result<(u64, AuditEntry), StorageError> {
     ))
 }
 
-fn values<const N: usize>(row: &Row<'_>) -> rusqlite::Result<[SqlValue; N]> {
+pub(super) fn values<const N: usize>(row: &Row<'_>) -> rusqlite::Result<[SqlValue; N]> {
     let mut out: [SqlValue; N] = std::array::from_fn(|_| SqlValue::Null);
     for (i, slot) in out.iter_mut().enumerate() {
         *slot = row.get(i)?;
