@@ -242,7 +242,7 @@ async fn stuck_subscriber(
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
     let subscribe = ClientMessage::Subscribe {
-        cursor: SyncId(cursor),
+        cursor: Some(SyncId(cursor)),
         sync_groups: None,
     };
     ws.send(Message::text(serde_json::to_string(&subscribe).unwrap()))

@@ -71,7 +71,7 @@ async fn run(api: &Api, ws_url: &str, tokens: &[String], waiters: usize, row: &s
         .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("ws");
     let subscribe = ClientMessage::Subscribe {
-        cursor: SyncId(u64::MAX / 2),
+        cursor: Some(SyncId(u64::MAX / 2)),
         sync_groups: None,
     };
     socket

@@ -21,6 +21,14 @@ pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port (see
     /// `RunningServer::addr`). Default `127.0.0.1:7700`.
     pub addr: SocketAddr,
+    /// Drop commits older than this from the sync log (a client with an
+    /// older cursor gets a snapshot). Default: keep every commit.
+    pub log_retention: Option<Duration>,
+    /// Keep at most this many of the newest commits in the sync log.
+    /// Default: no limit.
+    pub log_retention_commits: Option<u64>,
+    /// How often retention runs. Default 10 s.
+    pub log_compact_interval: Duration,
     /// Where the data lives: a directory for the embedded SQLite store
     /// (created if missing), or a PostgreSQL database that several nodes
     /// share.
@@ -100,6 +108,9 @@ impl ServerConfig {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
             storage: crate::storage::StorageLocation::Directory(data_dir.into()),
+            log_retention: None,
+            log_retention_commits: None,
+            log_compact_interval: Duration::from_secs(10),
             api_key: None,
             body_limit: 1024 * 1024,
             max_operations: 1000,

@@ -32,6 +32,8 @@ pub enum Refusal {
     NotFound,
     /// The request conflicts with the current state (409).
     Conflict,
+    /// What was asked for is no longer kept (410).
+    Gone,
     /// Too many requests or connections (429).
     RateLimited,
     /// The server failed; nothing was applied (500).

@@ -33,8 +33,10 @@ mod log_follower;
 mod metrics;
 mod openapi;
 mod rate_limit;
+mod retention;
 pub mod schema;
 mod shared_state;
+mod snapshot;
 mod sources;
 mod state;
 pub mod storage;
@@ -258,6 +260,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     tokio::spawn(coordination::run_board_timers(state.clone()));
     tokio::spawn(sources::events::poll(state.clone()));
     tokio::spawn(log_follower::run(state.clone()));
+    tokio::spawn(retention::run(state.clone()));
     if state.storage.is_shared() {
         tokio::spawn(shared_state::follow(state.clone()));
     }

@@ -105,6 +105,16 @@ struct ServeArgs {
     /// Seconds a client may take to send its request headers.
     #[arg(long, default_value_t = 10)]
     header_read_timeout_secs: u64,
+    /// Drop commits older than this many seconds from the sync log (a
+    /// client with an older cursor gets a snapshot of the current rows).
+    #[arg(long)]
+    log_retention: Option<u64>,
+    /// Keep at most this many of the newest commits in the sync log.
+    #[arg(long)]
+    log_retention_commits: Option<u64>,
+    /// Milliseconds between runs of log retention.
+    #[arg(long, default_value_t = 10_000)]
+    log_compact_interval_ms: u64,
     /// Requests per second per capability when `--rate-limit` is not set
     /// (0 turns the default limit off).
     #[arg(long, default_value_t = 200)]
@@ -138,6 +148,10 @@ impl ServeArgs {
         });
         config.source_poll_interval = std::time::Duration::from_millis(self.source_poll_ms.max(10));
         config.api_key = self.api_key.clone();
+        config.log_retention = self.log_retention.map(std::time::Duration::from_secs);
+        config.log_retention_commits = self.log_retention_commits;
+        config.log_compact_interval =
+            std::time::Duration::from_millis(self.log_compact_interval_ms.max(10));
         Ok(config)
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Metrics {
     pub fanout_lag: Histogram,
     /// Subscribes that replayed the log from an older cursor.
     pub replays: IntCounter,
+    pub snapshots: IntCounter,
+    pub compacted: IntCounter,
     /// Active intents and claims (set at scrape time).
     pub intents: IntGauge,
     /// Data Source calls by source and result (`ok`, `error`).
@@ -91,6 +93,16 @@ impl Metrics {
             "Subscribes that replayed the log from an older cursor",
         )
         .expect("metric");
+        let snapshots = IntCounter::new(
+            "snapshots_total",
+            "Subscribes answered with a snapshot of the current rows",
+        )
+        .expect("metric");
+        let compacted = IntCounter::new(
+            "log_compacted_deltas_total",
+            "Deltas removed from the log by retention",
+        )
+        .expect("metric");
         let intents = IntGauge::new("intents_active", "Active intents and claims").expect("metric");
         let source_calls = IntCounterVec::new(
             Opts::new(
@@ -110,6 +122,8 @@ impl Metrics {
             Box::new(subscriptions.clone()),
             Box::new(fanout_lag.clone()),
             Box::new(replays.clone()),
+            Box::new(snapshots.clone()),
+            Box::new(compacted.clone()),
             Box::new(intents.clone()),
             Box::new(source_calls.clone()),
         ] {
@@ -126,6 +140,8 @@ impl Metrics {
             subscriptions,
             fanout_lag,
             replays,
+            snapshots,
+            compacted,
             intents,
             source_calls,
         }

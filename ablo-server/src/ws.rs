@@ -264,17 +264,47 @@ async fn live_session(
         }
         filter.1 = Some(principal.clone());
     }
-    tracing::debug!(actor = %principal.actor.id, %cursor, "subscriber joined");
+    tracing::debug!(actor = %principal.actor.id, ?cursor, "subscriber joined");
     let mut live = state.hub.subscribe();
     let mut intent_events = state.intents.subscribe();
     let mut presence_events = state.presence.subscribe();
-    let asked = cursor;
-    let Some(mut cursor) = replay(&state, &mut sink, cursor, &filter).await else {
-        return;
+    // A cursor within the log is replayed; no cursor, or one older than the
+    // log keeps, gets the current rows and then the log after them.
+    let replayed = match cursor {
+        Some(asked) => match replay(&state, &mut sink, asked, &filter).await {
+            Replayed::To(cursor) => {
+                if cursor > asked {
+                    state.metrics.replays.inc();
+                }
+                Some(cursor)
+            }
+            Replayed::Gap => None,
+            Replayed::Closed => return,
+        },
+        None => None,
     };
-    if cursor > asked {
-        state.metrics.replays.inc();
-    }
+    let mut cursor = match replayed {
+        Some(cursor) => cursor,
+        None => {
+            let Some(at) = send_snapshot(&state, &mut sink, &filter).await else {
+                return;
+            };
+            state.metrics.snapshots.inc();
+            match replay(&state, &mut sink, at, &filter).await {
+                Replayed::To(cursor) => cursor,
+                // Compacted while the snapshot was sent: start over.
+                Replayed::Gap | Replayed::Closed => {
+                    close(
+                        &mut sink,
+                        1013,
+                        "the log moved past the snapshot; subscribe again",
+                    )
+                    .await;
+                    return;
+                }
+            }
+        }
+    };
     state.metrics.subscriptions.inc();
     let _subscribed = Subscribed(&state);
     if !send_json(&mut sink, &ServerMessage::CaughtUp { cursor }).await {
@@ -439,7 +469,7 @@ async fn await_subscribe(
     sink: &mut Sink,
     stream: &mut SplitStream<WebSocket>,
     timeout: Duration,
-) -> Option<(SyncId, GroupFilter)> {
+) -> Option<(Option<SyncId>, GroupFilter)> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
@@ -530,13 +560,67 @@ async fn live_message(
     Ok(Some(Message::Text(text.into())))
 }
 
-/// Sends every logged delta after `cursor`; returns the new cursor.
+/// How a replay of the log ended.
+enum Replayed {
+    /// Everything up to this sync id was sent.
+    To(SyncId),
+    /// The log no longer reaches back to the cursor (retention).
+    Gap,
+    /// The socket closed or storage failed (the client was told).
+    Closed,
+}
+
+/// Sends the current rows the subscriber may see: `snapshot`, then `rows`
+/// messages; returns the snapshot's sync id.
+async fn send_snapshot(
+    state: &SharedState,
+    sink: &mut Sink,
+    filter: &GroupFilter,
+) -> Option<SyncId> {
+    let visible = filter.1.as_ref().map(|p| p.scope.group_filter());
+    let mut parts = crate::snapshot::stream(state, visible);
+    let mut at = None;
+    while let Some(part) = parts.recv().await {
+        match part {
+            Ok(crate::snapshot::SnapshotPart::Start(head)) => {
+                at = Some(head);
+                if !send_json(sink, &ServerMessage::Snapshot { cursor: head }).await {
+                    return None;
+                }
+            }
+            Ok(crate::snapshot::SnapshotPart::Rows(rows)) => {
+                let mut by_model: Vec<(String, Vec<ablo_runtime::Json>)> = Vec::new();
+                for row in rows {
+                    if !filter.admits(&row.model, &row.sync_groups) {
+                        continue;
+                    }
+                    match by_model.last_mut() {
+                        Some((model, rows)) if *model == row.model => rows.push(row.to_wire()),
+                        _ => by_model.push((row.model.clone(), vec![row.to_wire()])),
+                    }
+                }
+                for (model, rows) in by_model {
+                    if !send_json(sink, &ServerMessage::Rows { model, rows }).await {
+                        return None;
+                    }
+                }
+            }
+            Err(err) => {
+                refuse(sink, err).await;
+                return None;
+            }
+        }
+    }
+    at
+}
+
+/// Sends every logged delta after `cursor`.
 async fn replay(
     state: &SharedState,
     sink: &mut Sink,
     mut cursor: SyncId,
     filter: &GroupFilter,
-) -> Option<SyncId> {
+) -> Replayed {
     loop {
         let after = cursor;
         let page = match state
@@ -546,9 +630,12 @@ async fn replay(
             Ok(page) => page,
             Err(err) => {
                 refuse(sink, err).await;
-                return None;
+                return Replayed::Closed;
             }
         };
+        if page.floor > after {
+            return Replayed::Gap;
+        }
         if let Some(last) = page.deltas.last() {
             cursor = last.sync_id;
         }
@@ -567,10 +654,10 @@ async fn replay(
         if let Some(text) = text
             && !send(sink, Message::Text(text.into())).await
         {
-            return None;
+            return Replayed::Closed;
         }
         if !has_more {
-            return Some(cursor);
+            return Replayed::To(cursor.max(after));
         }
     }
 }

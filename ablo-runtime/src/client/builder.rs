@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     logger: Logger,
     live: bool,
+    snapshot: bool,
     queue_dir: Option<std::path::PathBuf>,
 }
 
@@ -74,6 +75,7 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             logger: Logger::default(),
             live: true,
+            snapshot: false,
             queue_dir: None,
         }
     }
@@ -157,6 +159,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Fills the pool on connect with every row the credential may see,
+    /// from a snapshot the server streams (then live deltas after it),
+    /// instead of starting empty at the server's head and holding only what
+    /// queries load (the default). `ready()` resolves once the snapshot and
+    /// the deltas after it are in.
+    ///
+    /// ```
+    /// let b = ablo_runtime::client::Client::builder("http://h", "k").snapshot_on_connect(true);
+    /// ```
+    pub fn snapshot_on_connect(mut self, snapshot: bool) -> Self {
+        self.snapshot = snapshot;
+        self
+    }
+
     /// Makes the write queue durable, for long-lived agents: every queued
     /// write ([`Wait::Queued`]) is written to a file in `dir` and fsynced
     /// before it is acknowledged, and removed once the server settled it.
@@ -224,7 +240,12 @@ impl ClientBuilder {
             super::schema_sync::check_against_server(&transport, schema, self.timeout).await?;
         }
 
-        let head = server_head(&transport, self.timeout).await?;
+        // From a snapshot the stream starts at nothing (no cursor sent).
+        let head = if self.snapshot && self.live {
+            SyncId::ZERO
+        } else {
+            server_head(&transport, self.timeout).await?
+        };
         let (journal, replay) = match &self.queue_dir {
             Some(dir) => {
                 let (journal, left) = super::journal::Journal::open(dir)?;
@@ -280,8 +301,10 @@ impl ClientBuilder {
 
 /// The server's newest sync id: where a new client's live stream starts.
 async fn server_head(transport: &Transport, timeout: Duration) -> Result<SyncId, Error> {
+    // Asked after the newest possible id: an empty page with the head,
+    // whatever the log still keeps.
     let request = Request::new(Method::GET, &["v1", "sync", "deltas"]).query(vec![
-        ("after".into(), "0".into()),
+        ("after".into(), i64::MAX.to_string()),
         ("limit".into(), "1".into()),
     ]);
     let page: DeltasPage = transport.call(&request, timeout).await?;

@@ -67,6 +67,8 @@ struct State {
     /// The rows each pending write touches.
     pending_rows: HashMap<String, Vec<RowKey>>,
     cursor: SyncId,
+    /// A snapshot being received: its sync id and the rows it brought.
+    snapshot: Option<(SyncId, HashSet<RowKey>)>,
     /// When deleted rows were last looked through.
     last_sweep: Option<Instant>,
 }
@@ -245,6 +247,58 @@ impl Pool {
         self.change_visible(&keys, |state| {
             for (key, stamp, object) in rows {
                 put_confirmed(state, &key, Some(object), stamp, observed_at);
+            }
+        });
+    }
+
+    /// A snapshot of the server's rows as of `cursor` begins: the rows it
+    /// brings replace what the pool holds; rows it does not bring are
+    /// removed when it ends ([`Pool::end_snapshot`]), so readers never see
+    /// the pool emptied in between.
+    pub(crate) fn begin_snapshot(&self, cursor: SyncId) {
+        let mut state = self.lock();
+        state.snapshot = Some((cursor, HashSet::new()));
+        state.cursor = cursor;
+    }
+
+    /// Rows of a snapshot.
+    pub(crate) fn store_snapshot_rows(&self, model: &str, rows: &[Json]) {
+        let Some(observed_at) = self.lock().snapshot.as_ref().map(|(at, _)| *at) else {
+            return self.store_rows(model, rows, self.cursor());
+        };
+        self.store_rows(model, rows, observed_at);
+        let mut state = self.lock();
+        if let Some((_, seen)) = state.snapshot.as_mut() {
+            seen.extend(
+                rows.iter()
+                    .filter_map(split_row)
+                    .map(|(id, _, _)| RowKey::new(model, id)),
+            );
+        }
+    }
+
+    /// The snapshot is complete: confirmed rows it did not bring, and no
+    /// later delta changed, are gone.
+    pub(crate) fn end_snapshot(&self) {
+        let Some((at, seen)) = self.lock().snapshot.take() else {
+            return;
+        };
+        let gone: Vec<RowKey> = {
+            let state = self.lock();
+            state
+                .rows
+                .iter()
+                .flat_map(|(model, rows)| {
+                    rows.iter()
+                        .filter(|(_, c)| c.row.is_some() && c.stamp <= at)
+                        .map(move |(id, _)| RowKey::new(model, id))
+                })
+                .filter(|key| !seen.contains(key))
+                .collect()
+        };
+        self.change_visible(&gone, |state| {
+            for key in &gone {
+                put_confirmed(state, key, None, at, at);
             }
         });
     }

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::Shared;
 use super::transport::Request;
+use crate::SyncId;
 use crate::error::{Error, ErrorInfo};
 use crate::wire::{ClientMessage, DeltasPage, ServerMessage};
 
@@ -151,8 +152,10 @@ async fn session(
         .transport
         .log
         .info(format!("subscribed from cursor {cursor}"));
+    // A client that holds nothing asks for a snapshot of the current rows
+    // rather than the whole log.
     let subscribe = ClientMessage::Subscribe {
-        cursor,
+        cursor: (cursor > SyncId::ZERO).then_some(cursor),
         sync_groups: None,
     };
     send(&mut socket, &subscribe).await?;
@@ -184,7 +187,13 @@ async fn session(
                 })?;
                 match message {
                     ServerMessage::Deltas { deltas } => shared.pool.apply_deltas(&deltas),
+                    ServerMessage::Snapshot { cursor } => {
+                        shared.transport.log.info(format!("bootstrapping from a snapshot as of {cursor}"));
+                        shared.pool.begin_snapshot(cursor);
+                    }
+                    ServerMessage::Rows { model, rows } => shared.pool.store_snapshot_rows(&model, &rows),
                     ServerMessage::CaughtUp { cursor } => {
+                        shared.pool.end_snapshot();
                         shared.pool.advance_cursor(cursor);
                         *failures = 0;
                         shared.status.send_replace(SyncStatus::Live);
@@ -256,7 +265,12 @@ pub(crate) async fn catch_up(shared: &Shared) -> Result<(), Error> {
             ("after".into(), after.to_string()),
             ("limit".into(), CATCH_UP_PAGE.to_string()),
         ]);
-        let page: DeltasPage = shared.transport.call(&request, shared.timeout).await?;
+        let page: DeltasPage = match shared.transport.call(&request, shared.timeout).await {
+            // The log no longer reaches back to the cursor: subscribing
+            // again gets a snapshot instead.
+            Err(err) if err.code() == "snapshot_required" => return Ok(()),
+            other => other?,
+        };
         shared.pool.apply_deltas(&page.data);
         shared.pool.advance_cursor(page.next_after);
         if !page.has_more {

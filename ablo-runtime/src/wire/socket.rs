@@ -11,19 +11,24 @@ use crate::types::SyncId;
 /// use ablo_runtime::wire::ClientMessage;
 /// use ablo_runtime::SyncId;
 /// let msg: ClientMessage = serde_json::from_str(r#"{"type":"subscribe","cursor":12}"#).unwrap();
-/// assert_eq!(msg, ClientMessage::Subscribe { cursor: SyncId(12), sync_groups: None });
+/// assert_eq!(msg, ClientMessage::Subscribe { cursor: Some(SyncId(12)), sync_groups: None });
+/// let fresh: ClientMessage = serde_json::from_str(r#"{"type":"subscribe"}"#).unwrap();
+/// assert_eq!(fresh, ClientMessage::Subscribe { cursor: None, sync_groups: None });
 /// assert_eq!(serde_json::to_string(&ClientMessage::Ping).unwrap(), r#"{"type":"ping"}"#);
 /// ```
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientMessage {
     /// Start the stream: every delta after `cursor`, then live ones. Sent
-    /// once, first.
+    /// once, first. Without a cursor, or with one older than the log the
+    /// server keeps, the server sends a snapshot of the current rows
+    /// ([`ServerMessage::Snapshot`]) and then the deltas after it.
     #[serde(rename_all = "camelCase")]
     Subscribe {
-        /// The last sync id the client has applied (0 for none).
-        #[serde(default)]
-        cursor: SyncId,
+        /// The last sync id the client has applied; absent when it holds
+        /// nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<SyncId>,
         /// Receive only these groups (of those the credential allows);
         /// absent: all of them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +63,22 @@ pub enum ServerMessage {
     Deltas {
         /// The deltas.
         deltas: Vec<Delta>,
+    },
+    /// The server sends the current rows as of sync id `cursor` instead of
+    /// the log: drop every confirmed row, keep unconfirmed own writes, and
+    /// take `cursor` as the cursor. [`ServerMessage::Rows`] messages follow,
+    /// then the deltas after `cursor` and [`ServerMessage::CaughtUp`].
+    Snapshot {
+        /// The sync id the rows are current as of.
+        cursor: SyncId,
+    },
+    /// Current rows of one model, part of a snapshot (flat rows with their
+    /// `stamp`, as `GET /v1/models/{model}` returns them).
+    Rows {
+        /// The model's wire name.
+        model: String,
+        /// The rows.
+        rows: Vec<crate::Json>,
     },
     /// Sent once after the replay of the log: everything up to `cursor` has
     /// been sent and further deltas are live.

@@ -19,6 +19,7 @@ pub(crate) fn status_of(refusal: Refusal) -> StatusCode {
         Refusal::Forbidden => StatusCode::FORBIDDEN,
         Refusal::NotFound => StatusCode::NOT_FOUND,
         Refusal::Conflict => StatusCode::CONFLICT,
+        Refusal::Gone => StatusCode::GONE,
         Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Refusal::SourceFailed => StatusCode::BAD_GATEWAY,

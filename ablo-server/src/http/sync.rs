@@ -33,6 +33,9 @@ pub(super) async fn deltas(
     let page = state
         .storage(move |s| s.deltas_after(after, limit, max_bytes))
         .await?;
+    if page.floor > after {
+        return Err(snapshot_required(after, page.floor));
+    }
     let next_after = page.deltas.last().map(|d| d.sync_id).unwrap_or(after);
     Ok(Json(DeltasPage {
         data: page
@@ -46,3 +49,21 @@ pub(super) async fn deltas(
         has_more: page.has_more,
     }))
 }
+
+/// 410 `snapshot_required`: the log was compacted past `after`; subscribe
+/// without a cursor (or with this one) to get a snapshot of the current
+/// rows.
+fn snapshot_required(after: SyncId, floor: SyncId) -> ApiError {
+    ApiError::new(
+        ablo_runtime::wire::ErrorType::Validation,
+        crate::error::Refusal::Gone,
+        SNAPSHOT_REQUIRED,
+        format!(
+            "the log keeps commits after {floor} only; {after} is older: subscribe for a snapshot"
+        ),
+    )
+    .with_details(serde_json::json!({"after": after, "floor": floor}))
+}
+
+/// The code of [`snapshot_required`].
+pub(crate) const SNAPSHOT_REQUIRED: &str = "snapshot_required";

@@ -292,7 +292,8 @@ pub struct RowPage {
 ///
 /// ```
 /// use ablo_server::storage::LogPage;
-/// let page = LogPage { deltas: vec![], head: ablo_runtime::SyncId(4), has_more: false };
+/// let page = LogPage { deltas: vec![], head: ablo_runtime::SyncId(4), has_more: false,
+///     floor: ablo_runtime::SyncId::ZERO };
 /// assert!(page.deltas.is_empty());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +304,10 @@ pub struct LogPage {
     pub head: SyncId,
     /// Whether more deltas follow the last one in `deltas`.
     pub has_more: bool,
+    /// Every commit after this sync id is in the log (read in the same
+    /// snapshot): a page asked for after an older sync id has a gap, and the
+    /// reader must take the snapshot path instead.
+    pub floor: SyncId,
 }
 
 /// Why a unit of [`Storage::write_group`] was rolled back to its savepoint.
@@ -410,6 +415,25 @@ pub trait Storage: AuthzStorage + SourceStorage + TransferStorage + Send + Sync 
         units: usize,
         run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
     ) -> Result<(), StorageError>;
+    /// Every commit after this sync id is in the log; 0 until the log is
+    /// compacted.
+    fn log_floor(&self) -> Result<SyncId, StorageError>;
+    /// Removes the log's commits up to `through` (never past the head) and
+    /// raises the floor to it; returns how many deltas were removed.
+    fn compact_log(&self, through: SyncId) -> Result<usize, StorageError>;
+    /// The newest head of a group committed before `at` (0 if none): where
+    /// retention by age cuts the log.
+    fn head_before(&self, at: Timestamp) -> Result<SyncId, StorageError>;
+    /// Streams the current rows (all models, by model and id) from one read
+    /// snapshot, `page_rows` at a time, to `sink` with the head of that
+    /// snapshot; only rows every group of which `visible_to` allows, when
+    /// given. Stops when `sink` answers `false`. Returns the head.
+    fn snapshot(
+        &self,
+        visible_to: Option<&crate::capability::GroupPatterns>,
+        page_rows: usize,
+        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+    ) -> Result<SyncId, StorageError>;
     /// Which backend this is (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
     /// Whether other processes may share the store (several nodes on one

@@ -62,6 +62,16 @@ CREATE TABLE IF NOT EXISTS sync_head (
 );
 INSERT OR IGNORE INTO sync_head (singleton, head)
     SELECT 1, COALESCE(MAX(sync_id), 0) FROM sync_log;
+CREATE TABLE IF NOT EXISTS sync_floor (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    floor INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO sync_floor (singleton, floor) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS sync_marks (
+    head INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_marks_by_time ON sync_marks (at_ms);
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     key_hash TEXT NOT NULL UNIQUE,
@@ -356,6 +366,33 @@ fn push_filter(sql: &mut String, args: &mut Vec<SqlValue>, filter: &FieldFilter)
     args.push(sql_value(&filter.value));
 }
 
+/// `AND` every group of the row matches a pattern of the scope.
+fn scope_clause(patterns: &crate::capability::GroupPatterns, args: &mut Vec<SqlValue>) -> String {
+    let mut allowed: Vec<String> = Vec::new();
+    for group in &patterns.exact {
+        allowed.push("g.value = ?".into());
+        args.push(SqlValue::Text(group.clone()));
+    }
+    for prefix in &patterns.prefixes {
+        allowed.push("substr(g.value, 1, ?) = ?".into());
+        args.push(SqlValue::Integer(prefix.chars().count() as i64));
+        args.push(SqlValue::Text(prefix.clone()));
+    }
+    let allowed = if allowed.is_empty() {
+        "0".to_owned()
+    } else {
+        allowed.join(" OR ")
+    };
+    format!(" AND NOT EXISTS (SELECT 1 FROM json_each(rows.sync_groups) g WHERE NOT ({allowed}))")
+}
+
+fn floor_of(conn: &Connection) -> Result<SyncId, StorageError> {
+    let floor: i64 = conn
+        .prepare_cached("SELECT floor FROM sync_floor")?
+        .query_row([], |r| r.get(0))?;
+    Ok(SyncId(floor as u64))
+}
+
 fn build_list_sql(query: &ListQuery) -> (String, Vec<SqlValue>) {
     let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE model = ?");
     let mut args = vec![SqlValue::Text(query.model.clone())];
@@ -363,25 +400,7 @@ fn build_list_sql(query: &ListQuery) -> (String, Vec<SqlValue>) {
         push_filter(&mut sql, &mut args, filter);
     }
     if let Some(patterns) = &query.visible_to {
-        // Every group of the row must match a pattern of the scope.
-        let mut allowed: Vec<String> = Vec::new();
-        for group in &patterns.exact {
-            allowed.push("g.value = ?".into());
-            args.push(SqlValue::Text(group.clone()));
-        }
-        for prefix in &patterns.prefixes {
-            allowed.push("substr(g.value, 1, ?) = ?".into());
-            args.push(SqlValue::Integer(prefix.chars().count() as i64));
-            args.push(SqlValue::Text(prefix.clone()));
-        }
-        let allowed = if allowed.is_empty() {
-            "0".to_owned()
-        } else {
-            allowed.join(" OR ")
-        };
-        sql.push_str(&format!(
-            " AND NOT EXISTS (SELECT 1 FROM json_each(rows.sync_groups) g WHERE NOT ({allowed}))"
-        ));
+        sql.push_str(&scope_clause(patterns, &mut args));
     }
     let key = sort_expr(&query.sort);
     if let Some(after) = &query.after {
@@ -582,6 +601,7 @@ impl Storage for SqliteStorage {
                 raws.extend(whole);
             }
             let head = head_of(conn)?;
+            let floor = floor_of(conn)?;
             let deltas = raws
                 .iter()
                 .map(|(_, text)| serde_json::from_str::<Delta>(text))
@@ -591,6 +611,7 @@ impl Storage for SqliteStorage {
                 deltas,
                 head,
                 has_more: head > last,
+                floor,
             })
         })
     }
@@ -645,6 +666,10 @@ impl Storage for SqliteStorage {
             if tx.head != start {
                 conn.prepare_cached("UPDATE sync_head SET head = ?1")?
                     .execute(params![tx.head.0 as i64])?;
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO sync_marks (head, at_ms) VALUES (?1, ?2)",
+                )?
+                .execute(params![tx.head.0 as i64, Timestamp::now().as_millis()])?;
             }
             conn.execute_batch("COMMIT")?;
             Ok(())
@@ -654,6 +679,69 @@ impl Storage for SqliteStorage {
             let _ = conn.execute_batch("ROLLBACK");
         }
         outcome
+    }
+
+    fn log_floor(&self) -> Result<SyncId, StorageError> {
+        self.read(floor_of)
+    }
+
+    fn compact_log(&self, through: SyncId) -> Result<usize, StorageError> {
+        let conn = self.writer.lock().expect("writer connection");
+        let tx = conn.unchecked_transaction()?;
+        let through = through.min(head_of(&tx)?);
+        if through <= floor_of(&tx)? {
+            return Ok(0);
+        }
+        let at = through.0 as i64;
+        let removed = tx.execute("DELETE FROM sync_log WHERE sync_id <= ?1", params![at])?;
+        tx.execute("DELETE FROM sync_marks WHERE head < ?1", params![at])?;
+        tx.execute("UPDATE sync_floor SET floor = ?1", params![at])?;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    fn head_before(&self, at: Timestamp) -> Result<SyncId, StorageError> {
+        self.read(|conn| {
+            let head: Option<i64> = conn
+                .prepare_cached("SELECT MAX(head) FROM sync_marks WHERE at_ms < ?1")?
+                .query_row(params![at.as_millis()], |r| r.get(0))?;
+            Ok(SyncId(head.unwrap_or(0).max(0) as u64))
+        })
+    }
+
+    fn snapshot(
+        &self,
+        visible_to: Option<&crate::capability::GroupPatterns>,
+        page_rows: usize,
+        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+    ) -> Result<SyncId, StorageError> {
+        let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE 1");
+        let mut args = Vec::new();
+        if let Some(patterns) = visible_to {
+            sql.push_str(&scope_clause(patterns, &mut args));
+        }
+        sql.push_str(" ORDER BY model, id");
+        self.read(|conn| {
+            let head = head_of(conn)?;
+            let mut stmt = conn.prepare(&sql)?;
+            let mut found = stmt.query(params_from_iter(args))?;
+            let mut page = Vec::with_capacity(page_rows.max(1));
+            while let Some(raw) = found.next()? {
+                page.push(decode_row(row_from_sql(raw)?)?);
+                if page.len() >= page_rows.max(1)
+                    && !sink(
+                        head,
+                        std::mem::replace(&mut page, Vec::with_capacity(page_rows)),
+                    )
+                {
+                    return Ok(head);
+                }
+            }
+            if !page.is_empty() {
+                sink(head, page);
+            }
+            Ok(head)
+        })
     }
 
     fn backend(&self) -> &'static str {

@@ -72,7 +72,7 @@ pub async fn ws_connect(server: &TestServer, token: Option<&str>) -> Result<Sock
 /// Sends `subscribe`.
 pub async fn ws_subscribe(socket: &mut Socket, cursor: u64, groups: Option<Vec<&str>>) {
     let message = ClientMessage::Subscribe {
-        cursor: SyncId(cursor),
+        cursor: Some(SyncId(cursor)),
         sync_groups: groups.map(|g| g.into_iter().map(str::to_owned).collect()),
     };
     socket

@@ -363,6 +363,16 @@ impl Subscriber {
     /// Connects with the API key in the `Authorization` header and sends
     /// `subscribe`.
     pub async fn connect(base: &str, cursor: u64, sync_groups: Option<Vec<String>>) -> Subscriber {
+        Self::subscribe_from(base, Some(SyncId(cursor)), sync_groups).await
+    }
+
+    /// Connects and sends `subscribe` with the given cursor (`None`: a
+    /// client that holds nothing, answered with a snapshot).
+    pub async fn subscribe_from(
+        base: &str,
+        cursor: Option<SyncId>,
+        sync_groups: Option<Vec<String>>,
+    ) -> Subscriber {
         let mut request = format!("{}/v1/sync/ws", base.replacen("http", "ws", 1))
             .into_client_request()
             .unwrap();
@@ -376,7 +386,7 @@ impl Subscriber {
         let mut subscriber = Subscriber { socket };
         subscriber
             .send(&ClientMessage::Subscribe {
-                cursor: SyncId(cursor),
+                cursor,
                 sync_groups,
             })
             .await;
@@ -406,7 +416,7 @@ impl Subscriber {
         let mut subscriber = Subscriber { socket };
         subscriber
             .send(&ClientMessage::Subscribe {
-                cursor: SyncId(cursor),
+                cursor: Some(SyncId(cursor)),
                 sync_groups: None,
             })
             .await;

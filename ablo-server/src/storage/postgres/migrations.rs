@@ -11,9 +11,10 @@ const MIGRATION_LOCK: i64 = 0x61_62_6c_6f;
 
 /// The migrations, by version. A released migration is never edited; a
 /// change is a new one.
-const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE rows (
     model TEXT NOT NULL,
     id TEXT COLLATE "C" NOT NULL,
@@ -132,7 +133,23 @@ CREATE TABLE source_commits (
     client_tx_id TEXT PRIMARY KEY
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE sync_floor (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    floor BIGINT NOT NULL
+);
+INSERT INTO sync_floor (singleton, floor) VALUES (1, 0);
+CREATE TABLE sync_marks (
+    head BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL
+);
+CREATE INDEX sync_marks_by_time ON sync_marks (at_ms);
+"#,
+    ),
+];
 
 /// Applies the migrations not applied yet; returns their versions.
 pub(super) fn apply(client: &mut Client) -> Result<Vec<u32>, StorageError> {

@@ -170,6 +170,11 @@ impl Drop for PostgresStorage {
     }
 }
 
+fn floor_of(tx: &mut Transaction<'_>) -> Result<SyncId, StorageError> {
+    let floor: i64 = tx.query_one("SELECT floor FROM sync_floor", &[])?.get(0);
+    Ok(SyncId(floor as u64))
+}
+
 fn head_of(tx: &mut Transaction<'_>) -> Result<SyncId, StorageError> {
     let head: i64 = tx.query_one("SELECT head FROM sync_head", &[])?.get(0);
     Ok(SyncId(head as u64))
@@ -325,6 +330,7 @@ impl Storage for PostgresStorage {
                 raws.extend(whole);
             }
             let head = head_of(tx)?;
+            let floor = floor_of(tx)?;
             let deltas = raws
                 .iter()
                 .map(|(_, text)| serde_json::from_str::<Delta>(text))
@@ -334,6 +340,7 @@ impl Storage for PostgresStorage {
                 deltas,
                 head,
                 has_more: head > last,
+                floor,
             })
         })
     }
@@ -397,12 +404,82 @@ impl Storage for PostgresStorage {
             let head = head.0 as i64;
             txn.execute("UPDATE sync_head SET head = $1", &[&head])?;
             txn.execute(
+                "INSERT INTO sync_marks (head, at_ms) VALUES ($1, $2) ON CONFLICT (head) DO UPDATE SET at_ms = excluded.at_ms",
+                &[&head, &Timestamp::now().as_millis()],
+            )?;
+            txn.execute(
                 "SELECT pg_notify($1, $2)",
                 &[&COMMITS_CHANNEL, &head.to_string()],
             )?;
         }
         txn.commit()?;
         Ok(())
+    }
+
+    fn log_floor(&self) -> Result<SyncId, StorageError> {
+        self.read(floor_of)
+    }
+
+    fn compact_log(&self, through: SyncId) -> Result<usize, StorageError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        // Under the writers' lock: no group commits while the floor moves.
+        let head: i64 = tx
+            .query_one("SELECT head FROM sync_head FOR UPDATE", &[])?
+            .get(0);
+        let through = through.min(SyncId(head as u64));
+        if through <= floor_of(&mut tx)? {
+            return Ok(0);
+        }
+        let at = through.0 as i64;
+        let removed = tx.execute("DELETE FROM sync_log WHERE sync_id <= $1", &[&at])?;
+        tx.execute("DELETE FROM sync_marks WHERE head < $1", &[&at])?;
+        tx.execute("UPDATE sync_floor SET floor = $1", &[&at])?;
+        tx.commit()?;
+        Ok(removed as usize)
+    }
+
+    fn head_before(&self, at: Timestamp) -> Result<SyncId, StorageError> {
+        let mut client = self.client()?;
+        let head: Option<i64> = client
+            .query_one(
+                "SELECT MAX(head) FROM sync_marks WHERE at_ms < $1",
+                &[&at.as_millis()],
+            )?
+            .get(0);
+        Ok(SyncId(head.unwrap_or(0).max(0) as u64))
+    }
+
+    fn snapshot(
+        &self,
+        visible_to: Option<&crate::capability::GroupPatterns>,
+        page_rows: usize,
+        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+    ) -> Result<SyncId, StorageError> {
+        let (sql, args) = rows::snapshot_sql(visible_to);
+        self.read(|tx| {
+            let head = head_of(tx)?;
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+                .0
+                .iter()
+                .map(|a| &**a as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            let portal = tx.bind(sql.as_str(), &params)?;
+            loop {
+                let found = tx.query_portal(&portal, page_rows.max(1) as i32)?;
+                if found.is_empty() {
+                    return Ok(head);
+                }
+                let last_page = found.len() < page_rows.max(1);
+                let page = found
+                    .iter()
+                    .map(|r| rows::decode_row(r).map(|(row, _)| row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !sink(head, page) || last_page {
+                    return Ok(head);
+                }
+            }
+        })
     }
 
     fn backend(&self) -> &'static str {

@@ -188,6 +188,40 @@ fn push_filter(sql: &mut String, args: &mut Args, filter: &FieldFilter, kind: Fi
     sql.push_str(&clause);
 }
 
+/// `AND` every group of the row matches a pattern of the scope.
+pub(super) fn scope_clause(patterns: &crate::capability::GroupPatterns, args: &mut Args) -> String {
+    let mut allowed: Vec<String> = Vec::new();
+    for group in &patterns.exact {
+        let n = args.push(group.clone());
+        allowed.push(format!("g.v = ${n}"));
+    }
+    for prefix in &patterns.prefixes {
+        let n = args.push(prefix.clone());
+        allowed.push(format!("starts_with(g.v, ${n})"));
+    }
+    let allowed = if allowed.is_empty() {
+        "FALSE".to_owned()
+    } else {
+        allowed.join(" OR ")
+    };
+    format!(
+        " AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(rows.sync_groups) AS g(v) WHERE NOT ({allowed}))"
+    )
+}
+
+/// The snapshot query: every row (by model and id) within the scope.
+pub(super) fn snapshot_sql(
+    visible_to: Option<&crate::capability::GroupPatterns>,
+) -> (String, Args) {
+    let mut args = Args::default();
+    let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE TRUE");
+    if let Some(patterns) = visible_to {
+        sql.push_str(&scope_clause(patterns, &mut args));
+    }
+    sql.push_str(" ORDER BY model, id");
+    (sql, args)
+}
+
 /// The list query as SQL and its parameters; `kind_of` says how a field of
 /// the query's model compares.
 pub(super) fn build_list_sql(
@@ -201,24 +235,7 @@ pub(super) fn build_list_sql(
         push_filter(&mut sql, &mut args, filter, kind_of(&filter.field));
     }
     if let Some(patterns) = &query.visible_to {
-        // Every group of the row must match a pattern of the scope.
-        let mut allowed: Vec<String> = Vec::new();
-        for group in &patterns.exact {
-            let n = args.push(group.clone());
-            allowed.push(format!("g.v = ${n}"));
-        }
-        for prefix in &patterns.prefixes {
-            let n = args.push(prefix.clone());
-            allowed.push(format!("starts_with(g.v, ${n})"));
-        }
-        let allowed = if allowed.is_empty() {
-            "FALSE".to_owned()
-        } else {
-            allowed.join(" OR ")
-        };
-        sql.push_str(&format!(
-            " AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(rows.sync_groups) AS g(v) WHERE NOT ({allowed}))"
-        ));
+        sql.push_str(&scope_clause(patterns, &mut args));
     }
     let (key, key_kind) = match &query.sort {
         SortKey::Id => ("rows.id".to_owned(), FieldKind::Text),

@@ -1,0 +1,76 @@
+//! Log retention: every `log_compact_interval` the server cuts the sync log
+//! to the newest `log_retention_commits` commits and to those younger than
+//! `log_retention`, whichever keeps less. The cut is the log's floor
+//! (stored, so it survives restarts): catch-up from a cursor at or above it
+//! replays the log, an older cursor gets a snapshot of the current rows.
+//! Rows, idempotency records and audit entries are not touched.
+
+use std::sync::Arc;
+
+use ablo_runtime::{SyncId, Timestamp};
+
+use crate::state::AppState;
+
+/// Where the log is cut for the given head, retention settings and the
+/// newest head committed before the age limit.
+///
+/// ```ignore
+/// assert_eq!(cut(SyncId(100), Some(10), None), SyncId(90));
+/// ```
+fn cut(head: SyncId, keep_commits: Option<u64>, too_old_through: Option<SyncId>) -> SyncId {
+    let by_count = keep_commits.map_or(SyncId::ZERO, |keep| SyncId(head.0.saturating_sub(keep)));
+    by_count.max(too_old_through.unwrap_or(SyncId::ZERO))
+}
+
+pub(crate) async fn run(state: Arc<AppState>) {
+    let (age, keep) = (
+        state.config.log_retention,
+        state.config.log_retention_commits,
+    );
+    if age.is_none() && keep.is_none() {
+        return;
+    }
+    let mut shutdown = state.shutdown.clone();
+    let mut every = tokio::time::interval(state.config.log_compact_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        let before = age.and_then(|age| {
+            Timestamp::from_millis(
+                Timestamp::now().as_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
+            )
+        });
+        let compacted = state
+            .storage(move |s| {
+                let head = s.head()?;
+                let too_old = before.map(|at| s.head_before(at)).transpose()?;
+                let through = cut(head, keep, too_old);
+                Ok((through, s.compact_log(through)?))
+            })
+            .await;
+        match compacted {
+            Ok((_, 0)) => {}
+            Ok((through, removed)) => {
+                state.metrics.compacted.inc_by(removed as u64);
+                tracing::info!(%through, removed, "sync log compacted");
+            }
+            Err(err) => tracing::warn!(error = %err.message(), "log compaction failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_keeps_the_lesser_of_both_limits() {
+        assert_eq!(cut(SyncId(100), Some(10), None), SyncId(90));
+        assert_eq!(cut(SyncId(100), Some(10), Some(SyncId(95))), SyncId(95));
+        assert_eq!(cut(SyncId(100), None, Some(SyncId(40))), SyncId(40));
+        assert_eq!(cut(SyncId(5), Some(10), None), SyncId::ZERO);
+    }
+}
