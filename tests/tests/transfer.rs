@@ -469,3 +469,38 @@ async fn a_dump_of_another_format_or_a_newer_version_is_refused() {
     );
     assert!(storage.contents().unwrap().is_empty());
 }
+
+/// A store whose log was compacted moves with its floor: the new store
+/// still refuses catch-up from before it instead of serving a log with a
+/// gap.
+#[tokio::test]
+async fn a_compacted_log_moves_with_its_floor() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let from = StorageLocation::Directory(a.path().into());
+    let to = StorageLocation::Directory(b.path().join("moved"));
+    let source = from.clone();
+    blocking(move || {
+        let storage = store(&source);
+        storage
+            .write_group(5, &mut |_, tx| {
+                let sync_id = tx.head().next();
+                let delta: ablo_runtime::wire::Delta = serde_json::from_value(json!({
+                    "syncId": sync_id, "model": "tasks", "id": "t1", "action": "insert",
+                    "data": {"id": "t1"}, "changedFields": [], "clientTxId": format!("tx_{sync_id}"),
+                    "actor": {"kind": "system", "id": "key_1"}, "syncGroups": ["default"], "flagged": false,
+                }))
+                .unwrap();
+                tx.append_delta(0, &delta)?;
+                tx.advance_head(sync_id);
+                Ok(Ok(()))
+            })
+            .unwrap();
+        assert_eq!(storage.compact_log(ablo_runtime::SyncId(3)).unwrap(), 3);
+    })
+    .await;
+    let (source, target) = (from.clone(), to.clone());
+    blocking(move || transfer::copy(&*store(&source), &*store(&target), &mut NoProgress).unwrap())
+        .await;
+    let moved = blocking(move || store(&to).log_floor().unwrap()).await;
+    assert_eq!(moved, ablo_runtime::SyncId(3));
+}

@@ -437,6 +437,12 @@ impl ImportTx for PgImport<'_, '_> {
         self.flush()?;
         self.txn
             .execute("UPDATE sync_head SET head = $1", &[&(head.0 as i64)])?;
+        // The log arrived as it was kept: every commit after the one
+        // before its first entry (all of them, if it is empty) is there.
+        self.txn.execute(
+            "UPDATE sync_floor SET floor = COALESCE((SELECT MIN(sync_id) - 1 FROM sync_log), $1)",
+            &[&(head.0 as i64)],
+        )?;
         Ok(())
     }
 }

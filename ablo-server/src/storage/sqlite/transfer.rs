@@ -331,6 +331,12 @@ impl ImportTx for SqliteImport<'_> {
             .conn
             .prepare_cached("UPDATE sync_head SET head = ?1")?
             .execute(params![head.0 as i64])?;
+        // The log arrived as it was kept: every commit after the one
+        // before its first entry (all of them, if it is empty) is there.
+        self.tx.conn.execute(
+            "UPDATE sync_floor SET floor = COALESCE((SELECT MIN(sync_id) - 1 FROM sync_log), ?1)",
+            params![head.0 as i64],
+        )?;
         self.tx.head = head;
         Ok(())
     }
