@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ablo_server::storage::{StorageLocation, StoreContents};
 use ablo_server::transfer::{self, Progress};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::store_args::StoreArgs;
 
@@ -105,9 +105,16 @@ impl Progress for Bars {
                     ProgressDrawTarget::hidden()
                 };
                 let style = ProgressStyle::with_template(
-                    "{prefix:>20} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+                    "{prefix:>20} [{bar:40}] {human_pos}/{human_len} {rate} eta {eta}",
                 )
                 .expect("a valid template")
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let rate = format!("{:.0}/s", state.per_sec());
+                        let _ = std::fmt::Write::write_str(out, &rate);
+                    },
+                )
                 .progress_chars("=> ");
                 let bar = ProgressBar::with_draw_target(Some(total), target)
                     .with_style(style)
