@@ -666,10 +666,10 @@ fn model_tools(model: &ModelDescriptor) -> Vec<ToolDefinition> {
         tool(
             &format!("{name}_list"),
             &format!(
-                "Lists `{name}` rows{what}: equality filters, one sort key, a page size and the cursor of the previous page."
+                "Lists `{name}` rows{what}: conditions on fields (equality, ranges, `in`, null), one sort key, a page size and the cursor of the previous page."
             ),
             json!({"type": "object", "properties": {
-                "where": {"type": "object", "description": "Field values rows must equal, for example {\"status\": \"todo\"}."},
+                "where": {"type": "object", "description": "Field to a value rows must equal, or to operators (eq, ne, gt, gte, lt, lte, in; all must hold), for example {\"status\": {\"in\": [\"todo\", \"doing\"]}, \"priority\": {\"gte\": 3}, \"due\": null}."},
                 "orderBy": {"type": "string", "description": "`field`, `field:asc` or `field:desc` (id, stamp, createdAt, updatedAt or a scalar field)."},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
                 "cursor": {"type": "string", "description": "The nextCursor of the previous page."},

@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 use crate::filter::FilterOp;
-use crate::types::Json;
+use crate::types::{Id, Json, Ref, Timestamp, Uuid};
 
 /// The field `name` (its wire name) of model `M`, whose values are `T`.
 ///
@@ -106,58 +106,6 @@ impl<M, T: Serialize> Field<M, T> {
         Filter::new(self.name, FilterOp::Ne, &value.into())
     }
 
-    /// Rows whose field is greater than `value` (numbers by value, strings
-    /// and timestamps by code point; never a null field). The server refuses
-    /// a range on a boolean field with `invalid_query`.
-    ///
-    /// ```
-    /// use ablo_runtime::fields::Field;
-    /// use ablo_runtime::client::Query;
-    /// let priority: Field<(), i32> = Field::new("priority");
-    /// let q = Query::new().filter(priority.gt(3));
-    /// assert!(q.matches(&serde_json::json!({"priority": 4})));
-    /// assert!(!q.matches(&serde_json::json!({"priority": 3})));
-    /// ```
-    pub fn gt(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, FilterOp::Gt, &value.into())
-    }
-
-    /// Rows whose field is at least `value` (see [`gt`](Self::gt)).
-    ///
-    /// ```
-    /// use ablo_runtime::fields::Field;
-    /// use ablo_runtime::client::Query;
-    /// let priority: Field<(), i32> = Field::new("priority");
-    /// assert!(Query::new().filter(priority.gte(3)).matches(&serde_json::json!({"priority": 3})));
-    /// ```
-    pub fn gte(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, FilterOp::Gte, &value.into())
-    }
-
-    /// Rows whose field is less than `value` (see [`gt`](Self::gt)).
-    ///
-    /// ```
-    /// use ablo_runtime::fields::Field;
-    /// use ablo_runtime::client::Query;
-    /// let title: Field<(), String> = Field::new("title");
-    /// assert!(Query::new().filter(title.lt("b")).matches(&serde_json::json!({"title": "a"})));
-    /// ```
-    pub fn lt(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, FilterOp::Lt, &value.into())
-    }
-
-    /// Rows whose field is at most `value` (see [`gt`](Self::gt)).
-    ///
-    /// ```
-    /// use ablo_runtime::fields::Field;
-    /// use ablo_runtime::client::Query;
-    /// let priority: Field<(), f64> = Field::new("priority");
-    /// assert!(Query::new().filter(priority.lte(2.5)).matches(&serde_json::json!({"priority": 2})));
-    /// ```
-    pub fn lte(self, value: impl Into<T>) -> Filter<M> {
-        Filter::new(self.name, FilterOp::Lte, &value.into())
-    }
-
     /// Rows whose field equals one of `values` (none matches an empty
     /// list; the server allows at most
     /// [`MAX_IN_VALUES`](crate::filter::MAX_IN_VALUES)).
@@ -173,6 +121,72 @@ impl<M, T: Serialize> Field<M, T> {
     pub fn is_in<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         let values: Vec<T> = values.into_iter().map(Into::into).collect();
         Filter::new(self.name, FilterOp::In, &values)
+    }
+}
+
+impl<M, T: Serialize> Field<M, T> {
+    /// Rows whose field is greater than `value` (numbers by value, strings
+    /// and timestamps by code point; never a null field). The server refuses
+    /// a range on a boolean field with `invalid_query`.
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), i32> = Field::new("priority");
+    /// let q = Query::new().filter(priority.gt(3));
+    /// assert!(q.matches(&serde_json::json!({"priority": 4})));
+    /// assert!(!q.matches(&serde_json::json!({"priority": 3})));
+    /// ```
+    pub fn gt(self, value: impl Into<T>) -> Filter<M>
+    where
+        T: Ordered,
+    {
+        Filter::new(self.name, FilterOp::Gt, &value.into())
+    }
+
+    /// Rows whose field is at least `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), i32> = Field::new("priority");
+    /// assert!(Query::new().filter(priority.gte(3)).matches(&serde_json::json!({"priority": 3})));
+    /// ```
+    pub fn gte(self, value: impl Into<T>) -> Filter<M>
+    where
+        T: Ordered,
+    {
+        Filter::new(self.name, FilterOp::Gte, &value.into())
+    }
+
+    /// Rows whose field is less than `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let title: Field<(), String> = Field::new("title");
+    /// assert!(Query::new().filter(title.lt("b")).matches(&serde_json::json!({"title": "a"})));
+    /// ```
+    pub fn lt(self, value: impl Into<T>) -> Filter<M>
+    where
+        T: Ordered,
+    {
+        Filter::new(self.name, FilterOp::Lt, &value.into())
+    }
+
+    /// Rows whose field is at most `value` (see [`gt`](Self::gt)).
+    ///
+    /// ```
+    /// use ablo_runtime::fields::Field;
+    /// use ablo_runtime::client::Query;
+    /// let priority: Field<(), f64> = Field::new("priority");
+    /// assert!(Query::new().filter(priority.lte(2.5)).matches(&serde_json::json!({"priority": 2})));
+    /// ```
+    pub fn lte(self, value: impl Into<T>) -> Filter<M>
+    where
+        T: Ordered,
+    {
+        Filter::new(self.name, FilterOp::Lte, &value.into())
     }
 }
 
@@ -218,6 +232,43 @@ impl<M, T: Serialize> Field<M, Option<T>> {
         Filter::new(self.name, FilterOp::Eq, &Some(value.into()))
     }
 }
+
+/// Field types a range (`gt`, `gte`, `lt`, `lte`) can compare: integers,
+/// floats, `String`, `Timestamp`, `Uuid`, `Id`, `Ref`, `#[derive(ablo::Enum)]`
+/// enums (by their wire text) and `Option`s of them. Booleans, lists,
+/// objects and `Json` have no order, so a range on them does not compile
+/// (the server refuses it too).
+///
+/// ```
+/// use ablo_runtime::fields::{Field, Ordered};
+/// fn ranged<T: Ordered>() {}
+/// ranged::<i64>();
+/// ranged::<Option<ablo_runtime::Timestamp>>();
+/// let due: Field<(), Option<ablo_runtime::Timestamp>> = Field::new("due");
+/// let _soon = due.lt(ablo_runtime::Timestamp::now());
+/// ```
+///
+/// ```compile_fail
+/// use ablo_runtime::fields::Field;
+/// let done: Field<(), bool> = Field::new("done");
+/// let _ = done.gt(false); // booleans have no order
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no order, so a range (`gt`, `gte`, `lt`, `lte`) cannot compare it",
+    label = "ranges need a number, string, timestamp, UUID, id or enum field",
+    note = "a boolean field takes `eq`, `ne` and `is_in`; list, object and `Json` fields cannot be filtered"
+)]
+pub trait Ordered {}
+
+macro_rules! ordered {
+    ($($t:ty),*) => { $(impl Ordered for $t {})* };
+}
+ordered!(
+    i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, String, Timestamp, Uuid
+);
+impl<M: ?Sized> Ordered for Id<M> {}
+impl<M: ?Sized> Ordered for Ref<M> {}
+impl<T: Ordered> Ordered for Option<T> {}
 
 /// One condition of a [`Query`](crate::client::Query) on model `M`, built
 /// from a typed [`Field`]: `Task::fields().status.eq(TaskStatus::Done)`.

@@ -255,7 +255,7 @@ fn core_document() -> Value {
             "/v1/models/{model}": {
                 "parameters": [model_param()],
                 "get": {"summary": "List rows", "parameters": [
-                        query_param("where", json!({"type": "string"}), "JSON object of field equalities, e.g. {\"status\":\"todo\"}"),
+                        query_param("where", json!({"type": "string"}), "JSON object from field to a value (equality) or to operators eq, ne, gt, gte, lt, lte, in, e.g. {\"status\":{\"in\":[\"todo\",\"doing\"]},\"priority\":{\"gte\":3}}"),
                         query_param("orderBy", json!({"type": "string"}), "field, field:asc or field:desc (ties broken by id)"),
                         query_param("limit", json!({"type": "integer", "minimum": 1}), "page size, default 50"),
                         query_param("cursor", json!({"type": "string"}), "nextCursor of the previous page")],

@@ -298,10 +298,21 @@ fn model_paths(model: &ModelDescriptor, names: &ComponentNames) -> (Value, Value
             "tags": tag,
             "summary": format!("List `{wire}` rows."),
             "parameters": [
-                {"name": "where", "in": "query", "required": false, "description": "Equality filters: a JSON object from field name to a string, number, boolean or null.", "content": {"application/json": {"schema": {
+                {"name": "where", "in": "query", "required": false, "description": "Conditions that must all hold: a JSON object from field name to a value (equality; a string, number, boolean or null) or to an object of operators `eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in` (a list). A null field never passes a range; `ne` lets it through.", "content": {"application/json": {"schema": {
                     "type": "object",
                     "propertyNames": {"enum": comparable},
-                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                    "additionalProperties": {"oneOf": [
+                        {"type": ["string", "number", "boolean", "null"]},
+                        {"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
+                            "eq": {"type": ["string", "number", "boolean", "null"]},
+                            "ne": {"type": ["string", "number", "boolean", "null"]},
+                            "gt": {"type": ["string", "number"]},
+                            "gte": {"type": ["string", "number"]},
+                            "lt": {"type": ["string", "number"]},
+                            "lte": {"type": ["string", "number"]},
+                            "in": {"type": "array", "maxItems": 1000, "items": {"type": ["string", "number", "boolean", "null"]}},
+                        }},
+                    ]},
                 }}}},
                 query("orderBy", json!({"type": "string", "pattern": order_by_pattern}), "`field` or `field:asc` / `field:desc`; the default is `id:asc`."),
                 query("limit", json!({"type": "integer", "minimum": 1}), "The largest number of rows to return."),

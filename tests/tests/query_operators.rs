@@ -424,3 +424,50 @@ async fn every_malformed_condition_is_invalid_query_on_the_server_and_locally() 
     assert_eq!(err.code(), "invalid_query");
     assert!(twice.validate(model).is_err());
 }
+
+async fn next(changes: &mut ablo::client::WatchStream<Item>) -> ablo::client::RowChange<Item> {
+    use futures::StreamExt;
+    tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("a change within 5 s")
+        .expect("the stream is open")
+}
+
+#[tokio::test]
+async fn watch_follows_rows_moving_in_and_out_of_a_range() {
+    use ablo::client::RowChange;
+    let setup = setup().await;
+    let items = setup.client.model::<Item>();
+    let f = Item::fields();
+    let query = Query::new()
+        .filter(f.rank.gte(3))
+        .filter(f.note.ne(Some("x".to_owned())));
+    let mut changes = items.try_watch(query.clone()).unwrap();
+    // Row 2 (rank 3, note "y") matches; row 4 (rank 5) has note "x".
+    match next(&mut changes).await {
+        RowChange::Inserted(row) => assert_eq!(row.id.as_str(), setup.ids[2]),
+        other => panic!("expected row 2 inserted, got {other:?}"),
+    }
+    // Row 1 (rank 2, no note: `ne` lets null through) moves into the range.
+    items
+        .update(setup.ids[1].clone(), ItemPatch::new().rank(4))
+        .await
+        .unwrap();
+    match next(&mut changes).await {
+        RowChange::Inserted(row) => assert_eq!(row.id.as_str(), setup.ids[1]),
+        other => panic!("expected row 1 inserted, got {other:?}"),
+    }
+    // Row 2 drops below it.
+    items
+        .update(setup.ids[2].clone(), ItemPatch::new().rank(1))
+        .await
+        .unwrap();
+    match next(&mut changes).await {
+        RowChange::Removed(id) => assert_eq!(id.as_str(), setup.ids[2]),
+        other => panic!("expected row 2 removed, got {other:?}"),
+    }
+    // What the watch shows is what the server lists.
+    let (server, local) = setup.both(query).await;
+    assert_eq!(server, vec![1]);
+    assert_eq!(local, vec![1]);
+}

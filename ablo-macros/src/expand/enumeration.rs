@@ -149,6 +149,9 @@ pub fn expand(input: DeriveInput) -> TokenStream {
                 }
             }
 
+            // Enums compare by their wire text, as the server compares them.
+            impl #rt::fields::Ordered for #ident {}
+
             impl #rt::FieldValue for #ident {
                 fn field_type() -> #rt::FieldType {
                     #rt::FieldType::Enum { name: ::std::borrow::ToOwned::to_owned(#name) }

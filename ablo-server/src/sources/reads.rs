@@ -69,8 +69,16 @@ pub(crate) async fn refresh_list(
     source: &Arc<Source>,
     query: &ListQuery,
 ) -> Result<(), ApiError> {
-    // The conditions were checked, so they can be written (no operator twice).
-    let filters: JsonObject = ablo_runtime::filter::to_where(&query.filters).unwrap_or_default();
+    // The source is asked with the equality conditions only (its contract
+    // since the first version): it answers a superset, and the page is then
+    // served from the mirror with every condition.
+    let equalities: Vec<ablo_runtime::filter::FieldFilter> = query
+        .filters
+        .iter()
+        .filter(|f| f.op == ablo_runtime::filter::FilterOp::Eq)
+        .cloned()
+        .collect();
+    let filters: JsonObject = ablo_runtime::filter::to_where(&equalities).unwrap_or_default();
     let request = SourceRequest::List {
         model: query.model.clone(),
         query: json!({"where": filters, "limit": query.limit}),

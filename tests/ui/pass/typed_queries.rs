@@ -34,6 +34,19 @@ fn main() {
     assert_eq!(params[0].1, r#"{"score":3,"status":"done","summary":null,"title":"Plan"}"#);
     assert_eq!(params[1].1, "score:desc");
     assert!(q.validate(&Task::descriptor()).is_ok());
+    // Every operator, on the types it takes; `FilterOp` is in the prelude.
+    let ops: Query<Task> = Query::new()
+        .filter(f.points.gte(1))
+        .filter(f.points.lt(10))
+        .filter(f.status.is_in([TaskStatus::Todo, TaskStatus::Done]))
+        .filter(f.status.gt(TaskStatus::Done))
+        .filter(f.title.ne("Archive"))
+        .filter(f.summary.is_not_null())
+        .filter(f.summary.lte(Some("m".to_owned())))
+        .filter(f.project.ne(Id::<Project>::new("p1")))
+        .where_op("score", FilterOp::Ne, 5);
+    assert!(ops.validate(&Task::descriptor()).is_ok());
+    assert!(ops.to_params().unwrap()[0].1.contains(r#""score":{"gte":1,"lt":10,"ne":5}"#));
     let misspelled: Query<Task> = Query::new().where_eq("titel", "Plan");
     assert_eq!(misspelled.validate(&Task::descriptor()).unwrap_err().code(), "invalid_query");
 }
