@@ -163,6 +163,7 @@ export function Ablo<S extends AbloSchema>(options: AbloOptions<S>): AbloClient<
       refreshStatus();
     },
     onSubscribe: () => presence.forgetOthers(),
+    onSnapshot: () => refreshStatus(),
     onError: emitError,
   });
   const presence = new Presence((message) => sync.send(message), notify);
@@ -233,10 +234,11 @@ export function Ablo<S extends AbloSchema>(options: AbloOptions<S>): AbloClient<
       const captured = new Map(rows.map(({ model, id }) => [rowKey(model, id), pool.get(model, id)]));
       const controller = new AbortController();
       const stop = pool.subscribe((changed) => {
-        for (const key of changed) {
-          if (!captured.has(key)) continue;
+        // The captured keys are few; a batch (a snapshot) may change every row.
+        for (const [key, row] of captured) {
+          if (!changed.has(key)) continue;
           const slash = key.indexOf('/');
-          if (pool.get(key.slice(0, slash), key.slice(slash + 1)) !== captured.get(key)) {
+          if (pool.get(key.slice(0, slash), key.slice(slash + 1)) !== row) {
             stop();
             controller.abort(new Error(`${key} changed after the snapshot`));
             return;

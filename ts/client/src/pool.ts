@@ -25,7 +25,19 @@ interface Pending {
   at: string;
 }
 
-type Listener = (changed: ReadonlySet<string>) => void;
+/** The rows a batch changed: single keys, and models whose rows were all replaced (a snapshot into an empty pool). */
+export class Changed {
+  constructor(
+    readonly keys: ReadonlySet<string>,
+    readonly models: ReadonlySet<string>,
+  ) {}
+
+  has(key: string): boolean {
+    return this.keys.has(key) || (this.models.size > 0 && this.models.has(key.slice(0, key.indexOf('/'))));
+  }
+}
+
+type Listener = (changed: Changed) => void;
 
 /** The key of a row in the pool. */
 export function rowKey(model: string, id: string): string {
@@ -40,7 +52,12 @@ export class Pool {
   #versions = new Map<string, number>();
   #listeners = new Set<Listener>();
   #changed = new Set<string>();
+  #changedModels = new Set<string>();
   #models: { readonly [name: string]: SchemaModel };
+  /** A snapshot being received: its rows wait here until it is complete, then replace the confirmed rows at once. */
+  #staged: { cursor: number; entries: Map<string, Map<string, Entry>>; rows: number } | undefined;
+  /** The sync id of the last snapshot taken in: a read observed before it cannot add a row the snapshot lacked. */
+  #snapshotAt = 0;
   /** The last sync id applied from the live stream or the catch-up. */
   cursor = 0;
 
@@ -93,6 +110,119 @@ export class Pool {
   storeRows(model: string, rows: Row[], observedAt: number): void {
     for (const row of rows) this.#setBase(model, row.id, row, row.stamp, observedAt);
     this.#emit();
+  }
+
+  /** Whether a snapshot is being received (between `beginSnapshot` and `endSnapshot`). */
+  get snapshotting(): boolean {
+    return this.#staged !== undefined;
+  }
+
+  /** The server sends the current rows as of sync id `cursor`; they replace the confirmed rows at `endSnapshot`. */
+  beginSnapshot(cursor: number): void {
+    this.#staged = { cursor, entries: new Map(), rows: 0 };
+  }
+
+  /** Rows of a snapshot, current as of its cursor, each at its stamp. */
+  snapshotRows(model: string, rows: Row[]): void {
+    const staged = this.#staged;
+    if (!staged) return;
+    let entries = staged.entries.get(model);
+    if (!entries) {
+      entries = new Map();
+      staged.entries.set(model, entries);
+    }
+    const at = staged.cursor;
+    for (const row of rows) {
+      // The parsed message is ours: freeze its rows rather than copy them.
+      const base = freezeRow(row);
+      entries.set(row.id, { base, baseStamp: row.stamp, observedAt: at, view: base });
+    }
+    staged.rows += rows.length;
+  }
+
+  /** Drops a snapshot that was cut off (the socket closed): the pool stays as it was. */
+  abortSnapshot(): void {
+    this.#staged = undefined;
+  }
+
+  /**
+   * The snapshot is complete: its rows replace every confirmed row in one
+   * batch, the cursor becomes its sync id, and unconfirmed writes stay laid
+   * over. A row confirmed after the snapshot's sync id (a commit receipt
+   * that arrived meanwhile) is newer than the snapshot and stays; a row
+   * unchanged since keeps its frozen object, so selectors do not re-render.
+   * Returns the number of rows taken in, or `undefined` without a snapshot.
+   */
+  endSnapshot(): number | undefined {
+    const staged = this.#staged;
+    if (!staged) return undefined;
+    this.#staged = undefined;
+    const at = staged.cursor;
+    const old = this.#entries;
+    const next = staged.entries;
+    const pendingModels = new Set<string>();
+    for (const key of this.#pending.keys()) pendingModels.add(key.slice(0, key.indexOf('/')));
+    for (const model of old.keys()) if (!next.has(model)) next.set(model, new Map());
+    for (const [model, entries] of next) {
+      const before = old.get(model);
+      const pending = pendingModels.has(model);
+      if (!before?.size && !pending) {
+        // Nothing held before and nothing laid over: the rows are their views as they are.
+        if (entries.size === 0) next.delete(model);
+        else {
+          this.#changedModels.add(model);
+          this.#versions.set(model, (this.#versions.get(model) ?? 0) + 1);
+        }
+        continue;
+      }
+      let changed = false;
+      for (const [id, entry] of entries) {
+        const prev = before?.get(id);
+        if (prev && (prev.baseStamp > at || (prev.base && prev.baseStamp === entry.baseStamp))) {
+          // Newer than the snapshot, or the same row: keep the entry (and its view's identity).
+          prev.observedAt = Math.max(prev.observedAt, at);
+          entries.set(id, prev);
+          continue;
+        }
+        entry.view = pending ? this.#overlay(model, id, entry.base) : entry.base;
+        if (prev?.view !== entry.view) {
+          this.#changed.add(rowKey(model, id));
+          changed = true;
+        }
+      }
+      if (before) {
+        for (const [id, prev] of before) {
+          if (entries.has(id)) continue;
+          if (prev.baseStamp > at) {
+            entries.set(id, prev);
+            continue;
+          }
+          // Not in the snapshot: gone as of its sync id. Own unconfirmed writes stay laid over.
+          const key = rowKey(model, id);
+          const mine = pending && this.#pending.has(key);
+          if (mine && !prev.base) {
+            // Only an unconfirmed create: nothing under it changes.
+            prev.baseStamp = at;
+            prev.observedAt = Math.max(prev.observedAt, at);
+            entries.set(id, prev);
+            continue;
+          }
+          const view = mine ? this.#overlay(model, id, undefined) : undefined;
+          if (mine) entries.set(id, { base: undefined, baseStamp: at, observedAt: at, view });
+          if (prev.view !== view) {
+            this.#changed.add(key);
+            changed = true;
+          }
+        }
+      }
+      if (entries.size === 0) next.delete(model);
+      if (changed) this.#versions.set(model, (this.#versions.get(model) ?? 0) + 1);
+    }
+    this.#entries = next;
+    this.#snapshotAt = at;
+    this.cursor = at;
+    this.#emit();
+    return staged.rows;
   }
 
   /** A row the server says is gone (or not visible) as of `observedAt`. */
@@ -164,6 +294,8 @@ export class Pool {
       this.#entries.set(model, rows);
     }
     const entry = rows.get(id);
+    // Seen before the last snapshot and absent from it: gone (or out of view) since.
+    if (!entry && observedAt < this.#snapshotAt) return;
     if (entry && stamp < entry.baseStamp) {
       entry.observedAt = Math.max(entry.observedAt, observedAt);
       return;
@@ -217,9 +349,10 @@ export class Pool {
   }
 
   #emit(): void {
-    if (this.#changed.size === 0) return;
-    const changed = this.#changed;
+    if (this.#changed.size === 0 && this.#changedModels.size === 0) return;
+    const changed = new Changed(this.#changed, this.#changedModels);
     this.#changed = new Set();
+    if (this.#changedModels.size) this.#changedModels = new Set();
     for (const listener of this.#listeners) listener(changed);
   }
 }
@@ -228,6 +361,15 @@ function sameRow(a: Row, b: Row): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((k) => a[k] === b[k] || JSON.stringify(a[k]) === JSON.stringify(b[k]));
+}
+
+/** Freezes a row from the wire in place (its nested values too). */
+function freezeRow(row: Row): Row {
+  for (const key in row) {
+    const value = row[key];
+    if (value !== null && typeof value === 'object') deepFreeze(value);
+  }
+  return Object.freeze(row);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,14 +1,18 @@
 // The live connection (`/v1/sync/ws`): subscribe from the cursor, apply
 // deltas in order, hand intent and presence events on, answer pings, and
-// reconnect with backoff. A reconnect resumes from the last sync id applied,
-// so nothing is missed and nothing applied twice; a `resyncRequired` is
-// caught up over HTTP first.
+// reconnect with backoff. A client that holds nothing subscribes without a
+// cursor and is sent a snapshot (the current rows as of one sync id, then
+// the deltas after it); so is one whose cursor is older than the log the
+// server keeps. A reconnect resumes from the last sync id applied, so
+// nothing is missed and nothing applied twice; a `resyncRequired` is caught
+// up over HTTP first, or, when the server no longer keeps that part of the
+// log (`snapshot_required`), by subscribing again without a cursor.
 
 import { AbloConnectionError, AbloError } from './errors.js';
 import type { Pool } from './pool.js';
 import type { Transport } from './transport.js';
 import { sleep } from './transport.js';
-import type { Delta, SyncState } from './types.js';
+import type { Delta, Row, SyncState } from './types.js';
 
 /** The part of the WebSocket API the client uses (browsers' and the `ws` package's). */
 export interface WebSocketLike {
@@ -35,7 +39,14 @@ export interface SyncHooks {
   onSubscribed: (participant: unknown) => void;
   /** When a `subscribe` is sent: what the server will now tell again can be forgotten. */
   onSubscribe: () => void;
+  /** After a snapshot replaced the pool's confirmed rows (with how many rows it held). */
+  onSnapshot: (rows: number) => void;
   onError: (error: AbloError) => void;
+}
+
+/** The server no longer keeps the log after that cursor: only a snapshot can bring the client up to date. */
+export function isSnapshotRequired(error: unknown): boolean {
+  return error instanceof AbloError && error.code === 'snapshot_required';
 }
 
 /** Give up on a connection that has been silent this long (the server pings every 20 s). */
@@ -56,6 +67,10 @@ export class Sync {
   #settled = false;
   #silence: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
+  /** Subscribe without a cursor next time: the server said the log after ours is gone. */
+  #needSnapshot = false;
+  /** Snapshots taken in so far. */
+  snapshots = 0;
 
   constructor(transport: Transport, pool: Pool, WebSocketImpl: WebSocketConstructor | undefined, hooks: SyncHooks) {
     this.#transport = transport;
@@ -162,12 +177,31 @@ export class Sync {
 
   /** Checks the credential and the server over HTTP (a refused upgrade tells a browser nothing). */
   async #probe(): Promise<void> {
-    const cursor = this.#pool.cursor;
-    const { data } = await this.#transport.request<{ stamp: number }>('GET', '/v1/sync/deltas', {
-      query: { after: cursor, limit: 1 },
-      timeout: 10_000,
-    });
-    if (cursor === 0 && !this.#settled && this.#pool.cursor === 0) this.#pool.cursor = data.stamp;
+    try {
+      await this.#transport.request<{ stamp: number }>('GET', '/v1/sync/deltas', {
+        query: { after: this.#pool.cursor, limit: 1 },
+        timeout: 10_000,
+      });
+    } catch (error) {
+      // The server is there and takes the credential; the cursor is older than its log.
+      if (!isSnapshotRequired(error)) throw error;
+      this.#needSnapshot = true;
+    }
+  }
+
+  /** The `subscribe` message: without a cursor when the client holds nothing or its cursor is too old. */
+  #subscribeMessage(): object {
+    if (this.#needSnapshot || this.#pool.cursor === 0) return { type: 'subscribe' };
+    return { type: 'subscribe', cursor: this.#pool.cursor };
+  }
+
+  /** A snapshot's rows are all in: they replace the pool's confirmed rows in one batch. */
+  #endSnapshot(): void {
+    const rows = this.#pool.endSnapshot();
+    if (rows === undefined) return;
+    this.#needSnapshot = false;
+    this.snapshots++;
+    this.#hooks.onSnapshot(rows);
   }
 
   /** One socket: resolves with its close code. */
@@ -185,7 +219,7 @@ export class Sync {
       socket.onopen = () => {
         alive();
         this.#hooks.onSubscribe();
-        socket.send(JSON.stringify({ type: 'subscribe', cursor: this.#pool.cursor }));
+        socket.send(JSON.stringify(this.#subscribeMessage()));
       };
       socket.onmessage = (event) => {
         alive();
@@ -202,6 +236,8 @@ export class Sync {
       socket.onclose = (event) => {
         if (this.#silence) clearTimeout(this.#silence);
         if (this.#socket === socket) this.#socket = undefined;
+        // A snapshot cut off before its end is dropped; the pool stays as it was.
+        this.#pool.abortSnapshot();
         resolve(event.code);
       };
     });
@@ -209,10 +245,19 @@ export class Sync {
 
   #handle(socket: WebSocketLike, message: { type: string; [key: string]: unknown }): void {
     switch (message.type) {
+      case 'snapshot':
+        this.#pool.beginSnapshot(Number(message['cursor']));
+        break;
+      case 'rows':
+        this.#pool.snapshotRows(String(message['model']), message['rows'] as Row[]);
+        break;
       case 'deltas':
+        // The first delta after a snapshot's rows ends it: the tail applies over the new rows.
+        this.#endSnapshot();
         this.#hooks.onDeltas(message['deltas'] as Delta[]);
         break;
       case 'caughtUp':
+        this.#endSnapshot();
         this.caughtUp = true;
         this.#attempt = 0;
         this.#setState('connected');
@@ -226,7 +271,13 @@ export class Sync {
         socket.send('{"type":"pong"}');
         break;
       case 'resyncRequired':
-        void this.#catchUp().finally(() => socket.close(4000, 'resync'));
+        void this.#catchUp()
+          .catch((error: unknown) => {
+            // The log after our cursor is gone: the next subscribe asks for a snapshot.
+            if (isSnapshotRequired(error)) this.#needSnapshot = true;
+            else this.#hooks.onError(error instanceof AbloError ? error : new AbloConnectionError('the catch-up failed', error));
+          })
+          .finally(() => socket.close(4000, 'resync'));
         break;
       case 'error': {
         const envelope = message['error'] as { type?: string; code?: string; message?: string } | undefined;
