@@ -414,3 +414,34 @@ test('SyncGroupProvider shows the hooks below it only the rows of its groups, li
   assert.equal(scopedClient.status, ui.status, 'one connection');
   for (const view of [teamRed, teams, plain, all, grab]) view.unmount();
 });
+
+// conformance: snapshot_bootstrap
+test('a fresh client bootstraps from a snapshot: hooks see no rows, then all of them with useSyncStatus caught up', async () => {
+  for (let batch = 0; batch < 3; batch++) {
+    const operations = Array.from({ length: 500 }, (_, i) => ({ type: 'create', model: 'tasks', data: { title: `boot ${batch * 500 + i}`, status: 'todo' } }));
+    await server.admin('POST', '/v1/commits', { operations });
+  }
+  const { stamp, data } = await server.admin<{ stamp: number; data: unknown[] }>('GET', '/v1/models/tasks?limit=1');
+  assert.equal(data.length, 1);
+  const fresh = server.client({ connect: false });
+  const seen: Array<{ caughtUp: boolean; count: number }> = [];
+  function Board() {
+    const status = useSyncStatus();
+    const count = useAblo((ablo) => ablo.tasks.count());
+    seen.push({ caughtUp: status.caughtUp, count });
+    return <p>{`${status.caughtUp ? 'live' : 'loading'} ${count}`}</p>;
+  }
+  const renderer = mount(<Board />, fresh);
+  await rendered(renderer, 'loading 0');
+  void fresh.ready();
+  await rendered(renderer, /^live \d+$/, 'caught up');
+  const total = fresh.tasks.count();
+  assert.ok(total >= 1500, `${total} rows`);
+  assert.ok(fresh.status.cursor >= stamp);
+  const all = (await fresh.tasks.load()).length;
+  assert.equal(total, all, 'the snapshot held every row the server lists');
+  assert.deepEqual(seen.filter((s) => s.count > 0 && s.count < total), [], 'no render saw part of the snapshot');
+  assert.deepEqual(seen.filter((s) => s.caughtUp && s.count === 0), [], 'caught up only with the rows');
+  renderer.unmount();
+  await fresh.dispose();
+});
