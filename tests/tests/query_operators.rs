@@ -2,7 +2,8 @@
 //! and the client's local pool (`get_all`, `get_count`) select the same
 //! rows, by the one set of rules in `ablo_runtime::filter`; and every
 //! malformed condition is refused with `invalid_query`, by the server and
-//! by `Query::validate` alike.
+//! by `Query::validate` alike. Runs on SQLite, and on PostgreSQL under
+//! `ABLO_TEST_BACKEND=postgres` (`scripts/test` runs it so).
 
 use std::time::Duration;
 
@@ -52,7 +53,17 @@ fn at(text: &str) -> Timestamp {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
+    // The same store choice as the server suites: a fresh PostgreSQL
+    // database under `ABLO_TEST_BACKEND=postgres`, else the directory.
+    let storage = if std::env::var("ABLO_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let url = ablo_tests::postgres::fresh_database("query operators")
+            .expect("ABLO_TEST_BACKEND=postgres needs ABLO_TEST_POSTGRES_URL");
+        ablo_server::storage::StorageLocation::Postgres(url)
+    } else {
+        ablo_server::storage::StorageLocation::Directory(dir.path().to_owned())
+    };
     let config = ablo_server::ServerConfig::new(dir.path())
+        .with_storage(storage)
         .with_addr("127.0.0.1:0".parse().unwrap())
         .with_api_key(API_KEY);
     let server = ablo_server::start(config).await.unwrap();
