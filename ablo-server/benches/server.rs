@@ -637,14 +637,41 @@ async fn bootstrap() -> Vec<String> {
     }
     let replay_secs = started.elapsed().as_secs_f64();
     assert_eq!(replayed, rows);
+
+    // The same rows as a snapshot: a subscriber that holds nothing.
+    let started = Instant::now();
+    let mut request = format!("{}/v1/sync/ws", url.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::text(r#"{"type":"subscribe"}"#))
+        .await
+        .unwrap();
+    let mut received = 0;
+    while let Some(Ok(Message::Text(text))) = socket.next().await {
+        let message: Value = serde_json::from_str(&text).unwrap();
+        if message["type"] == "caughtUp" {
+            break;
+        }
+        received += message["rows"].as_array().map_or(0, Vec::len);
+    }
+    let snapshot_secs = started.elapsed().as_secs_f64();
+    assert_eq!(received, rows);
     server.shutdown().await.unwrap();
     println!(
-        "bootstrap {rows} rows: load {load_secs:.2} s, HTTP list {list_secs:.2} s, WebSocket replay {replay_secs:.2} s"
+        "bootstrap {rows} rows: load {load_secs:.2} s, HTTP list {list_secs:.2} s, WebSocket replay {replay_secs:.2} s, WebSocket snapshot {snapshot_secs:.2} s"
     );
     vec![
-        "| rows | loaded with 1000-op commits | new client via HTTP list (1000/page) | new client via WebSocket replay from 0 |".to_owned(),
-        "|---|---|---|---|".to_owned(),
-        format!("| {rows} | {load_secs:.2} s | {list_secs:.2} s | {replay_secs:.2} s |"),
+        "| rows | loaded with 1000-op commits | new client via HTTP list (1000/page) | via WebSocket replay from 0 | via WebSocket snapshot | snapshot vs replay |".to_owned(),
+        "|---|---|---|---|---|---|".to_owned(),
+        format!(
+            "| {rows} | {load_secs:.2} s | {list_secs:.2} s | {replay_secs:.2} s | {snapshot_secs:.2} s | {:.2}x |",
+            replay_secs / snapshot_secs
+        ),
     ]
 }
 
@@ -654,6 +681,11 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        if std::env::var("ABLO_BENCH_ONLY").as_deref() == Ok("bootstrap") {
+            let report = bootstrap().await;
+            println!("\n{}", report.join("\n"));
+            return;
+        }
         if std::env::var("ABLO_BENCH_ONLY").as_deref() == Ok("authorization") {
             let report = authorization().await;
             println!("\n{}", report.join("\n"));

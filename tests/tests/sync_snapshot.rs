@@ -267,6 +267,7 @@ async fn catch_up_from_before_the_floor_is_refused_and_the_floor_survives_a_rest
     drop(dir);
 }
 
+// conformance: snapshot_bootstrap
 #[tokio::test]
 async fn the_rust_client_bootstraps_from_a_snapshot_on_a_compacted_log() {
     use client_common::{Task, task as typed_task};
@@ -294,6 +295,23 @@ async fn the_rust_client_bootstraps_from_a_snapshot_on_a_compacted_log() {
     }
     let http = Http::new(&server.url, client_common::API_KEY);
     until_compacted(&http).await;
+    // A writer keeps writing while the reader bootstraps.
+    let writing = Arc::new(AtomicBool::new(true));
+    let background = {
+        let (http, writing) = (http.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while writing.load(Ordering::Relaxed) {
+                let body = json!({"data": {"title": format!("during{n}")}});
+                let (status, _) = http
+                    .patch(&format!("/v1/models/tasks/t{}", 5 + n % 15), &body)
+                    .await;
+                assert_eq!(status, StatusCode::OK);
+                n += 1;
+            }
+            n
+        })
+    };
     let reader = server
         .builder()
         .snapshot_on_connect(true)
@@ -301,8 +319,20 @@ async fn the_rust_client_bootstraps_from_a_snapshot_on_a_compacted_log() {
         .await
         .unwrap();
     reader.ready().await.unwrap();
-    client_common::eventually("the reader holds the 15 live rows", || {
-        reader.model::<Task>().get_count(&Query::new()) == 15
+    writing.store(false, Ordering::Relaxed);
+    assert!(
+        background.await.unwrap() > 0,
+        "the writer wrote during the bootstrap"
+    );
+    let expected = server_rows(&http).await;
+    client_common::eventually("the reader holds exactly the server's rows", || {
+        let held = reader.model::<Task>().get_all(&Query::new());
+        held.len() == 15
+            && held.iter().all(|t| {
+                expected
+                    .get(t.id.as_str())
+                    .is_some_and(|row| row["title"] == t.title.as_str())
+            })
     })
     .await;
     let metrics = reqwest::Client::new()
