@@ -589,16 +589,29 @@ async fn send_snapshot(
                 }
             }
             Ok(crate::snapshot::SnapshotPart::Rows(rows)) => {
-                let mut by_model: Vec<(String, Vec<ablo_runtime::Json>)> = Vec::new();
+                // One message per model and at most about REPLAY_BYTES of
+                // rows, so a page of large rows is not one huge message.
+                let mut by_model: Vec<(String, Vec<ablo_runtime::Json>, usize)> = Vec::new();
                 for row in rows {
                     if !filter.admits(&row.model, &row.sync_groups) {
                         continue;
                     }
+                    let size = row
+                        .data
+                        .values()
+                        .map(|v| v.to_string().len())
+                        .sum::<usize>();
                     match by_model.last_mut() {
-                        Some((model, rows)) if *model == row.model => rows.push(row.to_wire()),
-                        _ => by_model.push((row.model.clone(), vec![row.to_wire()])),
+                        Some((model, rows, bytes))
+                            if *model == row.model && *bytes < REPLAY_BYTES =>
+                        {
+                            *bytes += size;
+                            rows.push(row.to_wire());
+                        }
+                        _ => by_model.push((row.model.clone(), vec![row.to_wire()], size)),
                     }
                 }
+                let by_model = by_model.into_iter().map(|(model, rows, _)| (model, rows));
                 for (model, rows) in by_model {
                     if !send_json(sink, &ServerMessage::Rows { model, rows }).await {
                         return None;

@@ -67,8 +67,12 @@ struct State {
     /// The rows each pending write touches.
     pending_rows: HashMap<String, Vec<RowKey>>,
     cursor: SyncId,
-    /// A snapshot being received: its sync id and the rows it brought.
-    snapshot: Option<(SyncId, HashSet<RowKey>)>,
+    /// A snapshot being received: its sync id and the rows it brought so
+    /// far, held aside until it is complete.
+    snapshot: Option<(SyncId, Vec<(String, Vec<Json>)>)>,
+    /// Whether a subscription ever caught up: only a client that never did
+    /// holds nothing and asks for a snapshot.
+    was_live: bool,
     /// When deleted rows were last looked through.
     last_sweep: Option<Instant>,
 }
@@ -251,38 +255,61 @@ impl Pool {
         });
     }
 
-    /// A snapshot of the server's rows as of `cursor` begins: the rows it
-    /// brings replace what the pool holds; rows it does not bring are
-    /// removed when it ends ([`Pool::end_snapshot`]), so readers never see
-    /// the pool emptied in between.
+    /// A snapshot of the server's rows as of `cursor` begins. Its rows are
+    /// held aside ([`Pool::store_snapshot_rows`]) and replace the pool's
+    /// confirmed rows in one step when the snapshot is complete
+    /// ([`Pool::finish_snapshot`]); a snapshot cut off by a lost connection
+    /// changes nothing, so the cursor never claims rows the pool lacks.
     pub(crate) fn begin_snapshot(&self, cursor: SyncId) {
-        let mut state = self.lock();
-        state.snapshot = Some((cursor, HashSet::new()));
-        state.cursor = cursor;
+        self.lock().snapshot = Some((cursor, Vec::new()));
     }
 
-    /// Rows of a snapshot.
-    pub(crate) fn store_snapshot_rows(&self, model: &str, rows: &[Json]) {
-        let Some(observed_at) = self.lock().snapshot.as_ref().map(|(at, _)| *at) else {
-            return self.store_rows(model, rows, self.cursor());
-        };
-        self.store_rows(model, rows, observed_at);
+    /// Rows of the snapshot being received.
+    pub(crate) fn store_snapshot_rows(&self, model: &str, rows: Vec<Json>) {
         let mut state = self.lock();
-        if let Some((_, seen)) = state.snapshot.as_mut() {
-            seen.extend(
-                rows.iter()
-                    .filter_map(split_row)
-                    .map(|(id, _, _)| RowKey::new(model, id)),
-            );
+        match state.snapshot.as_mut() {
+            Some((_, held)) => held.push((model.to_owned(), rows)),
+            None => {
+                drop(state);
+                let cursor = self.cursor();
+                self.store_rows(model, &rows, cursor);
+            }
         }
     }
 
-    /// The snapshot is complete: confirmed rows it did not bring, and no
-    /// later delta changed, are gone.
-    pub(crate) fn end_snapshot(&self) {
-        let Some((at, seen)) = self.lock().snapshot.take() else {
+    /// Records that a subscription caught up.
+    pub(crate) fn mark_live(&self) {
+        self.lock().was_live = true;
+    }
+
+    /// Whether the pool holds nothing from the server: no subscription ever
+    /// caught up and the cursor is 0.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        let state = self.lock();
+        !state.was_live && state.cursor == SyncId::ZERO
+    }
+
+    /// Forgets a snapshot that did not complete.
+    pub(crate) fn abandon_snapshot(&self) {
+        self.lock().snapshot = None;
+    }
+
+    /// The snapshot is complete (its tail began, or the stream caught up):
+    /// its rows replace the confirmed rows, rows it lacks (and no later
+    /// change brought) are gone, and the cursor moves to it.
+    pub(crate) fn finish_snapshot(&self) {
+        let Some((at, held)) = self.lock().snapshot.take() else {
             return;
         };
+        let mut seen = HashSet::new();
+        for (model, rows) in &held {
+            self.store_rows(model, rows, at);
+            seen.extend(
+                rows.iter()
+                    .filter_map(split_row)
+                    .map(|(id, _, _)| RowKey::new(model.as_str(), id)),
+            );
+        }
         let gone: Vec<RowKey> = {
             let state = self.lock();
             state
@@ -300,6 +327,7 @@ impl Pool {
             for key in &gone {
                 put_confirmed(state, key, None, at, at);
             }
+            state.cursor = state.cursor.max(at);
         });
     }
 

@@ -21,7 +21,6 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::Shared;
 use super::transport::Request;
-use crate::SyncId;
 use crate::error::{Error, ErrorInfo};
 use crate::wire::{ClientMessage, DeltasPage, ServerMessage};
 
@@ -147,6 +146,7 @@ async fn session(
         .map_err(|_| Error::connection("timeout", "the WebSocket did not open in time"))?
         .map_err(handshake_error)?;
 
+    shared.pool.abandon_snapshot();
     let cursor = shared.pool.cursor();
     shared
         .transport
@@ -155,7 +155,7 @@ async fn session(
     // A client that holds nothing asks for a snapshot of the current rows
     // rather than the whole log.
     let subscribe = ClientMessage::Subscribe {
-        cursor: (cursor > SyncId::ZERO).then_some(cursor),
+        cursor: (!shared.pool.holds_nothing()).then_some(cursor),
         sync_groups: None,
     };
     send(&mut socket, &subscribe).await?;
@@ -186,14 +186,18 @@ async fn session(
                     Error::invalid_response(format!("unreadable live message: {e}"))
                 })?;
                 match message {
-                    ServerMessage::Deltas { deltas } => shared.pool.apply_deltas(&deltas),
+                    ServerMessage::Deltas { deltas } => {
+                        shared.pool.finish_snapshot();
+                        shared.pool.apply_deltas(&deltas);
+                    }
                     ServerMessage::Snapshot { cursor } => {
                         shared.transport.log.info(format!("bootstrapping from a snapshot as of {cursor}"));
                         shared.pool.begin_snapshot(cursor);
                     }
-                    ServerMessage::Rows { model, rows } => shared.pool.store_snapshot_rows(&model, &rows),
+                    ServerMessage::Rows { model, rows } => shared.pool.store_snapshot_rows(&model, rows),
                     ServerMessage::CaughtUp { cursor } => {
-                        shared.pool.end_snapshot();
+                        shared.pool.finish_snapshot();
+                        shared.pool.mark_live();
                         shared.pool.advance_cursor(cursor);
                         *failures = 0;
                         shared.status.send_replace(SyncStatus::Live);
