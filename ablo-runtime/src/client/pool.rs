@@ -58,6 +58,9 @@ struct Confirmed {
     deleted_at: Option<Instant>,
 }
 
+/// Rows of one model received as part of a snapshot.
+type SnapshotPage = (String, Vec<Json>);
+
 #[derive(Debug, Default)]
 struct State {
     rows: HashMap<String, BTreeMap<String, Confirmed>>,
@@ -69,7 +72,7 @@ struct State {
     cursor: SyncId,
     /// A snapshot being received: its sync id and the rows it brought so
     /// far, held aside until it is complete.
-    snapshot: Option<(SyncId, Vec<(String, Vec<Json>)>)>,
+    snapshot: Option<(SyncId, Vec<SnapshotPage>)>,
     /// Whether a subscription ever caught up: only a client that never did
     /// holds nothing and asks for a snapshot.
     was_live: bool,
