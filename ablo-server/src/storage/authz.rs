@@ -4,7 +4,7 @@
 //! so every backend provides them.
 
 use ablo_runtime::Timestamp;
-use ablo_runtime::wire::Participant;
+use ablo_runtime::wire::{Participant, ParticipantKind};
 
 use super::{ApiKeyRecord, StorageError};
 use crate::audit::AuditEntry;
@@ -164,4 +164,35 @@ pub trait AuthzStorage {
     ) -> Result<Vec<(u64, AuditEntry)>, StorageError>;
     /// A principal's chain in storage order.
     fn audit_chain(&self, kind: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError>;
+}
+
+// Decoding shared by the backends: stored columns back into records.
+
+/// A stored participant kind (`user`, `agent`, `system`).
+pub(super) fn parse_kind(text: &str) -> Result<ParticipantKind, StorageError> {
+    match text {
+        "user" => Ok(ParticipantKind::User),
+        "agent" => Ok(ParticipantKind::Agent),
+        "system" => Ok(ParticipantKind::System),
+        other => Err(StorageError::Corrupt(format!("participant kind `{other}`"))),
+    }
+}
+
+/// A stored participant (kind and id columns), if both are set.
+pub(super) fn participant(
+    kind: Option<String>,
+    id: Option<String>,
+) -> Result<Option<Participant>, StorageError> {
+    match (kind, id) {
+        (Some(kind), Some(id)) => Ok(Some(Participant {
+            id,
+            kind: parse_kind(&kind)?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// A stored time in milliseconds.
+pub(super) fn timestamp(ms: i64) -> Result<Timestamp, StorageError> {
+    Timestamp::from_millis(ms).ok_or_else(|| StorageError::Corrupt(format!("time {ms}")))
 }

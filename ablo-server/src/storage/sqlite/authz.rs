@@ -2,12 +2,13 @@
 //! `agent_runs` and `audit_log`.
 
 use ablo_runtime::Timestamp;
-use ablo_runtime::wire::{Actor, Participant, ParticipantKind};
+use ablo_runtime::wire::{Actor, Participant};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{SqliteStorage, SqliteTx};
 use crate::audit::AuditEntry;
+use crate::storage::authz::{parse_kind, participant, timestamp};
 use crate::storage::{
     AgentRunRecord, ApiKeyRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord,
     StorageError,
@@ -70,32 +71,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit_log (at_ms);
 ";
-
-fn parse_kind(text: &str) -> Result<ParticipantKind, StorageError> {
-    match text {
-        "user" => Ok(ParticipantKind::User),
-        "agent" => Ok(ParticipantKind::Agent),
-        "system" => Ok(ParticipantKind::System),
-        other => Err(StorageError::Corrupt(format!("participant kind `{other}`"))),
-    }
-}
-
-fn participant(
-    kind: Option<String>,
-    id: Option<String>,
-) -> Result<Option<Participant>, StorageError> {
-    match (kind, id) {
-        (Some(kind), Some(id)) => Ok(Some(Participant {
-            id,
-            kind: parse_kind(&kind)?,
-        })),
-        _ => Ok(None),
-    }
-}
-
-fn timestamp(ms: i64) -> Result<Timestamp, StorageError> {
-    Timestamp::from_millis(ms).ok_or_else(|| StorageError::Corrupt(format!("time {ms}")))
-}
 
 pub(super) const CAPABILITY_COLUMNS: &str = "id, token_hash, participant_kind, participant_id, on_behalf_of_kind, \
     on_behalf_of_id, operations, sync_groups, label, created_by, created_at_ms, expires_at_ms, revoked_at_ms";
