@@ -229,13 +229,23 @@ async fn catch_up_from_before_the_floor_is_refused_and_the_floor_survives_a_rest
     let server = retaining(2).await;
     history(&server.http, 4, 10).await;
     until_compacted(&server.http).await;
-    let refused = server.http.get("/v1/sync/deltas?after=1").await;
-    assert_error(&refused, 410, "validation", "snapshot_required");
-    let floor = refused.1["error"]["details"]["floor"].as_u64().unwrap();
-    assert!(
-        floor >= 11,
-        "kept the newest two of 14 commits, floor {floor}"
-    );
+    // Retention runs every 50 ms: wait for the run after the last write,
+    // which keeps the newest two of the 14 commits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let floor = loop {
+        let refused = server.http.get("/v1/sync/deltas?after=1").await;
+        assert_error(&refused, 410, "validation", "snapshot_required");
+        let floor = refused.1["error"]["details"]["floor"].as_u64().unwrap();
+        if floor == 12 {
+            break floor;
+        }
+        assert!(
+            floor < 12,
+            "the floor passed the newest two commits: {floor}"
+        );
+        assert!(Instant::now() < deadline, "the floor stayed at {floor}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let (status, page) = server
         .http
         .get(&format!("/v1/sync/deltas?after={floor}"))
