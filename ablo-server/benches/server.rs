@@ -568,6 +568,29 @@ async fn idle_connection_memory() -> Vec<String> {
 
 // ---------------------------------------------------------------- bootstrap
 
+/// Subscribes with `subscribe` and counts the entries of `field` in every
+/// message until `caughtUp`; returns the count and the seconds it took.
+async fn bootstrap_over_ws(url: &str, subscribe: &str, field: &str) -> (usize, f64) {
+    let started = Instant::now();
+    let mut request = format!("{}/v1/sync/ws", url.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::text(subscribe)).await.unwrap();
+    let mut received = 0;
+    while let Some(Ok(Message::Text(text))) = socket.next().await {
+        let message: Value = serde_json::from_str(&text).unwrap();
+        if message["type"] == "caughtUp" {
+            break;
+        }
+        received += message[field].as_array().map_or(0, Vec::len);
+    }
+    (received, started.elapsed().as_secs_f64())
+}
+
 async fn bootstrap() -> Vec<String> {
     let rows: usize = if quick() { 10_000 } else { 100_000 };
     let dir = tempfile::tempdir().unwrap();
@@ -615,51 +638,12 @@ async fn bootstrap() -> Vec<String> {
     let list_secs = started.elapsed().as_secs_f64();
     assert_eq!(fetched, rows);
 
-    let started = Instant::now();
-    let mut request = format!("{}/v1/sync/ws", url.replacen("http", "ws", 1))
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    socket
-        .send(Message::text(r#"{"type":"subscribe","cursor":0}"#))
-        .await
-        .unwrap();
-    let mut replayed = 0;
-    while let Some(Ok(Message::Text(text))) = socket.next().await {
-        let message: Value = serde_json::from_str(&text).unwrap();
-        if message["type"] == "caughtUp" {
-            break;
-        }
-        replayed += message["deltas"].as_array().map_or(0, Vec::len);
-    }
-    let replay_secs = started.elapsed().as_secs_f64();
+    let (replayed, replay_secs) =
+        bootstrap_over_ws(&url, r#"{"type":"subscribe","cursor":0}"#, "deltas").await;
     assert_eq!(replayed, rows);
-
     // The same rows as a snapshot: a subscriber that holds nothing.
-    let started = Instant::now();
-    let mut request = format!("{}/v1/sync/ws", url.replacen("http", "ws", 1))
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    socket
-        .send(Message::text(r#"{"type":"subscribe"}"#))
-        .await
-        .unwrap();
-    let mut received = 0;
-    while let Some(Ok(Message::Text(text))) = socket.next().await {
-        let message: Value = serde_json::from_str(&text).unwrap();
-        if message["type"] == "caughtUp" {
-            break;
-        }
-        received += message["rows"].as_array().map_or(0, Vec::len);
-    }
-    let snapshot_secs = started.elapsed().as_secs_f64();
+    let (received, snapshot_secs) =
+        bootstrap_over_ws(&url, r#"{"type":"subscribe"}"#, "rows").await;
     assert_eq!(received, rows);
     server.shutdown().await.unwrap();
     println!(
