@@ -84,8 +84,16 @@ impl Server {
     }
 
     fn rss_kib(&self) -> u64 {
+        self.status_field("VmRSS:")
+    }
+
+    fn threads(&self) -> u64 {
+        self.status_field("Threads:")
+    }
+
+    fn status_field(&self, name: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 }
@@ -346,6 +354,10 @@ async fn replay() {
     let stuck = measure(0).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = server.rss_kib();
+    println!(
+        "replay: server threads with the subscribers at cursor 0: {}",
+        server.threads()
+    );
     let idle_per = (idle.saturating_sub(before)) as f64 / connections as f64;
     let stuck_per = (after.saturating_sub(idle)) as f64 / connections as f64;
     println!(

@@ -214,6 +214,21 @@ impl ApiError {
         )
     }
 
+    /// `server` 503: the commit writer stopped, so this node takes no
+    /// writes.
+    ///
+    /// ```
+    /// assert_eq!(ablo_server::ApiError::writer_stopped().code(), "writer_stopped");
+    /// ```
+    pub fn writer_stopped() -> Self {
+        Self::new(
+            ErrorType::Server,
+            Refusal::Unavailable,
+            codes::WRITER_STOPPED,
+            "the commit writer stopped; this node accepts no writes",
+        )
+    }
+
     /// The error type.
     ///
     /// ```

@@ -67,20 +67,42 @@ impl GroupCommitter {
         !*self.died.borrow()
     }
 
-    /// Resolves if the writer thread dies.
+    /// Resolves if the writer thread dies (never when it stops cleanly).
     pub(crate) async fn died(&self) {
         let mut died = self.died.clone();
-        let _ = died.wait_for(|dead| *dead).await;
+        if died.wait_for(|dead| *dead).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Queues a commit and waits until it is durable (or refused).
     pub(crate) async fn submit(&self, commit: PreparedCommit) -> Result<CommitReceipt, ApiError> {
+        if !self.is_alive() {
+            return Err(ApiError::writer_stopped());
+        }
         let (reply, answer) = oneshot::channel();
-        self.sender
+        let sent = self
+            .sender
             .send(Message::Commit(Box::new(commit), reply))
-            .await
-            .map_err(|_| ApiError::unavailable())?;
-        answer.await.map_err(|_| ApiError::unavailable())?
+            .await;
+        match sent {
+            Ok(()) => match answer.await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(self.why_unanswered().await),
+            },
+            Err(_) => Err(self.why_unanswered().await),
+        }
+    }
+
+    /// Why a queued commit got no answer: the writer stopped for shutdown,
+    /// or it died. A dying writer drops its replies while it unwinds, just
+    /// before it reports its death, so wait a moment for that report.
+    async fn why_unanswered(&self) -> ApiError {
+        let death = tokio::time::timeout(std::time::Duration::from_millis(200), self.died());
+        match death.await {
+            Ok(()) => ApiError::writer_stopped(),
+            Err(_) => ApiError::unavailable(),
+        }
     }
 
     /// Asks the writer to finish the commits queued so far and stop.

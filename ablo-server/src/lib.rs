@@ -198,16 +198,40 @@ impl Drop for RunningServer {
 /// # }
 /// ```
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    if let Some(key) = &config.api_key
-        && !auth::is_api_key_format(key)
-    {
-        return Err(StartError::InvalidApiKey);
-    }
+    check_config(&config)?;
     let location = config.storage.clone();
-    let bootstrap_key = config.api_key.clone();
     // Every storage call blocks (the PostgreSQL driver runs its own
-    // runtime), so the start-up reads run on a blocking thread.
-    let loaded = tokio::task::spawn_blocking(move || load(&location, bootstrap_key))
+    // runtime), so opening runs on a blocking thread.
+    let storage = tokio::task::spawn_blocking(move || storage::open(&location))
+        .await
+        .map_err(std::io::Error::other)??;
+    start_with_storage(config, storage).await
+}
+
+/// Starts a server on a store opened by the caller instead of the one
+/// `config` names: a [`Storage`] of your own (one that wraps a backend to
+/// add tracing or fault injection, say). Everything else is as
+/// [`start`] does it.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use std::sync::Arc;
+/// let dir = std::path::Path::new("./ablo-data");
+/// let storage = ablo_server::storage::SqliteStorage::open(dir).expect("store opens");
+/// let config = ablo_server::ServerConfig::new(dir).with_addr("127.0.0.1:0".parse().unwrap());
+/// let server = ablo_server::start_with_storage(config, Arc::new(storage))
+///     .await
+///     .expect("server starts");
+/// # let _ = server;
+/// # }
+/// ```
+pub async fn start_with_storage(
+    config: ServerConfig,
+    storage: Arc<dyn Storage>,
+) -> Result<RunningServer, StartError> {
+    check_config(&config)?;
+    let bootstrap_key = config.api_key.clone();
+    let loaded = tokio::task::spawn_blocking(move || load(storage, bootstrap_key))
         .await
         .map_err(std::io::Error::other)??;
     let Loaded {
@@ -253,6 +277,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         sockets: Default::default(),
         metrics,
         shutdown: shutdown_rx.clone(),
+        storage_calls: tokio::sync::Semaphore::new(state::STORAGE_CALLS_AT_ONCE),
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
@@ -281,10 +306,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Reloads the API keys four times a second, so keys created or revoked
-/// with `ablo-server keys` while the server runs take effect within a
-/// second: a revoked key's open WebSockets close, and the capabilities it
-/// minted are revoked with it (their sessions close, their intents end).
+/// Refuses a configuration before anything is opened.
+fn check_config(config: &ServerConfig) -> Result<(), StartError> {
+    match &config.api_key {
+        Some(key) if !auth::is_api_key_format(key) => Err(StartError::InvalidApiKey),
+        _ => Ok(()),
+    }
+}
+
 /// What the server reads from its store before it serves.
 struct Loaded {
     storage: Arc<dyn Storage>,
@@ -297,11 +326,7 @@ struct Loaded {
     head: ablo_runtime::SyncId,
 }
 
-fn load(
-    location: &storage::StorageLocation,
-    bootstrap_key: Option<String>,
-) -> Result<Loaded, StorageError> {
-    let storage = storage::open(location)?;
+fn load(storage: Arc<dyn Storage>, bootstrap_key: Option<String>) -> Result<Loaded, StorageError> {
     let keys = ApiKeys::default();
     for record in storage.api_keys()? {
         keys.insert(record);
@@ -338,6 +363,10 @@ fn load(
     })
 }
 
+/// Reloads the API keys four times a second, so keys created or revoked
+/// with `ablo-server keys` while the server runs take effect within a
+/// second: a revoked key's open WebSockets close, and the capabilities it
+/// minted are revoked with it (their sessions close, their intents end).
 async fn reload_api_keys(state: Arc<AppState>) {
     let mut shutdown = state.shutdown.clone();
     let mut every = tokio::time::interval(Duration::from_millis(250));

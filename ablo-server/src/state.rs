@@ -40,7 +40,16 @@ pub(crate) struct AppState {
     pub sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Turns `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Bounds the storage calls running at once (see [`AppState::storage`]).
+    pub storage_calls: tokio::sync::Semaphore,
 }
+
+/// Storage calls that may run at once: as many as the store has read
+/// connections. A call past it waits as a parked task (a few hundred bytes)
+/// instead of as a blocked thread (its stack, plus the thread the runtime
+/// keeps alive afterwards), which is what a thousand replaying subscribers
+/// would otherwise cost.
+pub(crate) const STORAGE_CALLS_AT_ONCE: usize = 16;
 
 impl AppState {
     /// The schema in force.
@@ -53,6 +62,11 @@ impl AppState {
         &self,
         call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let _slot = self
+            .storage_calls
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable())?;
         let storage = self.storage.clone();
         let joined = tokio::task::spawn_blocking(move || call(storage.as_ref())).await;
         match joined {

@@ -165,6 +165,9 @@ pub mod codes {
     pub const INTERNAL: &str = "internal_error";
     /// `server` 503: the server is shutting down; retry elsewhere or later.
     pub const UNAVAILABLE: &str = "unavailable";
+    /// `server` 503: this node's commit writer stopped; it accepts no
+    /// writes until restarted, so retry on another node.
+    pub const WRITER_STOPPED: &str = "writer_stopped";
     /// No Data Source has this name (404).
     pub const SOURCE_NOT_FOUND: &str = "source_not_found";
     /// The Data Source configuration is invalid (422).

@@ -13,9 +13,7 @@ mod sync;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use ablo_runtime::wire::{
-    ErrorType, HealthResponse, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, codes,
-};
+use ablo_runtime::wire::{HealthResponse, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, codes};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -143,12 +141,7 @@ async fn health(
     axum::extract::State(state): axum::extract::State<SharedState>,
 ) -> Result<Json<HealthResponse>, ApiError> {
     if !state.committer.is_alive() {
-        return Err(ApiError::new(
-            ErrorType::Server,
-            crate::error::Refusal::Unavailable,
-            "writer_stopped",
-            "the commit writer stopped; this node accepts no writes",
-        ));
+        return Err(ApiError::writer_stopped());
     }
     Ok(Json(HealthResponse {
         status: "ok".into(),

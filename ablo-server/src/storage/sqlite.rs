@@ -153,6 +153,16 @@ impl SqliteStorage {
         })
     }
 
+    /// The write connection. A panic while it was held (a bug in code run
+    /// inside a write) leaves no transaction open ([`RollbackUnlessDone`]),
+    /// so the connection stays usable for the writes that do not go through
+    /// the commit writer (keys, capabilities).
+    pub(super) fn write_connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Runs `read` on a pooled read connection inside one read transaction
     /// (one consistent snapshot).
     pub(super) fn read<T>(
@@ -478,6 +488,18 @@ fn store_schema(conn: &Connection, schema: &SchemaDescriptor) -> Result<(), Stor
     Ok(())
 }
 
+/// Rolls back the open transaction when dropped, unless it was committed:
+/// on an error and on a panic alike.
+pub(super) struct RollbackUnlessDone<'c>(pub(super) &'c Connection);
+
+impl Drop for RollbackUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 impl Storage for SqliteStorage {
     fn head(&self) -> Result<SyncId, StorageError> {
         self.read(head_of)
@@ -617,7 +639,7 @@ impl Storage for SqliteStorage {
     }
 
     fn server_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         let fresh: [u8; 32] = rand::random();
         conn.execute(
             "INSERT INTO server_secrets (name, secret) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -631,7 +653,7 @@ impl Storage for SqliteStorage {
     }
 
     fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         Ok(conn.execute(
             "DELETE FROM idempotency_records WHERE created_at_ms < ?1",
             params![before.as_millis()],
@@ -643,8 +665,11 @@ impl Storage for SqliteStorage {
         units: usize,
         run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
     ) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Rolls the group back if `run` panics, so the database is not left
+        // locked by a transaction nobody will finish.
+        let guard = RollbackUnlessDone(&conn);
         let outcome = (|| {
             let start = head_of(&conn)?;
             let mut tx = SqliteTx {
@@ -674,10 +699,9 @@ impl Storage for SqliteStorage {
             conn.execute_batch("COMMIT")?;
             Ok(())
         })();
-        if outcome.is_err() && !conn.is_autocommit() {
-            // Best effort: the transaction failed, nothing of it applies.
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+        // On an error the guard rolls back (best effort): nothing of the
+        // group applies.
+        drop(guard);
         outcome
     }
 
@@ -686,7 +710,7 @@ impl Storage for SqliteStorage {
     }
 
     fn compact_log(&self, through: SyncId) -> Result<usize, StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         let tx = conn.unchecked_transaction()?;
         let through = through.min(head_of(&tx)?);
         if through <= floor_of(&tx)? {

@@ -205,7 +205,7 @@ impl AuthzStorage for SqliteStorage {
     }
 
     fn put_capability(&self, c: &CapabilityRecord) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             &format!(
                 "INSERT INTO capabilities ({CAPABILITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -230,7 +230,7 @@ impl AuthzStorage for SqliteStorage {
     }
 
     fn revoke_capability(&self, id: &str, at: Timestamp) -> Result<bool, StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         let exists: Option<String> = conn
             .query_row(
                 "SELECT id FROM capabilities WHERE id = ?1",
@@ -246,7 +246,7 @@ impl AuthzStorage for SqliteStorage {
     }
 
     fn delete_api_key(&self, id: &str) -> Result<bool, StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         Ok(conn.execute("DELETE FROM api_keys WHERE id = ?1", params![id])? > 0)
     }
 
@@ -257,7 +257,7 @@ impl AuthzStorage for SqliteStorage {
     }
 
     fn put_agent_run(&self, run: &AgentRunRecord) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             &format!(
                 "INSERT INTO agent_runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
@@ -296,7 +296,7 @@ impl AuthzStorage for SqliteStorage {
     }
 
     fn close_agent_run(&self, run: &AgentRunRecord) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             "UPDATE agent_runs SET status = ?2, closed_at_ms = ?3, cost_input_tokens = ?4,
                cost_output_tokens = ?5, cost_compute_ms = ?6 WHERE id = ?1",

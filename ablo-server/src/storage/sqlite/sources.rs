@@ -60,7 +60,7 @@ impl SourceStorage for SqliteStorage {
     }
 
     fn put_source(&self, record: &SourceRecord) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             "INSERT INTO sources (name, url, secret, models, events_cursor, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -79,7 +79,7 @@ impl SourceStorage for SqliteStorage {
     }
 
     fn put_events_cursor(&self, source: &str, cursor: &Json) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             "UPDATE sources SET events_cursor = ?2 WHERE name = ?1",
             params![source, serde_json::to_string(cursor)?],
@@ -101,7 +101,7 @@ impl SourceStorage for SqliteStorage {
     }
 
     fn mark_event_applied(&self, source: &str, event_id: &str) -> Result<(), StorageError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute(
             "INSERT INTO source_events (source, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![source, event_id],

@@ -359,9 +359,10 @@ impl TransferStorage for SqliteStorage {
         &self,
         load: &mut dyn FnMut(&mut dyn ImportTx) -> Result<(), ImportError>,
     ) -> Result<(), ImportError> {
-        let conn = self.writer.lock().expect("writer connection");
+        let conn = self.write_connection();
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(StorageError::from)?;
+        let guard = super::RollbackUnlessDone(&conn);
         let outcome = (|| {
             let found = contents_of(&conn)?;
             if !found.is_empty() {
@@ -377,10 +378,8 @@ impl TransferStorage for SqliteStorage {
             conn.execute_batch("COMMIT").map_err(StorageError::from)?;
             Ok(())
         })();
-        if outcome.is_err() && !conn.is_autocommit() {
-            // Nothing of a failed import applies.
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+        // Nothing of a failed import applies.
+        drop(guard);
         outcome
     }
 }
