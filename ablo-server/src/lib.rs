@@ -258,7 +258,10 @@ pub async fn start_with_storage(
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let intents = Arc::new(coordination::IntentBoard::new(config.coordination.clone()));
+    let intents = Arc::new(coordination::IntentBoard::for_storage(
+        config.coordination.clone(),
+        storage.as_ref(),
+    ));
     let presence = Arc::new(coordination::PresenceBoard::new(4096));
     let state = Arc::new(AppState {
         intents,

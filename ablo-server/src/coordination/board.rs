@@ -1,7 +1,7 @@
 //! The intent board: active intents, claims and their FIFO wait lines.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ablo_runtime::wire::{Intent, Participant, Target};
@@ -9,7 +9,9 @@ use ablo_runtime::{SyncId, Timestamp};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::board_state::{BoardState, Entry, emit, participant_key, row_key, wall_deadline};
 use super::scope::{WriteScope, same_row};
+use super::shared::SharedCoordination;
 
 /// Limits of the board.
 ///
@@ -207,38 +209,6 @@ pub struct BoardEvent {
     pub position: Option<usize>,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    intent: Intent,
-    ttl: Duration,
-    deadline: Instant,
-    sync_groups: Vec<String>,
-    /// The row's stamp when a claim was granted: the holder's writes are
-    /// stale-checked from here.
-    guard_stamp: Option<SyncId>,
-    credential: Option<String>,
-}
-
-type RowKey = (String, String);
-
-/// The board's data, indexed so that every question a write asks costs
-/// the number of intents on that row, not on the board: active intents by
-/// id and by row, waiters by row and by id, counts by participant, and
-/// deadlines in order for expiry.
-#[derive(Default)]
-struct BoardState {
-    active: HashMap<String, Entry>,
-    active_by_row: HashMap<RowKey, Vec<String>>,
-    waiting: HashMap<RowKey, VecDeque<Entry>>,
-    waiting_row: HashMap<String, RowKey>,
-    held_by: HashMap<String, usize>,
-    deadlines: BTreeSet<(Instant, String)>,
-}
-
-fn participant_key(participant: &Participant) -> String {
-    format!("{}:{}", participant.kind.as_str(), participant.id)
-}
-
 /// Every active intent and claim wait line, in memory.
 ///
 /// ```
@@ -260,9 +230,12 @@ fn participant_key(participant: &Participant) -> String {
 /// # });
 /// ```
 pub struct IntentBoard {
-    config: BoardConfig,
-    state: Mutex<BoardState>,
-    events: broadcast::Sender<BoardEvent>,
+    pub(super) config: BoardConfig,
+    pub(super) state: Mutex<BoardState>,
+    pub(super) events: broadcast::Sender<BoardEvent>,
+    /// On a shared store: the authority this board mirrors (see
+    /// `mirror.rs`); `None` for a board that decides on its own.
+    pub(super) shared: Option<Arc<SharedCoordination>>,
 }
 
 impl IntentBoard {
@@ -273,6 +246,7 @@ impl IntentBoard {
             config,
             state: Mutex::new(BoardState::default()),
             events,
+            shared: None,
         }
     }
 
@@ -530,7 +504,7 @@ impl IntentBoard {
             .collect()
     }
 
-    fn checked_ttl(&self, ttl: Option<Duration>) -> Result<Duration, BoardError> {
+    pub(crate) fn checked_ttl(&self, ttl: Option<Duration>) -> Result<Duration, BoardError> {
         let ttl = ttl.unwrap_or(self.config.default_ttl);
         if ttl < self.config.min_ttl || ttl > self.config.max_ttl {
             return Err(BoardError::InvalidTtl {
@@ -552,6 +526,11 @@ impl IntentBoard {
     /// Ends every intent and claim taken with a capability (it was revoked);
     /// their rows' wait lines move on. Returns how many ended.
     pub fn end_credential(&self, credential: &str) -> usize {
+        if let Some(shared) = &self.shared {
+            // The authority's sweep ends them on every node.
+            shared.sweep_soon();
+            return 0;
+        }
         let now = Instant::now();
         let mut state = self.lock();
         let ids: Vec<String> = state
@@ -604,175 +583,12 @@ impl IntentBoard {
         emit(&self.events, kind, entry, position);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BoardState> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, BoardState> {
         // A panic while holding the lock leaves plain data behind; keep going.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-impl BoardState {
-    /// Adds an entry to the row, participant and deadline indexes (`active`
-    /// for a held intent, otherwise a waiter).
-    fn index(&mut self, entry: &Entry, active: bool) {
-        let row = row_key(&entry.intent.target);
-        let id = entry.intent.id.clone();
-        if active {
-            self.active_by_row.entry(row).or_default().push(id.clone());
-        } else {
-            self.waiting_row.insert(id.clone(), row);
-        }
-        *self
-            .held_by
-            .entry(participant_key(&entry.intent.participant))
-            .or_default() += 1;
-        self.deadlines.insert((entry.deadline, id));
-    }
-
-    fn unindex(&mut self, entry: &Entry) {
-        let row = row_key(&entry.intent.target);
-        let id = &entry.intent.id;
-        if let Some(ids) = self.active_by_row.get_mut(&row) {
-            ids.retain(|other| other != id);
-            if ids.is_empty() {
-                self.active_by_row.remove(&row);
-            }
-        }
-        self.waiting_row.remove(id);
-        let who = participant_key(&entry.intent.participant);
-        if let Some(count) = self.held_by.get_mut(&who) {
-            *count -= 1;
-            if *count == 0 {
-                self.held_by.remove(&who);
-            }
-        }
-        self.deadlines.remove(&(entry.deadline, id.clone()));
-    }
-
-    fn active_on_row<'s>(&'s self, row: &RowKey) -> impl Iterator<Item = &'s Entry> + 's {
-        self.active_by_row
-            .get(row)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.active.get(id))
-    }
-
-    fn find_mut(&mut self, id: &str) -> Option<&mut Entry> {
-        if self.active.contains_key(id) {
-            return self.active.get_mut(id);
-        }
-        let row = self.waiting_row.get(id)?.clone();
-        self.waiting
-            .get_mut(&row)?
-            .iter_mut()
-            .find(|w| w.intent.id == id)
-    }
-
-    fn remove(&mut self, id: &str) -> Option<Entry> {
-        if let Some(entry) = self.active.remove(id) {
-            self.unindex(&entry);
-            return Some(entry);
-        }
-        let row = self.waiting_row.get(id)?.clone();
-        let line = self.waiting.get_mut(&row)?;
-        let index = line.iter().position(|w| w.intent.id == id)?;
-        let entry = line.remove(index)?;
-        if line.is_empty() {
-            self.waiting.remove(&row);
-        }
-        self.unindex(&entry);
-        Some(entry)
-    }
-
-    fn conflicting_holders(&self, intent: &Intent) -> Vec<Intent> {
-        self.active_on_row(&row_key(&intent.target))
-            .filter(|e| {
-                e.intent.exclusive
-                    && e.intent.participant != intent.participant
-                    && e.intent.target.overlaps(&intent.target)
-            })
-            .map(|e| e.intent.clone())
-            .collect()
-    }
-
-    /// Grants waiting claims on a row from the front of its line, in order,
-    /// stopping at the first one that still conflicts (no overtaking).
-    fn grant_waiters(
-        &mut self,
-        row: &RowKey,
-        now: Instant,
-        events: &broadcast::Sender<BoardEvent>,
-    ) {
-        loop {
-            let Some(front) = self.waiting.get(row).and_then(|line| line.front()) else {
-                self.waiting.remove(row);
-                return;
-            };
-            if !self.conflicting_holders(&front.intent).is_empty() {
-                return;
-            }
-            let mut entry = self
-                .waiting
-                .get_mut(row)
-                .and_then(VecDeque::pop_front)
-                .expect("front exists");
-            self.unindex(&entry);
-            entry.deadline = now + entry.ttl;
-            entry.intent.expires_at = wall_deadline(entry.ttl);
-            emit(events, BoardEventKind::Granted, &entry, None);
-            self.index(&entry, true);
-            self.active.insert(entry.intent.id.clone(), entry);
-        }
-    }
-
-    fn expire_lapsed(&mut self, now: Instant, events: &broadcast::Sender<BoardEvent>) -> usize {
-        let mut lapsed = Vec::new();
-        while let Some((deadline, id)) = self.deadlines.first().cloned() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            lapsed.push(id);
-        }
-        let mut rows = Vec::new();
-        for id in &lapsed {
-            if let Some(entry) = self.remove(id) {
-                emit(events, BoardEventKind::Expired, &entry, None);
-                rows.push(row_key(&entry.intent.target));
-            }
-        }
-        rows.sort();
-        rows.dedup();
-        for row in &rows {
-            self.grant_waiters(row, now, events);
-        }
-        lapsed.len()
-    }
-}
-
-fn emit(
-    events: &broadcast::Sender<BoardEvent>,
-    kind: BoardEventKind,
-    entry: &Entry,
-    position: Option<usize>,
-) {
-    // No listener is fine: the board's state is the source of truth.
-    let _ = events.send(BoardEvent {
-        kind,
-        intent: entry.intent.clone(),
-        sync_groups: entry.sync_groups.clone(),
-        position,
-    });
-}
-
-fn row_key(target: &Target) -> RowKey {
-    (target.model.clone(), target.id.clone())
-}
-
-fn wall_deadline(ttl: Duration) -> Timestamp {
-    let millis = Timestamp::now().as_millis() + ttl.as_millis() as i64;
-    Timestamp::from_millis(millis).expect("deadline in range")
 }
 
 #[cfg(test)]

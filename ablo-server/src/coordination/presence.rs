@@ -19,7 +19,14 @@ pub struct PresenceEvent {
     pub presence: Presence,
     /// The target row's sync groups.
     pub sync_groups: Vec<String>,
+    /// The node whose connection published it; `None` for this node.
+    pub origin: Option<String>,
+    /// The publishing connection, numbered by its node.
+    pub connection: u64,
 }
+
+/// A connection: its node (`None` for this one) and its number there.
+type Origin = (Option<String>, u64);
 
 #[derive(Clone, Debug)]
 struct Published {
@@ -42,7 +49,7 @@ struct Published {
 /// assert!(board.on_target(&task).is_empty());
 /// ```
 pub struct PresenceBoard {
-    by_connection: Mutex<HashMap<u64, Vec<Published>>>,
+    by_connection: Mutex<HashMap<Origin, Vec<Published>>>,
     events: broadcast::Sender<PresenceEvent>,
 }
 
@@ -77,8 +84,40 @@ impl PresenceBoard {
             state,
             at: Timestamp::now(),
         };
+        self.set((None, connection), presence.clone(), sync_groups);
+        presence
+    }
+
+    /// Applies presence another node's connection published (see
+    /// `follower.rs`): announced to this node's subscribers like its own.
+    pub fn apply_remote(
+        &self,
+        node: &str,
+        connection: u64,
+        presence: Presence,
+        sync_groups: Vec<String>,
+    ) {
+        self.set((Some(node.to_owned()), connection), presence, sync_groups);
+    }
+
+    /// Ends every entry another node published (it went silent), announcing
+    /// each as `left`.
+    pub fn forget_node(&self, node: &str) {
+        let gone: Vec<Origin> = self
+            .lock()
+            .keys()
+            .filter(|(origin, _)| origin.as_deref() == Some(node))
+            .cloned()
+            .collect();
+        for origin in gone {
+            self.end(origin);
+        }
+    }
+
+    fn set(&self, origin: Origin, presence: Presence, sync_groups: Vec<String>) {
+        let state = presence.state;
         let mut map = self.lock();
-        let entries = map.entry(connection).or_default();
+        let entries = map.entry(origin.clone()).or_default();
         entries.retain(|p| p.presence.target != presence.target);
         if state != PresenceState::Left {
             entries.push(Published {
@@ -87,19 +126,24 @@ impl PresenceBoard {
             });
         }
         if entries.is_empty() {
-            map.remove(&connection);
+            map.remove(&origin);
         }
         drop(map);
         let _ = self.events.send(PresenceEvent {
-            presence: presence.clone(),
+            presence,
             sync_groups,
+            origin: origin.0,
+            connection: origin.1,
         });
-        presence
     }
 
     /// Ends every entry of a closed connection, announcing each as `left`.
     pub fn disconnect(&self, connection: u64) {
-        let gone = self.lock().remove(&connection).unwrap_or_default();
+        self.end((None, connection));
+    }
+
+    fn end(&self, origin: Origin) {
+        let gone = self.lock().remove(&origin).unwrap_or_default();
         for entry in gone {
             let _ = self.events.send(PresenceEvent {
                 presence: Presence {
@@ -108,6 +152,8 @@ impl PresenceBoard {
                     ..entry.presence
                 },
                 sync_groups: entry.sync_groups,
+                origin: origin.0.clone(),
+                connection: origin.1,
             });
         }
     }
@@ -148,7 +194,7 @@ impl PresenceBoard {
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<Published>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Origin, Vec<Published>>> {
         self.by_connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

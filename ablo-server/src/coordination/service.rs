@@ -1,6 +1,8 @@
 //! The board inside the running server: the lease timer, guard stamps for
 //! claims granted from a wait line, and the write gate of the commit
-//! pipeline (`entity_claimed`, `ifBusy`, the holder's guard).
+//! pipeline (`entity_claimed`, `ifBusy`, the holder's guard). On a shared
+//! store the timer is the authority's sweep (`follower.rs`) and the
+//! writer's claim check asks the authority.
 
 use std::time::Duration;
 
@@ -24,6 +26,12 @@ pub(crate) const MAX_BUSY_WAIT: Duration = Duration::from_secs(30);
 /// Expires lapsed leases on a short timer and records the guard stamp of
 /// every claim granted from a wait line, until shutdown.
 pub(crate) async fn run_board_timers(state: SharedState) {
+    if let Some(shared) = state.intents.authority() {
+        // The shared store's authority expires leases and records guard
+        // stamps; this node follows it.
+        super::follower::start(state.clone(), shared.clone());
+        return;
+    }
     let mut shutdown = state.shutdown.clone();
     let mut events = state.intents.subscribe();
     let mut tick = tokio::time::interval(EXPIRY_TICK);
@@ -173,9 +181,14 @@ impl ClaimCheck {
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
             OperationType::Delete => WriteScope::Row,
         };
-        let claims = self
-            .board
-            .claim_conflict(&op.model, &op.id, &scope, &self.writer);
+        let claims = match self.board.authority() {
+            // On a shared store the authority answers, whichever node
+            // granted the claim.
+            Some(shared) => shared.claim_conflict(&op.model, &op.id, &scope, &self.writer)?,
+            None => self
+                .board
+                .claim_conflict(&op.model, &op.id, &scope, &self.writer),
+        };
         if claims.is_empty() {
             Ok(())
         } else {

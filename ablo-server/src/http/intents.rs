@@ -1,5 +1,7 @@
 //! `/v1/intents`: take, list, heartbeat and release intents and claims.
-//! The participant is always the request's credential.
+//! The participant is always the request's credential. On a store several
+//! nodes share, the store's authority decides (`coordination::shared`);
+//! otherwise this node's board does.
 
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use serde_json::json;
 
 use super::{ApiJson, QueryParams};
 use crate::auth::Principal;
-use crate::coordination::{BoardError, ClaimOutcome, IntentRequest, record_guard_stamp};
+use crate::coordination::{
+    BoardError, ClaimOutcome, IntentRequest, SharedError, record_guard_stamp,
+};
 use crate::error::ApiError;
 use crate::state::SharedState;
 
@@ -52,7 +56,17 @@ pub(super) async fn create(
         wait: body.wait,
         sync_groups,
     };
-    match state.intents.create(request).map_err(board_error)? {
+    let outcome = match state.intents.authority() {
+        Some(shared) => {
+            let ttl = state
+                .intents
+                .checked_ttl(request.ttl)
+                .map_err(board_error)?;
+            shared.create(request, ttl).await.map_err(shared_error)?
+        }
+        None => state.intents.create(request).map_err(board_error)?,
+    };
+    match outcome {
         ClaimOutcome::Active(intent) => {
             let (data, stamp) = if intent.exclusive {
                 record_guard_stamp(&state, &intent).await.unzip()
@@ -113,18 +127,36 @@ pub(super) async fn heartbeat(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<JsonBody<IntentResponse>, ApiError> {
-    let intent = state
-        .intents
-        .heartbeat(&id, &principal.participant())
-        .map_err(board_error)?;
-    let position = state.intents.queue_position(&intent.id);
+    let (intent, position, stamp) = match state.intents.authority() {
+        Some(shared) => {
+            let renewed = shared
+                .heartbeat(&id, &principal.participant())
+                .await
+                .map_err(shared_error)?;
+            // This node's guard moves with the holder's commits here.
+            let stamp = state
+                .intents
+                .guard_stamp(&id)
+                .max(renewed.guard_stamp)
+                .filter(|_| renewed.position.is_none());
+            (renewed.intent, renewed.position, stamp)
+        }
+        None => {
+            let intent = state
+                .intents
+                .heartbeat(&id, &principal.participant())
+                .map_err(board_error)?;
+            let position = state.intents.queue_position(&intent.id);
+            (intent, position, state.intents.guard_stamp(&id))
+        }
+    };
     Ok(JsonBody(IntentResponse {
         status: if position.is_some() {
             IntentStatus::Queued
         } else {
             IntentStatus::Active
         },
-        stamp: state.intents.guard_stamp(&intent.id),
+        stamp,
         intent,
         position,
         data: None,
@@ -137,10 +169,16 @@ pub(super) async fn release(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<JsonBody<IntentReleased>, ApiError> {
-    let released = state
-        .intents
-        .release(&id, &principal.participant())
-        .map_err(board_error)?;
+    let released = match state.intents.authority() {
+        Some(shared) => shared
+            .release(&id, &principal.participant())
+            .await
+            .map_err(shared_error)?,
+        None => state
+            .intents
+            .release(&id, &principal.participant())
+            .map_err(board_error)?,
+    };
     Ok(JsonBody(IntentReleased {
         id,
         released: released.is_some(),
@@ -184,6 +222,13 @@ async fn row_groups(
             Ok(row.sync_groups)
         }
         _ => Err(crate::error::row_not_found(&target.model, &target.id)),
+    }
+}
+
+fn shared_error(err: SharedError) -> ApiError {
+    match err {
+        SharedError::Board(err) => board_error(err),
+        SharedError::Storage(err) => err.into(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! which every unit (one commit) runs inside its own savepoint.
 
 mod authz;
+mod coordination;
 mod location;
 mod postgres;
 mod sources;
@@ -22,6 +23,11 @@ use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
 pub use ablo_runtime::filter::{FieldFilter, FilterOp};
 pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
+pub use coordination::{
+    CoordinationError, CoordinationEvent, CoordinationEventKind, CoordinationFeed,
+    CoordinationLimits, CoordinationNotice, CoordinationRefusal, CoordinationSnapshot,
+    CoordinationStorage, EventPage, HeldIntent, NewIntent, Renewed, Taken,
+};
 pub use location::{StorageLocation, open};
 pub use postgres::PostgresStorage;
 pub use sources::{SourceRecord, SourceStorage};
@@ -446,6 +452,12 @@ pub trait Storage: AuthzStorage + SourceStorage + TransferStorage + Send + Sync 
     /// `None` when no other process can (the embedded store).
     fn commit_feed(&self) -> Result<Option<Box<dyn CommitFeed>>, StorageError> {
         Ok(None)
+    }
+    /// The shared authority for intents and claims on a store several
+    /// nodes share; `None` on the embedded store, whose single node keeps
+    /// its board in memory.
+    fn coordination(&self) -> Option<std::sync::Arc<dyn CoordinationStorage>> {
+        None
     }
 }
 

@@ -149,6 +149,46 @@ CREATE TABLE sync_marks (
 CREATE INDEX sync_marks_by_time ON sync_marks (at_ms);
 "#,
     ),
+    (
+        3,
+        r#"
+CREATE TABLE coordination_intents (
+    id TEXT PRIMARY KEY,
+    seq BIGSERIAL NOT NULL,
+    model TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    field TEXT,
+    participant_kind TEXT NOT NULL,
+    participant_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    exclusive BOOLEAN NOT NULL,
+    waiting BOOLEAN NOT NULL,
+    ttl_ms BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    expires_at_ms BIGINT NOT NULL,
+    sync_groups TEXT NOT NULL,
+    guard_stamp BIGINT,
+    credential TEXT,
+    node TEXT NOT NULL
+);
+CREATE INDEX coordination_intents_by_row ON coordination_intents (model, row_id, seq);
+CREATE INDEX coordination_intents_by_expiry ON coordination_intents (expires_at_ms);
+CREATE INDEX coordination_intents_by_participant
+    ON coordination_intents (participant_kind, participant_id);
+CREATE INDEX coordination_intents_by_credential ON coordination_intents (credential);
+CREATE TABLE coordination_events (
+    seq BIGSERIAL PRIMARY KEY,
+    at_ms BIGINT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX coordination_events_by_time ON coordination_events (at_ms);
+CREATE TABLE coordination_floor (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    floor BIGINT NOT NULL
+);
+INSERT INTO coordination_floor (singleton, floor) VALUES (1, 0);
+"#,
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns their versions.

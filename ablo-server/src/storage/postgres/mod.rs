@@ -11,6 +11,7 @@
 //! first ascending, so lists page exactly as on the embedded store.
 
 mod authz;
+mod coordination;
 mod feed;
 mod migrations;
 mod rows;
@@ -492,6 +493,14 @@ impl Storage for PostgresStorage {
 
     fn commit_feed(&self) -> Result<Option<Box<dyn CommitFeed>>, StorageError> {
         Ok(Some(Box::new(feed::PgCommitFeed::new(self.config.clone()))))
+    }
+
+    fn coordination(&self) -> Option<std::sync::Arc<dyn super::CoordinationStorage>> {
+        let pool = self.pool.as_ref().expect("pool until dropped").clone();
+        Some(std::sync::Arc::new(coordination::PgCoordination::new(
+            pool,
+            self.config.clone(),
+        )))
     }
 }
 

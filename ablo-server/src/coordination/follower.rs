@@ -1,0 +1,274 @@
+//! The tasks that make coordination hold across nodes sharing a store:
+//!
+//! - the follower loads the authority's snapshot into the node's board and
+//!   then applies the authority's events in order: when the feed announces
+//!   some (`LISTEN`), when a request of this node waits for its own, and
+//!   once a second in case an announcement was lost (a listening
+//!   connection can drop); a node that fell behind what the store keeps
+//!   loads the snapshot again;
+//! - the sweeper asks the authority, ten times a second and at once after a
+//!   revocation, to expire lapsed leases and end revoked credentials'
+//!   intents, granting the next waiters (any node does it, so a dead
+//!   node's leases lapse all the same);
+//! - the presence relay sends this node's presence changes to the others
+//!   and applies theirs; nodes beat every two seconds, and the presence of
+//!   a node silent for ten seconds is announced `left`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ablo_runtime::wire::Presence;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::shared::SharedCoordination;
+use crate::state::AppState;
+use crate::storage::{CoordinationNotice, StorageError};
+
+/// How often the follower reads the store without an announcement.
+const POLL: Duration = Duration::from_secs(1);
+/// How often lapsed leases are swept.
+const SWEEP: Duration = Duration::from_millis(100);
+/// Events read per page.
+const PAGE: usize = 500;
+/// How often a node tells the others it is alive.
+const BEAT: Duration = Duration::from_secs(2);
+/// A node silent this long is gone: its presence ends.
+const SILENT: Duration = Duration::from_secs(10);
+
+/// A presence message between nodes.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum Relayed {
+    /// A connection's presence changed.
+    #[serde(rename_all = "camelCase")]
+    Presence {
+        node: String,
+        connection: u64,
+        presence: Presence,
+        sync_groups: Vec<String>,
+    },
+    /// The node is alive.
+    Beat { node: String },
+}
+
+/// Starts the follower, the sweeper and the presence relay; they run until
+/// shutdown.
+pub(crate) fn start(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
+    let (presence_tx, presence_rx) = mpsc::unbounded_channel();
+    let stopping = Arc::new(AtomicBool::new(false));
+    listen(shared.clone(), presence_tx, stopping.clone());
+    tokio::spawn(follow(state.clone(), shared.clone(), stopping));
+    tokio::spawn(sweep(state.clone(), shared.clone()));
+    tokio::spawn(relay(state, shared, presence_rx));
+}
+
+/// The listening connection, on a thread of its own (the driver blocks).
+fn listen(
+    shared: Arc<SharedCoordination>,
+    presence: mpsc::UnboundedSender<String>,
+    stopping: Arc<AtomicBool>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("ablo-coordination-feed".into())
+        .spawn(move || {
+            let mut feed = None;
+            while !stopping.load(Ordering::Relaxed) {
+                if feed.is_none() {
+                    match shared.store().feed() {
+                        Ok(opened) => feed = Some(opened),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "coordination feed failed to open");
+                            std::thread::sleep(POLL);
+                            continue;
+                        }
+                    }
+                }
+                let Some(open) = feed.as_mut() else { continue };
+                match open.wait(POLL) {
+                    Ok(notices) => {
+                        for notice in notices {
+                            match notice {
+                                CoordinationNotice::Changed => shared.changed.notify_one(),
+                                CoordinationNotice::Presence(text) => {
+                                    if presence.send(text).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "coordination feed failed; listening again");
+                        // What was missed is read from the store.
+                        shared.changed.notify_one();
+                        std::thread::sleep(POLL);
+                    }
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "the coordination feed thread could not start");
+    }
+}
+
+async fn follow(state: Arc<AppState>, shared: Arc<SharedCoordination>, stopping: Arc<AtomicBool>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut every = tokio::time::interval(POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut loaded = false;
+    loop {
+        let outcome = if loaded {
+            catch_up(&state, &shared).await
+        } else {
+            reload(&state, &shared).await
+        };
+        match outcome {
+            Ok(()) => loaded = true,
+            Err(err) => tracing::warn!(error = %err, "following the shared intent board failed"),
+        }
+        tokio::select! {
+            _ = shared.changed.notified() => {}
+            _ = every.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => break,
+        }
+    }
+    stopping.store(true, Ordering::Relaxed);
+}
+
+async fn reload(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<(), StorageError> {
+    let store = shared.store().clone();
+    let snapshot = blocking(move || store.snapshot()).await??;
+    state.intents.load(&snapshot);
+    shared.mark_applied(snapshot.seq);
+    Ok(())
+}
+
+/// Applies every event after the last one applied, in order.
+async fn catch_up(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<(), StorageError> {
+    loop {
+        let after = shared.applied();
+        let store = shared.store().clone();
+        let page = blocking(move || store.events_after(after, PAGE)).await??;
+        if after < page.floor {
+            tracing::info!(
+                after,
+                floor = page.floor,
+                "behind the kept intent events; reloading"
+            );
+            return reload(state, shared).await;
+        }
+        let Some(last) = page.events.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        for event in &page.events {
+            state.intents.apply(event);
+        }
+        shared.mark_applied(last);
+        if page.events.len() < PAGE {
+            return Ok(());
+        }
+    }
+}
+
+async fn sweep(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut every = tokio::time::interval(SWEEP);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shared.sweep.notified() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        let store = shared.store().clone();
+        match blocking(move || store.sweep()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(ended)) => tracing::debug!(ended, "lapsed or revoked intents ended"),
+            Ok(Err(err)) | Err(err) => tracing::warn!(error = %err, "sweeping intents failed"),
+        }
+    }
+}
+
+async fn relay(
+    state: Arc<AppState>,
+    shared: Arc<SharedCoordination>,
+    mut remote: mpsc::UnboundedReceiver<String>,
+) {
+    let mut shutdown = state.shutdown.clone();
+    let mut local = state.presence.subscribe();
+    let mut beat = tokio::time::interval(BEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heard: HashMap<String, Instant> = HashMap::new();
+    let node = shared.node().to_owned();
+    loop {
+        let outgoing = tokio::select! {
+            event = local.recv() => match event {
+                Ok(event) if event.origin.is_none() => Relayed::Presence {
+                    node: node.clone(),
+                    connection: event.connection,
+                    presence: event.presence,
+                    sync_groups: event.sync_groups,
+                },
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "presence changes not relayed to other nodes");
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            text = remote.recv() => {
+                let Some(text) = text else { return };
+                match serde_json::from_str::<Relayed>(&text) {
+                    Ok(Relayed::Presence { node: from, .. }) | Ok(Relayed::Beat { node: from })
+                        if from == node => {}
+                    Ok(Relayed::Presence { node: from, connection, presence, sync_groups }) => {
+                        state.presence.apply_remote(&from, connection, presence, sync_groups);
+                        heard.insert(from, Instant::now());
+                    }
+                    Ok(Relayed::Beat { node: from }) => {
+                        heard.insert(from, Instant::now());
+                    }
+                    Err(err) => tracing::warn!(error = %err, "unreadable presence message"),
+                }
+                continue;
+            }
+            _ = beat.tick() => {
+                heard.retain(|from, at| {
+                    let alive = at.elapsed() < SILENT;
+                    if !alive {
+                        tracing::info!(node = %from, "node silent; its presence ends");
+                        state.presence.forget_node(from);
+                    }
+                    alive
+                });
+                Relayed::Beat { node: node.clone() }
+            }
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        };
+        let text = match serde_json::to_string(&outgoing) {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::warn!(error = %err, "presence message not encoded");
+                continue;
+            }
+        };
+        let store = shared.store().clone();
+        match blocking(move || store.publish_presence(&text)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) | Err(err) => tracing::warn!(error = %err, "relaying presence failed"),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|err| StorageError::database("coordination", err))
+}

@@ -1,0 +1,539 @@
+//! Intents, claims and presence across nodes on one PostgreSQL database,
+//! over real HTTP and WebSocket on loopback: claims exclusive and granted
+//! first-in-first-out whichever node the contenders use, intent events and
+//! presence reaching the subscribers of every node within their scope, a
+//! stopped node's leases lapsing, and a revocation on one node ending the
+//! capability's claim on another within a second. Skipped with a notice
+//! when `ABLO_TEST_POSTGRES_URL` is not set.
+
+mod authz_common;
+mod server_common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ablo_runtime::wire::{ClientMessage, IntentEventKind, PresenceState, ServerMessage, Target};
+use ablo_server::storage::StorageLocation;
+use authz_common::{Socket, http_with, mint, project, ws_connect, ws_next, ws_subscribe};
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server_common::{Subscriber, TestServer, schema};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The tests of this file run one at a time: each starts two or three
+/// nodes, and each node keeps up to 18 connections to the database.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `n` nodes on a fresh database, the schema pushed on the first and seen
+/// by all; also the database's URL.
+async fn nodes(test: &str, n: usize) -> Option<(String, Vec<TestServer>)> {
+    let url = ablo_tests::postgres::fresh_database(test)?;
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(TestServer::start_node(StorageLocation::Postgres(url.clone())).await);
+    }
+    let (status, body) = nodes[0]
+        .http
+        .put("/v1/schema", &serde_json::to_value(schema()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for node in &nodes[1..] {
+        while node.http.get("/v1/schema").await.0 != StatusCode::OK {
+            assert!(Instant::now() < deadline, "a node never saw the schema");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Some((url, nodes))
+}
+
+/// A capability for agent `id`.
+fn agent(id: &str, operations: &[&str], groups: &[&str]) -> Value {
+    json!({
+        "participantKind": "agent",
+        "participantId": id,
+        "operations": operations,
+        "syncGroups": groups,
+        "ttlSeconds": 600,
+        "label": id,
+    })
+}
+
+fn claim_on(id: &str, ttl_ms: u64) -> Value {
+    json!({"target": {"model": "tasks", "id": id}, "action": "update",
+           "exclusive": true, "wait": true, "ttlMs": ttl_ms})
+}
+
+/// An intent event seen by the subscriber on node `node`.
+#[derive(Clone, Debug)]
+struct Seen {
+    node: usize,
+    kind: IntentEventKind,
+    intent: String,
+    at: Instant,
+}
+
+/// Subscribes (API key) on each node and forwards every intent event.
+async fn watch_intents(nodes: &[TestServer]) -> mpsc::UnboundedReceiver<Seen> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    for (node, server) in nodes.iter().enumerate() {
+        let mut subscriber = server.subscribe(0).await;
+        subscriber.until_caught_up().await;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = subscriber.socket.next().await {
+                let Message::Text(text) = frame else { continue };
+                if let Ok(ServerMessage::Intent { event, intent, .. }) = serde_json::from_str(&text)
+                {
+                    let seen = Seen {
+                        node,
+                        kind: event,
+                        intent: intent.id,
+                        at: Instant::now(),
+                    };
+                    if tx.send(seen).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// Waits for an event of `kind` on `intent` seen on `node`.
+async fn until_seen(
+    events: &mut mpsc::UnboundedReceiver<Seen>,
+    node: usize,
+    kind: IntentEventKind,
+    intent: &str,
+    within: Duration,
+) -> Seen {
+    tokio::time::timeout(within, async {
+        loop {
+            let seen = events.recv().await.expect("subscribers open");
+            if seen.node == node && seen.kind == kind && seen.intent == intent {
+                return seen;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {kind:?} of {intent} on node {node} within {within:?}"))
+}
+
+/// Polls the database every millisecond for the most claims held on one
+/// row at once, until stopped.
+fn watch_holders(
+    url: String,
+    stop: Arc<AtomicBool>,
+    most: Arc<AtomicI64>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        while !stop.load(Ordering::Relaxed) {
+            let held: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM coordination_intents \
+                     WHERE exclusive AND NOT waiting AND model = 'tasks' AND row_id = 't1'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            most.fetch_max(held, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+}
+
+#[tokio::test]
+async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_at_a_time() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((url, nodes)) = nodes("ten contenders", 3).await else {
+        return;
+    };
+    nodes[0].http.create_task("t1", "contended").await;
+    let mut events = watch_intents(&nodes).await;
+    let mut tokens = Vec::new();
+    for i in 0..10 {
+        let (_, token) = mint(
+            &nodes[i % 3],
+            agent(&format!("contender_{i}"), &["tasks.*"], &["*"]),
+        )
+        .await;
+        tokens.push(token);
+    }
+    let (stop, most) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicI64::new(0)),
+    );
+    let watcher = watch_holders(url, stop.clone(), most.clone());
+    // Requests in order, each on the next node.
+    let mut ids = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let http = http_with(&nodes[i % 3], Some(token));
+        let asked = Instant::now();
+        let (status, body) = http.post("/v1/intents", &claim_on("t1", 30_000)).await;
+        eprintln!(
+            "claim {i} on node {} answered in {:?}",
+            i % 3,
+            asked.elapsed()
+        );
+        if i == 0 {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            assert_eq!(body["status"], "active");
+        } else {
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            assert_eq!(
+                body["position"], i,
+                "contender {i} is {i}th in line: {body}"
+            );
+        }
+        ids.push(body["intent"]["id"].as_str().unwrap().to_owned());
+    }
+    // Each contender waits for its grant on its own node's live stream,
+    // holds the claim briefly, then releases it; all at the same time.
+    let mut waiting: HashMap<String, tokio::sync::oneshot::Sender<()>> = HashMap::new();
+    let granted_order = Arc::new(Mutex::new(Vec::new()));
+    let mut contenders = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        waiting.insert(id.clone(), tx);
+        let http = http_with(&nodes[i % 3], Some(&tokens[i]));
+        let (id, order) = (id.clone(), granted_order.clone());
+        contenders.push(tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(20), rx)
+                .await
+                .expect("granted in time")
+                .unwrap();
+            order.lock().unwrap().push(id.clone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (status, body) = http.delete(&format!("/v1/intents/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["released"], true);
+        }));
+    }
+    let mut grants_by_node: Vec<Vec<String>> = vec![Vec::new(); 3];
+    let mut releases = 0;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while releases < 3 * ids.len() {
+            let seen = events.recv().await.expect("subscribers open");
+            match seen.kind {
+                IntentEventKind::Granted => grants_by_node[seen.node].push(seen.intent.clone()),
+                IntentEventKind::Released => releases += 1,
+                _ => {}
+            }
+            let own = ids.iter().position(|id| *id == seen.intent).map(|i| i % 3);
+            if matches!(
+                seen.kind,
+                IntentEventKind::Granted | IntentEventKind::Created
+            ) && own == Some(seen.node)
+                && let Some(tx) = waiting.remove(&seen.intent)
+            {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .await
+    .expect("every claim granted and released within 30 s");
+    for contender in contenders {
+        contender.await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert_eq!(
+        *granted_order.lock().unwrap(),
+        ids,
+        "granted in request order"
+    );
+    for (node, grants) in grants_by_node.iter().enumerate() {
+        assert_eq!(
+            grants,
+            &ids[1..],
+            "node {node} announced every grant, in order"
+        );
+    }
+    assert_eq!(most.load(Ordering::Relaxed), 1, "never two holders at once");
+    eprintln!(
+        "10 contenders on 3 nodes granted in order in {:?}",
+        started.elapsed()
+    );
+    for node in &nodes {
+        let (_, list) = node.http.get("/v1/intents?model=tasks&id=t1").await;
+        assert_eq!(list["data"], json!([]), "nothing left on any node");
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// A capability's subscriber on `node`, read up to `caughtUp`.
+async fn scoped_subscriber(node: &TestServer, token: &str) -> Socket {
+    let mut socket = ws_connect(node, Some(token)).await.expect("ws opens");
+    ws_subscribe(&mut socket, 0, None).await;
+    loop {
+        match ws_next(&mut socket, Duration::from_secs(5))
+            .await
+            .expect("open")
+        {
+            ServerMessage::CaughtUp { .. } => return socket,
+            _ => continue,
+        }
+    }
+}
+
+/// The next intent event's `(kind, model/id)` on a socket.
+async fn next_intent(socket: &mut Socket) -> (IntentEventKind, String) {
+    loop {
+        match ws_next(socket, Duration::from_secs(5)).await.expect("open") {
+            ServerMessage::Intent { event, intent, .. } => {
+                return (
+                    event,
+                    format!("{}/{}", intent.target.model, intent.target.id),
+                );
+            }
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_intent_taken_on_one_node_reaches_subscribers_of_another_within_their_scope() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((_, nodes)) = nodes("intent events", 2).await else {
+        return;
+    };
+    let (a, b) = (&nodes[0], &nodes[1]);
+    for (id, org) in [("pa", "a"), ("pb", "b")] {
+        let (status, body) = a
+            .http
+            .post(
+                "/v1/models/projects",
+                &json!({"id": id, "data": project(org, id)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, org_a) = mint(b, agent("viewer_a", &["projects.*"], &["org:a"])).await;
+    let (_, org_b) = mint(b, agent("viewer_b", &["projects.*"], &["org:b"])).await;
+    let mut in_scope = scoped_subscriber(b, &org_a).await;
+    let mut out_of_scope = scoped_subscriber(b, &org_b).await;
+    let taken = Instant::now();
+    let (status, body) = a
+        .http
+        .post(
+            "/v1/intents",
+            &json!({"target": {"model": "projects", "id": "pa"}, "action": "editing"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // A later intent in org b: the out-of-scope subscriber's first event.
+    let (status, body) = a
+        .http
+        .post(
+            "/v1/intents",
+            &json!({"target": {"model": "projects", "id": "pb"}, "action": "editing"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        next_intent(&mut in_scope).await,
+        (IntentEventKind::Created, "projects/pa".to_owned())
+    );
+    eprintln!(
+        "intent from node a seen on node b after {:?}",
+        taken.elapsed()
+    );
+    assert_eq!(
+        next_intent(&mut out_of_scope).await,
+        (IntentEventKind::Created, "projects/pb".to_owned()),
+        "nothing of org a reaches org b's subscriber"
+    );
+    let (_, list) = b.http.get("/v1/intents?model=projects&id=pa").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// The next presence message on a subscriber.
+async fn next_presence(subscriber: &mut Subscriber) -> ablo_runtime::wire::Presence {
+    loop {
+        if let ServerMessage::Presence { presence } = subscriber.next().await.expect("open") {
+            return presence;
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_published_on_one_node_reaches_another() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((_, nodes)) = nodes("presence", 2).await else {
+        return;
+    };
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.http.create_task("t1", "watched").await;
+    let mut on_b = b.subscribe(0).await;
+    on_b.until_caught_up().await;
+    let mut on_a = a.subscribe(0).await;
+    on_a.until_caught_up().await;
+    let target = Target {
+        model: "tasks".into(),
+        id: "t1".into(),
+        field: None,
+    };
+    let published = Instant::now();
+    on_a.send(&ClientMessage::Presence {
+        target: target.clone(),
+        state: PresenceState::Editing,
+    })
+    .await;
+    let seen = next_presence(&mut on_b).await;
+    assert_eq!(
+        (seen.target.clone(), seen.state),
+        (target.clone(), PresenceState::Editing)
+    );
+    eprintln!(
+        "presence from node a seen on node b after {:?}",
+        published.elapsed()
+    );
+    drop(on_a);
+    let left = next_presence(&mut on_b).await;
+    assert_eq!((left.target, left.state), (target, PresenceState::Left));
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_nodes_claim_lapses_and_the_next_waiter_on_another_node_is_granted() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((_, mut nodes)) = nodes("stopped node", 3).await else {
+        return;
+    };
+    nodes[0].http.create_task("t1", "held").await;
+    let (_, holder) = mint(&nodes[0], agent("holder", &["tasks.*"], &["*"])).await;
+    let (_, waiter) = mint(&nodes[1], agent("waiter", &["tasks.*"], &["*"])).await;
+    let mut events = watch_intents(&nodes[1..]).await;
+    let asked = Instant::now();
+    let (status, held) = http_with(&nodes[0], Some(&holder))
+        .post("/v1/intents", &claim_on("t1", 1000))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    let taken = Instant::now();
+    let (status, queued) = http_with(&nodes[1], Some(&waiter))
+        .post("/v1/intents", &claim_on("t1", 30_000))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    nodes.remove(0).stop().await;
+    let held_id = held["intent"]["id"].as_str().unwrap();
+    let queued_id = queued["intent"]["id"].as_str().unwrap();
+    // Watched on nodes 1 and 2 (indexes 0 and 1 of the watch).
+    until_seen(
+        &mut events,
+        0,
+        IntentEventKind::Expired,
+        held_id,
+        Duration::from_secs(5),
+    )
+    .await;
+    let granted = until_seen(
+        &mut events,
+        0,
+        IntentEventKind::Granted,
+        queued_id,
+        Duration::from_secs(5),
+    )
+    .await;
+    // The lease started while the claim was being taken.
+    let (earliest, latest) = (granted.at - asked, granted.at - taken);
+    eprintln!(
+        "the stopped node's 1 s claim lapsed; next waiter granted {latest:?} after the claim's answer"
+    );
+    assert!(
+        earliest >= Duration::from_millis(1000),
+        "before the lease ran out: {earliest:?}"
+    );
+    assert!(
+        latest < Duration::from_millis(2000),
+        "not within the lease and a sweep: {latest:?}"
+    );
+    let (_, list) = nodes[1].http.get("/v1/intents?model=tasks&id=t1").await;
+    assert_eq!(list["data"][0]["id"], queued_id, "{list}");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_capability_revoked_on_one_node_loses_its_claim_on_another_within_a_second() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((_, nodes)) = nodes("revoked claim", 2).await else {
+        return;
+    };
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.http.create_task("t1", "held").await;
+    let (revoked_id, revoked) = mint(a, agent("revoked", &["tasks.*"], &["*"])).await;
+    let (_, next) = mint(b, agent("next", &["tasks.*"], &["*"])).await;
+    let mut events = watch_intents(std::slice::from_ref(b)).await;
+    // The capability minted on a is used on b once b knows it.
+    let holder = http_with(b, Some(&revoked));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let held = loop {
+        let (status, body) = holder.post("/v1/intents", &claim_on("t1", 30_000)).await;
+        if status == StatusCode::CREATED {
+            break body;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(Instant::now() < deadline, "b never accepted the capability");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let (status, queued) = http_with(b, Some(&next))
+        .post("/v1/intents", &claim_on("t1", 30_000))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let (status, body) = a
+        .http
+        .delete(&format!("/v1/capabilities/{revoked_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let revoked_at = Instant::now();
+    let held_id = held["intent"]["id"].as_str().unwrap();
+    let queued_id = queued["intent"]["id"].as_str().unwrap();
+    let ended = until_seen(
+        &mut events,
+        0,
+        IntentEventKind::Released,
+        held_id,
+        Duration::from_secs(3),
+    )
+    .await;
+    let granted = until_seen(
+        &mut events,
+        0,
+        IntentEventKind::Granted,
+        queued_id,
+        Duration::from_secs(3),
+    )
+    .await;
+    eprintln!(
+        "revoked on a: claim ended on b after {:?}, next waiter granted after {:?}",
+        ended.at - revoked_at,
+        granted.at - revoked_at
+    );
+    assert!(granted.at - revoked_at < Duration::from_secs(1));
+    let write = http_with(b, Some(&next))
+        .patch(
+            "/v1/models/tasks/t1",
+            &json!({"data": {"title": "mine now"}}),
+        )
+        .await;
+    assert_eq!(write.0, StatusCode::OK, "{}", write.1);
+    for node in nodes {
+        node.stop().await;
+    }
+}
