@@ -206,6 +206,17 @@ impl GroupFilter {
                 .is_none_or(|principal| crate::capability::can_see(principal, model, groups))
     }
 
+    /// The `deltas` message this subscriber receives of `deltas` (`None`
+    /// when it sees none of them), serialized from borrows: only deltas
+    /// shown differently (removals, fewer left groups) are copied.
+    fn message(&self, deltas: &[Delta]) -> Option<Utf8Bytes> {
+        let shown: Vec<std::borrow::Cow<'_, Delta>> = deltas
+            .iter()
+            .filter_map(|d| crate::capability::delta_view(self.1.as_ref(), self.0.as_ref(), d))
+            .collect();
+        (!shown.is_empty()).then(|| crate::fanout::deltas_text(&shown).into())
+    }
+
     /// The deltas this subscriber receives, rows that left its view as
     /// removals.
     fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
@@ -264,10 +275,15 @@ async fn live_session(
         }
         filter.1 = Some(principal.clone());
     }
+    // Subscribers of one class share each commit's message.
+    let class = std::sync::Arc::new(crate::fanout::VisibilityClass::new(
+        filter.1.as_ref().map(|p| &*p.scope),
+        filter.0.as_ref(),
+    ));
     tracing::debug!(actor = %principal.actor.id, ?cursor, "subscriber joined");
-    let mut live = state.hub.subscribe();
-    let mut intent_events = state.intents.subscribe();
-    let mut presence_events = state.presence.subscribe();
+    let live = state.hub.subscribe();
+    let intent_events = state.intents.subscribe();
+    let presence_events = state.presence.subscribe();
     // A cursor within the log is replayed; no cursor, or one older than the
     // log keeps, gets the current rows and then the log after them.
     let replayed = match cursor {
@@ -353,13 +369,21 @@ async fn live_session(
         }
     };
     tokio::pin!(ended);
+    // Kept across turns of the loop: a receive in progress stays
+    // registered with its channel instead of being dropped and registered
+    // again each time another branch is taken.
+    let live = receive(live);
+    let intent_events = receive(intent_events);
+    let presence_events = receive(presence_events);
+    let shutdown = shutdown.changed();
+    tokio::pin!(live, intent_events, presence_events, shutdown);
     loop {
         tokio::select! {
-            event = live.recv() => match event {
+            Some(event) = live.next() => match event {
                 Ok(event) if event.sync_id <= cursor => {}
                 Ok(event) => {
                     cursor = event.sync_id;
-                    let message = match live_message(&state, &filter, &event).await {
+                    let message = match live_message(&state, &filter, &class, &event).await {
                         Ok(Some(message)) => message,
                         Ok(None) => continue,
                         Err(err) => {
@@ -383,7 +407,7 @@ async fn live_session(
                 }
                 Err(RecvError::Closed) => return,
             },
-            event = intent_events.recv() => match event {
+            Some(event) = intent_events.next() => match event {
                 Ok(event) if filter.admits(&event.intent.target.model, &event.sync_groups) => {
                     if !send_json(&mut sink, &crate::coordination::intent_message(&event)).await {
                         return;
@@ -392,7 +416,7 @@ async fn live_session(
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
-            event = presence_events.recv() => match event {
+            Some(event) = presence_events.next() => match event {
                 Ok(event) if filter.admits(&event.presence.target.model, &event.sync_groups) => {
                     let message = ServerMessage::Presence { presence: event.presence };
                     if !send_json(&mut sink, &message).await {
@@ -450,7 +474,7 @@ async fn live_session(
                     return;
                 }
             }
-            _ = shutdown.changed() => {
+            _ = &mut shutdown => {
                 close(&mut sink, 1001, "server shutting down").await;
                 return;
             }
@@ -462,6 +486,17 @@ async fn live_session(
             }
         }
     }
+}
+
+/// The events of a broadcast channel as a stream that keeps its receive in
+/// progress between polls.
+fn receive<T: Clone>(
+    receiver: tokio::sync::broadcast::Receiver<T>,
+) -> impl futures::Stream<Item = Result<T, RecvError>> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await;
+        Some((event, receiver))
+    })
 }
 
 /// Waits for `subscribe`, answering pings meanwhile.
@@ -525,39 +560,34 @@ async fn await_subscribe(
     }
 }
 
-/// What a subscriber is sent of a live commit: the shared message, its own
-/// selection, or nothing. A commit published without its deltas (over the
-/// inline limit) is read from the log.
+/// What a subscriber is sent of a live commit: the shared message, its
+/// class's message (made once per class, [`crate::fanout::InlineDeltas::view`]),
+/// or nothing. A commit published without its deltas (over the inline
+/// limit) is read from the log and filtered for this subscriber alone.
 async fn live_message(
     state: &SharedState,
     filter: &GroupFilter,
+    class: &std::sync::Arc<crate::fanout::VisibilityClass>,
     event: &crate::fanout::CommitEvent,
 ) -> Result<Option<Message>, ApiError> {
-    let loaded;
-    let deltas = match &event.inline {
-        Some(inline) if filter.admits_all() => {
-            return Ok(Some(Message::Text(inline.message.clone())));
-        }
-        Some(inline) => &inline.deltas,
+    match &event.inline {
+        Some(inline) if filter.admits_all() => Ok(Some(Message::Text(inline.message.clone()))),
+        Some(inline) => Ok(inline
+            .view(class, |deltas| filter.message(deltas))
+            .map(Message::Text)),
         None => {
             let before = SyncId(event.sync_id.0 - 1);
             let page = state
                 .storage(move |s| s.deltas_after(before, 1, usize::MAX))
                 .await?;
-            loaded = page
+            let loaded = page
                 .deltas
                 .into_iter()
                 .filter(|d| d.sync_id == event.sync_id)
                 .collect::<Vec<_>>();
-            &loaded
+            Ok(filter.message(&loaded).map(Message::Text))
         }
-    };
-    let deltas = filter.keep(deltas);
-    if deltas.is_empty() {
-        return Ok(None);
     }
-    let text = serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("serializes");
-    Ok(Some(Message::Text(text.into())))
 }
 
 /// How a replay of the log ended.
