@@ -1,7 +1,9 @@
 //! Snapshot bootstrap: the current rows a subscriber may see, read from one
-//! storage snapshot on a blocking thread and handed over a bounded channel
-//! page by page, so a slow client holds back the reader (backpressure)
-//! instead of the server buffering every row.
+//! storage snapshot on a blocking thread, encoded there as `rows` messages
+//! and handed over a bounded channel message by message, so a slow client
+//! holds back the reader (backpressure) instead of the server buffering
+//! every row. The WebSocket (`send_snapshot`) and `GET /v1/sync/snapshot`
+//! send the same messages.
 
 use ablo_runtime::SyncId;
 use tokio::sync::mpsc;
@@ -9,27 +11,41 @@ use tokio::sync::mpsc;
 use crate::capability::GroupPatterns;
 use crate::error::ApiError;
 use crate::state::SharedState;
-use crate::storage::StoredRow;
+use crate::storage::SnapshotRow;
 
-/// Rows per page (and per `rows` message at most).
-pub(crate) const PAGE_ROWS: usize = 500;
+/// Rows read from storage per page.
+const PAGE_ROWS: usize = 2000;
 
-/// What the reader hands over, in order: the snapshot's sync id, then pages.
+/// A `rows` message of a snapshot holds rows of one model and ends at the
+/// first row that takes it to this many bytes of rows (so a message is at
+/// most this plus one row). Large messages keep the per-message cost (a
+/// frame, a parse, a callback on the client) small against the rows.
+pub(crate) const MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// Whether a row of this model in these groups is sent (the subscriber's
+/// group list and its credential's read rights).
+pub(crate) type Admits = Box<dyn Fn(&str, &[String]) -> bool + Send>;
+
+/// What the reader hands over, in order: the snapshot's sync id, then the
+/// `rows` messages, each as its JSON text.
 pub(crate) enum SnapshotPart {
     Start(SyncId),
-    Rows(Vec<StoredRow>),
+    Rows(String),
 }
 
-/// Starts reading the rows `visible_to` allows (every row for `None`).
+/// Starts reading the rows `visible_to` allows (every row for `None`) and
+/// `admits` keeps.
 pub(crate) fn stream(
     state: &SharedState,
     visible_to: Option<GroupPatterns>,
+    admits: Admits,
 ) -> mpsc::Receiver<Result<SnapshotPart, ApiError>> {
-    // Two pages in flight: one being sent, one read ahead.
+    // Two messages in flight: one being sent, one encoded ahead.
     let (parts, receiver) = mpsc::channel(2);
     let storage = state.storage.clone();
     tokio::task::spawn_blocking(move || {
         let mut started = false;
+        let mut message = Message::default();
         let read = storage.snapshot(visible_to.as_ref(), PAGE_ROWS, &mut |head, rows| {
             if !started {
                 started = true;
@@ -37,14 +53,119 @@ pub(crate) fn stream(
                     return false;
                 }
             }
-            parts.blocking_send(Ok(SnapshotPart::Rows(rows))).is_ok()
+            for row in rows {
+                if !admits(&row.model, &row.sync_groups) {
+                    continue;
+                }
+                if let Some(full) = message.push(row)
+                    && parts.blocking_send(Ok(SnapshotPart::Rows(full))).is_err()
+                {
+                    return false;
+                }
+            }
+            true
         });
         let outcome = match read {
             Ok(head) if !started => Ok(SnapshotPart::Start(head)),
-            Ok(_) => return,
+            Ok(_) => match message.finish() {
+                Some(last) => Ok(SnapshotPart::Rows(last)),
+                None => return,
+            },
             Err(err) => Err(ApiError::from(err)),
         };
         let _ = parts.blocking_send(outcome);
     });
     receiver
+}
+
+/// The `rows` message being filled.
+#[derive(Default)]
+struct Message {
+    model: String,
+    text: String,
+    rows: usize,
+}
+
+impl Message {
+    /// Adds a row; returns the previous message when this row starts a new
+    /// one (another model) or the message is full.
+    fn push(&mut self, row: SnapshotRow) -> Option<String> {
+        let mut full = None;
+        if self.rows > 0 && row.model != self.model {
+            full = self.finish();
+        }
+        if self.rows == 0 {
+            self.model = row.model;
+            self.text = String::with_capacity(MESSAGE_BYTES + row.wire.len() + 64);
+            self.text.push_str(r#"{"type":"rows","model":"#);
+            self.text
+                .push_str(&serde_json::Value::String(self.model.clone()).to_string());
+            self.text.push_str(r#","rows":["#);
+        } else {
+            self.text.push(',');
+        }
+        self.text.push_str(&row.wire);
+        self.rows += 1;
+        if self.text.len() >= MESSAGE_BYTES {
+            debug_assert!(full.is_none());
+            return self.finish();
+        }
+        full
+    }
+
+    /// The message so far, closed; `None` without rows.
+    fn finish(&mut self) -> Option<String> {
+        if self.rows == 0 {
+            return None;
+        }
+        self.rows = 0;
+        let mut text = std::mem::take(&mut self.text);
+        text.push_str("]}");
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ablo_runtime::wire::ServerMessage;
+    use serde_json::json;
+
+    fn row(model: &str, n: usize, pad: usize) -> SnapshotRow {
+        SnapshotRow {
+            model: model.into(),
+            id: format!("r{n}"),
+            sync_groups: vec![],
+            wire: json!({"id": format!("r{n}"), "pad": "x".repeat(pad)}).to_string(),
+        }
+    }
+
+    #[test]
+    fn messages_are_rows_messages_split_by_model_and_size() {
+        let mut message = Message::default();
+        let mut out = Vec::new();
+        for n in 0..3 {
+            out.extend(message.push(row("a", n, 10)));
+        }
+        for n in 0..5 {
+            out.extend(message.push(row("b\"", n, MESSAGE_BYTES / 3)));
+        }
+        out.extend(message.finish());
+        let parsed: Vec<ServerMessage> = out
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
+        let shape: Vec<(String, usize)> = parsed
+            .into_iter()
+            .map(|m| match m {
+                ServerMessage::Rows { model, rows } => (model, rows.len()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [("a".into(), 3), ("b\"".into(), 3), ("b\"".into(), 2)]
+        );
+        assert!(message.finish().is_none());
+    }
 }

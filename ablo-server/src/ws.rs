@@ -184,6 +184,7 @@ async fn refuse(sink: &mut Sink, error: ApiError) {
 
 /// The groups a subscriber asked for (`None` for every group), narrowed by
 /// what its credential may read.
+#[derive(Clone)]
 struct GroupFilter(Option<HashSet<String>>, Option<Principal>);
 
 impl GroupFilter {
@@ -608,7 +609,9 @@ async fn send_snapshot(
     filter: &GroupFilter,
 ) -> Option<SyncId> {
     let visible = filter.1.as_ref().map(|p| p.scope.group_filter());
-    let mut parts = crate::snapshot::stream(state, visible);
+    let admits = filter.clone();
+    let admits = Box::new(move |model: &str, groups: &[String]| admits.admits(model, groups));
+    let mut parts = crate::snapshot::stream(state, visible, admits);
     let mut at = None;
     while let Some(part) = parts.recv().await {
         match part {
@@ -618,34 +621,9 @@ async fn send_snapshot(
                     return None;
                 }
             }
-            Ok(crate::snapshot::SnapshotPart::Rows(rows)) => {
-                // One message per model and at most about REPLAY_BYTES of
-                // rows, so a page of large rows is not one huge message.
-                let mut by_model: Vec<(String, Vec<ablo_runtime::Json>, usize)> = Vec::new();
-                for row in rows {
-                    if !filter.admits(&row.model, &row.sync_groups) {
-                        continue;
-                    }
-                    let size = row
-                        .data
-                        .values()
-                        .map(|v| v.to_string().len())
-                        .sum::<usize>();
-                    match by_model.last_mut() {
-                        Some((model, rows, bytes))
-                            if *model == row.model && *bytes < REPLAY_BYTES =>
-                        {
-                            *bytes += size;
-                            rows.push(row.to_wire());
-                        }
-                        _ => by_model.push((row.model.clone(), vec![row.to_wire()], size)),
-                    }
-                }
-                let by_model = by_model.into_iter().map(|(model, rows, _)| (model, rows));
-                for (model, rows) in by_model {
-                    if !send_json(sink, &ServerMessage::Rows { model, rows }).await {
-                        return None;
-                    }
+            Ok(crate::snapshot::SnapshotPart::Rows(text)) => {
+                if !send(sink, Message::Text(text.into())).await {
+                    return None;
                 }
             }
             Err(err) => {

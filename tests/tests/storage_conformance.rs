@@ -693,6 +693,17 @@ fn a_snapshot_streams_the_rows_in_scope_from_one_read(open: &Opener) {
         })
         .unwrap();
     assert_eq!(seen, (0..7).map(|i| format!("t{i}")).collect::<Vec<_>>());
+    // Each row's wire text is the row as a list returns it.
+    storage
+        .snapshot(None, 100, &mut |_, page| {
+            for snap in page {
+                let (stored, _) = storage.row(&snap.model, &snap.id).unwrap();
+                let wire: serde_json::Value = serde_json::from_str(&snap.wire).unwrap();
+                assert_eq!(wire, stored.unwrap().to_wire(), "{}", snap.id);
+            }
+            true
+        })
+        .unwrap();
     // A sink that stops is not called again.
     let mut calls = 0;
     storage

@@ -17,6 +17,8 @@ use tokio::sync::broadcast;
 use crate::types::{Json, SyncId};
 use crate::wire::{Delta, DeltaAction, JsonObject};
 
+mod snapshot;
+
 /// Identifies one row: model wire name and id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct RowKey {
@@ -258,28 +260,6 @@ impl Pool {
         });
     }
 
-    /// A snapshot of the server's rows as of `cursor` begins. Its rows are
-    /// held aside ([`Pool::store_snapshot_rows`]) and replace the pool's
-    /// confirmed rows in one step when the snapshot is complete
-    /// ([`Pool::finish_snapshot`]); a snapshot cut off by a lost connection
-    /// changes nothing, so the cursor never claims rows the pool lacks.
-    pub(crate) fn begin_snapshot(&self, cursor: SyncId) {
-        self.lock().snapshot = Some((cursor, Vec::new()));
-    }
-
-    /// Rows of the snapshot being received.
-    pub(crate) fn store_snapshot_rows(&self, model: &str, rows: Vec<Json>) {
-        let mut state = self.lock();
-        match state.snapshot.as_mut() {
-            Some((_, held)) => held.push((model.to_owned(), rows)),
-            None => {
-                drop(state);
-                let cursor = self.cursor();
-                self.store_rows(model, &rows, cursor);
-            }
-        }
-    }
-
     /// Records that a subscription caught up.
     pub(crate) fn mark_live(&self) {
         self.lock().was_live = true;
@@ -290,48 +270,6 @@ impl Pool {
     pub(crate) fn holds_nothing(&self) -> bool {
         let state = self.lock();
         !state.was_live && state.cursor == SyncId::ZERO
-    }
-
-    /// Forgets a snapshot that did not complete.
-    pub(crate) fn abandon_snapshot(&self) {
-        self.lock().snapshot = None;
-    }
-
-    /// The snapshot is complete (its tail began, or the stream caught up):
-    /// its rows replace the confirmed rows, rows it lacks (and no later
-    /// change brought) are gone, and the cursor moves to it.
-    pub(crate) fn finish_snapshot(&self) {
-        let Some((at, held)) = self.lock().snapshot.take() else {
-            return;
-        };
-        let mut seen = HashSet::new();
-        for (model, rows) in &held {
-            self.store_rows(model, rows, at);
-            seen.extend(
-                rows.iter()
-                    .filter_map(split_row)
-                    .map(|(id, _, _)| RowKey::new(model.as_str(), id)),
-            );
-        }
-        let gone: Vec<RowKey> = {
-            let state = self.lock();
-            state
-                .rows
-                .iter()
-                .flat_map(|(model, rows)| {
-                    rows.iter()
-                        .filter(|(_, c)| c.row.is_some() && c.stamp <= at)
-                        .map(move |(id, _)| RowKey::new(model, id))
-                })
-                .filter(|key| !seen.contains(key))
-                .collect()
-        };
-        self.change_visible(&gone, |state| {
-            for key in &gone {
-                put_confirmed(state, key, None, at, at);
-            }
-            state.cursor = state.cursor.max(at);
-        });
     }
 
     /// Applies deltas of the live stream or of a catch-up, in order; those
@@ -516,6 +454,16 @@ fn put_confirmed(
 }
 
 /// A server row's id, stamp and fields; `None` for anything else.
+/// [`split_row`] of a row the caller gives up.
+fn split_owned(row: Json) -> Option<(String, SyncId, JsonObject)> {
+    let Json::Object(object) = row else {
+        return None;
+    };
+    let id = object.get("id")?.as_str()?.to_owned();
+    let stamp = SyncId(object.get("stamp")?.as_u64()?);
+    Some((id, stamp, object))
+}
+
 fn split_row(row: &Json) -> Option<(String, SyncId, JsonObject)> {
     let object = row.as_object()?;
     let id = object.get("id")?.as_str()?.to_owned();

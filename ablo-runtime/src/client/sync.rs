@@ -19,6 +19,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+mod rows_parser;
+
+use rows_parser::RowsParser;
+
 use super::Shared;
 use super::transport::Request;
 use crate::error::{Error, ErrorInfo};
@@ -167,6 +171,7 @@ async fn session(
         send(&mut socket, &message).await?;
     }
 
+    let mut rows_parser: Option<RowsParser> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut idle_deadline = tokio::time::Instant::now() + IDLE_LIMIT;
@@ -182,9 +187,20 @@ async fn session(
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => return Err(Error::connection("connection_lost", e.to_string())),
                 };
+                // A snapshot's `rows` messages are most of a bootstrap: they
+                // are parsed aside while the socket keeps reading.
+                if text.as_str().starts_with(ROWS_PREFIX) {
+                    rows_parser.get_or_insert_with(RowsParser::start).push(text);
+                    continue;
+                }
                 let message: ServerMessage = serde_json::from_str(text.as_str()).map_err(|e| {
                     Error::invalid_response(format!("unreadable live message: {e}"))
                 })?;
+                if let Some(parser) = rows_parser.take() {
+                    for (model, rows) in parser.finish().await? {
+                        shared.pool.store_snapshot_rows(&model, rows);
+                    }
+                }
                 match message {
                     ServerMessage::Deltas { deltas } => {
                         shared.pool.finish_snapshot();
@@ -248,6 +264,9 @@ async fn session(
         }
     }
 }
+
+/// How the server begins a snapshot's `rows` message.
+const ROWS_PREFIX: &str = r#"{"type":"rows","#;
 
 async fn send<S>(socket: &mut S, message: &ClientMessage) -> Result<(), Error>
 where

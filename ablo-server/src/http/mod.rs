@@ -51,6 +51,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         )
         .route("/v1/commits", post(models::commit))
         .route("/v1/sync/deltas", get(sync::deltas))
+        .route("/v1/sync/snapshot", get(sync::snapshot))
         .route("/v1/sync/ws", get(crate::ws::upgrade))
         .route("/v1/intents", get(intents::list).post(intents::create))
         .route("/v1/intents/{id}/heartbeat", post(intents::heartbeat))

@@ -1,9 +1,14 @@
-//! `GET /v1/sync/deltas`: catch-up from the sync log, in order, paged.
+//! `GET /v1/sync/deltas`: catch-up from the sync log, in order, paged;
+//! `GET /v1/sync/snapshot`: the current rows as of one sync id, streamed as
+//! NDJSON (the WebSocket snapshot's messages, one per line).
 
 use ablo_runtime::SyncId;
-use ablo_runtime::wire::{DeltasPage, codes};
+use ablo_runtime::wire::{DeltasPage, ServerMessage, codes};
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use super::QueryParams;
 use crate::auth::Principal;
@@ -67,3 +72,102 @@ fn snapshot_required(after: SyncId, floor: SyncId) -> ApiError {
 
 /// The code of [`snapshot_required`].
 pub(crate) const SNAPSHOT_REQUIRED: &str = "snapshot_required";
+
+/// `GET /v1/sync/snapshot[?syncGroups=a,b]`: a line
+/// `{"type":"snapshot","cursor":N}`, then `{"type":"rows","model":…,"rows":[…]}`
+/// lines (the rows the credential may read, as of sync id `N`, by model and
+/// id, each line at most about [`crate::snapshot::MESSAGE_BYTES`] of rows),
+/// then `{"type":"snapshotEnd","cursor":N}`. A body without the last line
+/// was cut off. The reader continues with `GET /v1/sync/deltas?after=N`.
+pub(super) async fn snapshot(
+    State(state): State<SharedState>,
+    principal: Principal,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let asked = query
+        .0
+        .get("syncGroups")
+        .map(|raw| sync_groups(raw))
+        .transpose()?;
+    let reader = (!principal.is_api_key()).then_some(principal);
+    if let (Some(reader), Some(asked)) = (&reader, &asked) {
+        let asked: Vec<String> = asked.iter().cloned().collect();
+        reader
+            .scope
+            .check_subscription(&asked)
+            .map_err(crate::capability::denied)?;
+    }
+    let visible = reader.as_ref().map(|p| p.scope.group_filter());
+    let admits = Box::new(move |model: &str, groups: &[String]| {
+        asked
+            .as_ref()
+            .is_none_or(|asked| groups.iter().any(|g| asked.contains(g)))
+            && reader
+                .as_ref()
+                .is_none_or(|p| crate::capability::can_see(p, model, groups))
+    });
+    let mut parts = crate::snapshot::stream(&state, visible, admits);
+    // The snapshot's start decides the status: a storage error before it is
+    // a typed error response, one after it an `error` line.
+    let cursor = match parts.recv().await {
+        Some(Ok(crate::snapshot::SnapshotPart::Start(cursor))) => cursor,
+        Some(Err(err)) => return Err(err),
+        Some(Ok(crate::snapshot::SnapshotPart::Rows(_))) | None => {
+            return Err(ApiError::internal());
+        }
+    };
+    let first = line(&ServerMessage::Snapshot { cursor });
+    let rest = futures::stream::unfold(Some(parts), move |parts| async move {
+        let mut parts = parts?;
+        let text = match parts.recv().await {
+            Some(Ok(crate::snapshot::SnapshotPart::Rows(mut text))) => {
+                text.push('\n');
+                text
+            }
+            Some(Ok(crate::snapshot::SnapshotPart::Start(_))) => return None,
+            Some(Err(err)) => {
+                let error = err.to_body(&format!("req_{}", uuid::Uuid::now_v7().simple()));
+                return Some((Ok(line(&ServerMessage::Error { error })), None));
+            }
+            None => {
+                let end = format!("{{\"type\":\"snapshotEnd\",\"cursor\":{cursor}}}\n");
+                return Some((Ok(Bytes::from(end)), None));
+            }
+        };
+        Some((Ok::<_, std::io::Error>(Bytes::from(text)), Some(parts)))
+    });
+    let body = futures::stream::once(async move { Ok(first) }).chain(rest);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// One NDJSON line.
+fn line(message: &ServerMessage) -> Bytes {
+    let mut text = serde_json::to_string(message).expect("server messages serialize");
+    text.push('\n');
+    Bytes::from(text)
+}
+
+/// `syncGroups=a,b`: exact group names, comma-separated.
+fn sync_groups(raw: &str) -> Result<std::collections::HashSet<String>, ApiError> {
+    raw.split(',')
+        .map(|group| {
+            let bad = group.is_empty()
+                || group.contains('*')
+                || group.chars().any(|c| c.is_whitespace() || c.is_control());
+            if bad {
+                Err(ApiError::bad_request(
+                    codes::INVALID_QUERY,
+                    format!(
+                        "`syncGroups` lists group names separated by commas, such as `org:org_1,team:red`; `{group}` is not one"
+                    ),
+                ))
+            } else {
+                Ok(group.to_owned())
+            }
+        })
+        .collect()
+}

@@ -15,6 +15,7 @@ mod postgres;
 mod sources;
 mod sqlite;
 mod transfer;
+mod wire_text;
 
 use std::collections::BTreeMap;
 
@@ -143,6 +144,46 @@ impl StoredRow {
             Json::String(self.updated_at.to_string()),
         );
         Json::Object(flat)
+    }
+}
+
+/// A current row as a snapshot sends it: the model, the row's groups (for
+/// the subscriber's filter) and the flat wire row ([`StoredRow::to_wire`])
+/// already serialized, so a snapshot of many rows is not parsed and
+/// re-encoded row by row.
+///
+/// ```
+/// use ablo_server::storage::{SnapshotRow, StoredRow};
+/// use ablo_runtime::{SyncId, Timestamp};
+/// let t = Timestamp::from_millis(0).unwrap();
+/// let row = StoredRow { model: "tasks".into(), id: "t1".into(), data: Default::default(),
+///     field_stamps: Default::default(), stamp: SyncId(1), created_at: t, updated_at: t,
+///     sync_groups: vec![] };
+/// let snap = SnapshotRow::from(&row);
+/// let wire: serde_json::Value = serde_json::from_str(&snap.wire).unwrap();
+/// assert_eq!(wire, row.to_wire());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotRow {
+    /// The model's wire name.
+    pub model: String,
+    /// The row's id.
+    pub id: String,
+    /// The row's sync groups.
+    pub sync_groups: Vec<String>,
+    /// The flat row as JSON text (`id`, `stamp`, `createdAt`, `updatedAt`
+    /// and the fields).
+    pub wire: String,
+}
+
+impl From<&StoredRow> for SnapshotRow {
+    fn from(row: &StoredRow) -> Self {
+        SnapshotRow {
+            model: row.model.clone(),
+            id: row.id.clone(),
+            sync_groups: row.sync_groups.clone(),
+            wire: row.to_wire().to_string(),
+        }
     }
 }
 
@@ -438,7 +479,7 @@ pub trait Storage: AuthzStorage + SourceStorage + TransferStorage + Send + Sync 
         &self,
         visible_to: Option<&crate::capability::GroupPatterns>,
         page_rows: usize,
-        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+        sink: &mut dyn FnMut(SyncId, Vec<SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError>;
     /// Which backend this is (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

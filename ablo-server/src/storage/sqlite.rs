@@ -15,8 +15,8 @@ mod sources;
 mod transfer;
 
 use super::{
-    ApiKeyRecord, FieldFilter, FilterOp, IdempotencyRecord, ListQuery, LogPage, RowPage, SortKey,
-    Storage, StorageError, StoredRow, UnitResult, WriteTx,
+    ApiKeyRecord, FieldFilter, FilterOp, IdempotencyRecord, ListQuery, LogPage, RowPage,
+    SnapshotRow, SortKey, Storage, StorageError, StoredRow, UnitResult, WriteTx,
 };
 
 const SCHEMA_SQL: &str = "
@@ -302,6 +302,31 @@ fn select_row(conn: &Connection, model: &str, id: &str) -> Result<Option<StoredR
         .query_row(params![model, id], row_from_sql)
         .optional()?;
     raw.map(decode_row).transpose()
+}
+
+/// One row of the snapshot query as [`SnapshotRow`]: the wire object is
+/// the stored `data` text with `id`, `stamp` and the timestamps appended
+/// (reserved names, never fields).
+fn snapshot_row(raw: &rusqlite::Row<'_>) -> Result<SnapshotRow, StorageError> {
+    use rusqlite::types::ValueRef;
+    let text = |i: usize| -> Result<&str, StorageError> {
+        match raw.get_ref(i)? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map_err(|e| StorageError::Corrupt(format!("column {i}: {e}"))),
+            other => Err(StorageError::Corrupt(format!(
+                "column {i}: {:?} instead of text",
+                other.data_type()
+            ))),
+        }
+    };
+    let id = text(1)?;
+    let wire = super::wire_text::wire_row(text(2)?, id, raw.get::<_, i64>(3)?, text(4)?, text(5)?)?;
+    Ok(SnapshotRow {
+        model: text(0)?.to_owned(),
+        id: id.to_owned(),
+        sync_groups: serde_json::from_str(text(6)?)?,
+        wire,
+    })
 }
 
 /// The SQL expression of a sort key or filter field. Field names are
@@ -737,22 +762,27 @@ impl Storage for SqliteStorage {
         &self,
         visible_to: Option<&crate::capability::GroupPatterns>,
         page_rows: usize,
-        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+        sink: &mut dyn FnMut(SyncId, Vec<SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError> {
-        let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE 1");
+        // The wire row is built from the stored text: `data` is not parsed
+        // and no field stamps are read.
+        let mut sql = "SELECT model, id, data, stamp, created_at, updated_at, sync_groups \
+                       FROM rows WHERE 1"
+            .to_owned();
         let mut args = Vec::new();
         if let Some(patterns) = visible_to {
             sql.push_str(&scope_clause(patterns, &mut args));
         }
         sql.push_str(" ORDER BY model, id");
+        let page_rows = page_rows.max(1);
         self.read(|conn| {
             let head = head_of(conn)?;
             let mut stmt = conn.prepare(&sql)?;
             let mut found = stmt.query(params_from_iter(args))?;
-            let mut page = Vec::with_capacity(page_rows.max(1));
+            let mut page = Vec::with_capacity(page_rows);
             while let Some(raw) = found.next()? {
-                page.push(decode_row(row_from_sql(raw)?)?);
-                if page.len() >= page_rows.max(1)
+                page.push(snapshot_row(raw)?);
+                if page.len() >= page_rows
                     && !sink(
                         head,
                         std::mem::replace(&mut page, Vec::with_capacity(page_rows)),

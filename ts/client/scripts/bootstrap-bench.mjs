@@ -7,10 +7,12 @@
 //
 //   node scripts/bootstrap-bench.mjs [rows=100000] [runs=3]
 //
-// Needs `npm run build` (dist/) and ABLO_SERVER_BIN or target/debug/ablo-server.
+// Needs `npm run build` (dist/) and the server binary: ABLO_SERVER_BIN, else
+// target/release/ablo-server (`cargo build --release -p ablo-server --bin
+// ablo-server`), else target/debug/ablo-server.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +26,8 @@ const packageRoot = resolve(here, '..');
 const repoRoot = resolve(packageRoot, '..', '..');
 const rows = Number(process.argv[2] ?? 100_000);
 const runs = Number(process.argv[3] ?? 3);
-const bin = process.env.ABLO_SERVER_BIN ?? join(repoRoot, 'target', 'debug', 'ablo-server');
+const release = join(repoRoot, 'target', 'release', 'ablo-server');
+const bin = process.env.ABLO_SERVER_BIN ?? (existsSync(release) ? release : join(repoRoot, 'target', 'debug', 'ablo-server'));
 const descriptor = JSON.parse(readFileSync(join(packageRoot, 'test', 'fixtures', 'board.schema.json'), 'utf8'));
 
 const port = await new Promise((ok) => {

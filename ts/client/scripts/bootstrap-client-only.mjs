@@ -2,7 +2,8 @@
 // The client's share of a bootstrap: no server, a fake fetch (the probe is
 // answered 410 snapshot_required) and a fake WebSocket that delivers a
 // snapshot of N rows of the Board's `tasks` as pre-serialized messages of
-// 500 rows, one per macrotask, as a socket would. Times `Ablo({...})` to
+// about 1 MiB of rows each (the server's bound, `MESSAGE_BYTES`), one per
+// macrotask, as a socket would. Times `Ablo({...})` to
 // `ready()`: JSON parsing, the pool taking the rows in, and the swap.
 //
 //   node --max-old-space-size=8000 scripts/bootstrap-client-only.mjs [rows=1000000]
@@ -14,13 +15,18 @@ const N = Number(process.argv[2] ?? 1_000_000);
 const models = { tasks: { fields: [{ name: 'title', required: true }, { name: 'status', required: true }, { name: 'summary', required: false }, { name: 'team', required: false }] } };
 const messages = [JSON.stringify({ type: 'snapshot', cursor: N })];
 const t0 = performance.now();
-for (let done = 0; done < N; done += 500) {
-  const rows = [];
-  for (let i = done; i < Math.min(N, done + 500); i++) {
-    const id = `01a23463-0000-7000-8000-${String(i).padStart(12, '0')}`;
-    rows.push({ createdAt: '2026-12-02T01:25:21.851Z', id, stamp: Math.floor(i / 1000) + 1, status: 'todo', summary: null, team: i % 4 ? null : 'red', title: `task ${i}`, updatedAt: '2026-12-02T01:25:21.851Z' });
+let rows = [];
+let size = 0;
+for (let i = 0; i < N; i++) {
+  const id = `01a23463-0000-7000-8000-${String(i).padStart(12, '0')}`;
+  const row = { createdAt: '2026-12-02T01:25:21.851Z', id, stamp: Math.floor(i / 1000) + 1, status: 'todo', summary: null, team: i % 4 ? null : 'red', title: `task ${i}`, updatedAt: '2026-12-02T01:25:21.851Z' };
+  rows.push(row);
+  size += JSON.stringify(row).length + 1;
+  if (size >= 1024 * 1024 || i === N - 1) {
+    messages.push(JSON.stringify({ type: 'rows', model: 'tasks', rows }));
+    rows = [];
+    size = 0;
   }
-  messages.push(JSON.stringify({ type: 'rows', model: 'tasks', rows }));
 }
 messages.push(JSON.stringify({ type: 'caughtUp', cursor: N }));
 const bytes = messages.reduce((n, m) => n + m.length, 0);

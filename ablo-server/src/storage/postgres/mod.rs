@@ -455,7 +455,7 @@ impl Storage for PostgresStorage {
         &self,
         visible_to: Option<&crate::capability::GroupPatterns>,
         page_rows: usize,
-        sink: &mut dyn FnMut(SyncId, Vec<StoredRow>) -> bool,
+        sink: &mut dyn FnMut(SyncId, Vec<crate::storage::SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError> {
         let (sql, args) = rows::snapshot_sql(visible_to);
         self.read(|tx| {
@@ -474,7 +474,7 @@ impl Storage for PostgresStorage {
                 let last_page = found.len() < page_rows.max(1);
                 let page = found
                     .iter()
-                    .map(|r| rows::decode_row(r).map(|(row, _)| row))
+                    .map(|r| rows::decode_row(r).map(|(row, _)| (&row).into()))
                     .collect::<Result<Vec<_>, _>>()?;
                 if !sink(head, page) || last_page {
                     return Ok(head);
