@@ -6,13 +6,17 @@
 //!   once a second in case an announcement was lost (a listening
 //!   connection can drop); a node that fell behind what the store keeps
 //!   loads the snapshot again;
-//! - the sweeper asks the authority, ten times a second and at once after a
-//!   revocation, to expire lapsed leases and end revoked credentials'
-//!   intents, granting the next waiters (any node does it, so a dead
-//!   node's leases lapse all the same);
+//! - the sweeper asks the authority to expire lapsed leases and end revoked
+//!   credentials' intents, granting the next waiters: when the earliest
+//!   lease in the node's copy runs out, at once after a revocation, and
+//!   once a second in any case (every node does it, so a dead node's
+//!   leases lapse all the same);
 //! - the presence relay sends this node's presence changes to the others
-//!   and applies theirs; nodes beat every two seconds, and the presence of
-//!   a node silent for ten seconds is announced `left`.
+//!   and applies theirs; nodes beat every two seconds once they listen, a
+//!   node hearing another for the first time sends it its presence (so a
+//!   node that starts late, or missed a change while it was not listening
+//!   yet, learns the others'), and the presence of a node silent for ten
+//!   seconds is announced `left`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,12 +35,16 @@ use crate::storage::{CoordinationNotice, StorageError};
 
 /// How often the follower reads the store without an announcement.
 const POLL: Duration = Duration::from_secs(1);
-/// How often lapsed leases are swept.
-const SWEEP: Duration = Duration::from_millis(100);
+/// Longest between two sweeps.
+const SWEEP_FALLBACK: Duration = Duration::from_secs(1);
+/// Shortest between two sweeps.
+const SWEEP_GAP: Duration = Duration::from_millis(10);
 /// Events read per page.
 const PAGE: usize = 500;
 /// How often a node tells the others it is alive.
 const BEAT: Duration = Duration::from_secs(2);
+/// How often the relay looks whether a beat is due.
+const BEAT_CHECK: Duration = Duration::from_millis(100);
 /// A node silent this long is gone: its presence ends.
 const SILENT: Duration = Duration::from_secs(10);
 
@@ -61,39 +69,60 @@ enum Relayed {
 pub(crate) fn start(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
     let (presence_tx, presence_rx) = mpsc::unbounded_channel();
     let stopping = Arc::new(AtomicBool::new(false));
-    listen(shared.clone(), presence_tx, stopping.clone());
+    let listening = Arc::new(AtomicBool::new(false));
+    listen(
+        shared.clone(),
+        presence_tx,
+        stopping.clone(),
+        listening.clone(),
+    );
     tokio::spawn(follow(state.clone(), shared.clone(), stopping));
     tokio::spawn(sweep(state.clone(), shared.clone()));
-    tokio::spawn(relay(state, shared, presence_rx));
+    tokio::spawn(relay(state, shared, presence_rx, listening));
 }
 
 /// The listening connection, on a thread of its own (the driver blocks).
+/// The thread holds the node's coordination weakly and ends when the node
+/// is gone or stopping, so a node dropped without a clean shutdown leaves
+/// no connection behind.
 fn listen(
     shared: Arc<SharedCoordination>,
     presence: mpsc::UnboundedSender<String>,
     stopping: Arc<AtomicBool>,
+    listening: Arc<AtomicBool>,
 ) {
+    let shared = Arc::downgrade(&shared);
     let spawned = std::thread::Builder::new()
         .name("ablo-coordination-feed".into())
         .spawn(move || {
             let mut feed = None;
             while !stopping.load(Ordering::Relaxed) {
                 if feed.is_none() {
-                    match shared.store().feed() {
-                        Ok(opened) => feed = Some(opened),
+                    let Some(node) = shared.upgrade() else { return };
+                    match node.store().feed().and_then(|mut opened| {
+                        opened.listen()?;
+                        Ok(opened)
+                    }) {
+                        Ok(opened) => {
+                            feed = Some(opened);
+                            listening.store(true, Ordering::Relaxed);
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "coordination feed failed to open");
+                            drop(node);
                             std::thread::sleep(POLL);
                             continue;
                         }
                     }
                 }
                 let Some(open) = feed.as_mut() else { continue };
-                match open.wait(POLL) {
+                let heard = open.wait(POLL);
+                let Some(node) = shared.upgrade() else { return };
+                match heard {
                     Ok(notices) => {
                         for notice in notices {
                             match notice {
-                                CoordinationNotice::Changed => shared.changed.notify_one(),
+                                CoordinationNotice::Changed => node.changed.notify_one(),
                                 CoordinationNotice::Presence(text) => {
                                     if presence.send(text).is_err() {
                                         return;
@@ -105,7 +134,8 @@ fn listen(
                     Err(err) => {
                         tracing::warn!(error = %err, "coordination feed failed; listening again");
                         // What was missed is read from the store.
-                        shared.changed.notify_one();
+                        node.changed.notify_one();
+                        drop(node);
                         std::thread::sleep(POLL);
                     }
                 }
@@ -116,7 +146,18 @@ fn listen(
     }
 }
 
+/// Tells the feed thread to stop when the follower ends, however it ends
+/// (a clean shutdown, or its runtime dropped).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 async fn follow(state: Arc<AppState>, shared: Arc<SharedCoordination>, stopping: Arc<AtomicBool>) {
+    let _stop = StopOnDrop(stopping);
     let mut shutdown = state.shutdown.clone();
     let mut every = tokio::time::interval(POLL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,10 +175,9 @@ async fn follow(state: Arc<AppState>, shared: Arc<SharedCoordination>, stopping:
         tokio::select! {
             _ = shared.changed.notified() => {}
             _ = every.tick() => {}
-            _ = shutdown.wait_for(|stopping| *stopping) => break,
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
     }
-    stopping.store(true, Ordering::Relaxed);
 }
 
 async fn reload(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<(), StorageError> {
@@ -177,14 +217,27 @@ async fn catch_up(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<
 
 async fn sweep(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
     let mut shutdown = state.shutdown.clone();
-    let mut every = tokio::time::interval(SWEEP);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
+        // Wake at the copy's earliest deadline (the copy knows every lease),
+        // at least once a second for what it has not heard of yet, and at
+        // once when woken; never more often than every `SWEEP_GAP`, in case
+        // this node's clock runs ahead of the database's.
+        let due = state
+            .intents
+            .next_deadline()
+            .map_or(last + SWEEP_FALLBACK, |at| at.min(last + SWEEP_FALLBACK))
+            .max(last + SWEEP_GAP);
         tokio::select! {
-            _ = every.tick() => {}
-            _ = shared.sweep.notified() => {}
+            _ = tokio::time::sleep_until(due) => {}
+            _ = shared.sweep.notified() => {
+                if state.intents.next_deadline().is_none_or(|at| at > Instant::now()) && !shared.take_revoked() {
+                    continue;
+                }
+            }
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
+        last = Instant::now();
         let store = shared.store().clone();
         match blocking(move || store.sweep()).await {
             Ok(Ok(0)) => {}
@@ -198,26 +251,31 @@ async fn relay(
     state: Arc<AppState>,
     shared: Arc<SharedCoordination>,
     mut remote: mpsc::UnboundedReceiver<String>,
+    listening: Arc<AtomicBool>,
 ) {
     let mut shutdown = state.shutdown.clone();
     let mut local = state.presence.subscribe();
-    let mut beat = tokio::time::interval(BEAT);
+    let mut beat = tokio::time::interval(BEAT_CHECK);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_beat: Option<Instant> = None;
     let mut heard: HashMap<String, Instant> = HashMap::new();
     let node = shared.node().to_owned();
+    let mine = |connection: u64, presence: Presence, sync_groups: Vec<String>| Relayed::Presence {
+        node: node.clone(),
+        connection,
+        presence,
+        sync_groups,
+    };
     loop {
-        let outgoing = tokio::select! {
+        let mut outbox = Vec::new();
+        tokio::select! {
             event = local.recv() => match event {
-                Ok(event) if event.origin.is_none() => Relayed::Presence {
-                    node: node.clone(),
-                    connection: event.connection,
-                    presence: event.presence,
-                    sync_groups: event.sync_groups,
-                },
-                Ok(_) => continue,
+                Ok(event) if event.origin.is_none() => {
+                    outbox.push(mine(event.connection, event.presence, event.sync_groups));
+                }
+                Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "presence changes not relayed to other nodes");
-                    continue;
                 }
                 Err(RecvError::Closed) => return,
             },
@@ -231,11 +289,15 @@ async fn relay(
                         heard.insert(from, Instant::now());
                     }
                     Ok(Relayed::Beat { node: from }) => {
-                        heard.insert(from, Instant::now());
+                        if heard.insert(from, Instant::now()).is_none() {
+                            // A node new to this one: tell it who is here.
+                            for (connection, presence, groups) in state.presence.local() {
+                                outbox.push(mine(connection, presence, groups));
+                            }
+                        }
                     }
                     Err(err) => tracing::warn!(error = %err, "unreadable presence message"),
                 }
-                continue;
             }
             _ = beat.tick() => {
                 heard.retain(|from, at| {
@@ -246,21 +308,30 @@ async fn relay(
                     }
                     alive
                 });
-                Relayed::Beat { node: node.clone() }
+                // Beat only once listening, so that whoever answers a first
+                // beat is heard.
+                if listening.load(Ordering::Relaxed)
+                    && last_beat.is_none_or(|at| at.elapsed() >= BEAT)
+                {
+                    last_beat = Some(Instant::now());
+                    outbox.push(Relayed::Beat { node: node.clone() });
+                }
             }
             _ = shutdown.wait_for(|stopping| *stopping) => return,
-        };
-        let text = match serde_json::to_string(&outgoing) {
-            Ok(text) => text,
-            Err(err) => {
-                tracing::warn!(error = %err, "presence message not encoded");
-                continue;
+        }
+        for message in outbox {
+            let text = match serde_json::to_string(&message) {
+                Ok(text) => text,
+                Err(err) => {
+                    tracing::warn!(error = %err, "presence message not encoded");
+                    continue;
+                }
+            };
+            let store = shared.store().clone();
+            match blocking(move || store.publish_presence(&text)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) | Err(err) => tracing::warn!(error = %err, "relaying presence failed"),
             }
-        };
-        let store = shared.store().clone();
-        match blocking(move || store.publish_presence(&text)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) | Err(err) => tracing::warn!(error = %err, "relaying presence failed"),
         }
     }
 }

@@ -47,6 +47,12 @@ impl IntentBoard {
         }
     }
 
+    /// The earliest lease deadline in the copy: when the sweeper next has
+    /// something to expire.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.lock().deadlines.first().map(|(at, _)| *at)
+    }
+
     /// Whether this board mirrors a shared authority.
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()

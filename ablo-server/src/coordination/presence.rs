@@ -185,6 +185,20 @@ impl PresenceBoard {
             .collect()
     }
 
+    /// This node's own entries, by connection, with their rows' groups: what
+    /// it tells a node it has not heard from before.
+    pub fn local(&self) -> Vec<(u64, Presence, Vec<String>)> {
+        self.lock()
+            .iter()
+            .filter(|((node, _), _)| node.is_none())
+            .flat_map(|((_, connection), entries)| {
+                entries
+                    .iter()
+                    .map(|p| (*connection, p.presence.clone(), p.sync_groups.clone()))
+            })
+            .collect()
+    }
+
     /// Every entry with its row's groups, for a subscriber joining late.
     pub fn snapshot(&self) -> Vec<(Presence, Vec<String>)> {
         self.lock()

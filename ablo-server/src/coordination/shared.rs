@@ -6,6 +6,7 @@
 //! (`follower.rs`) keeps the copy current on every node.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ablo_runtime::wire::{Intent, Participant};
@@ -76,8 +77,11 @@ pub struct SharedCoordination {
     applied: watch::Sender<u64>,
     /// Wakes the follower to read new events.
     pub(super) changed: Notify,
-    /// Wakes the sweeper (a credential was revoked).
+    /// Wakes the sweeper (a credential was revoked, or the copy changed
+    /// and its earliest deadline may have moved).
     pub(super) sweep: Notify,
+    /// A credential ended since the last sweep.
+    revoked: AtomicBool,
 }
 
 impl SharedCoordination {
@@ -93,6 +97,7 @@ impl SharedCoordination {
             applied: watch::channel(0).0,
             changed: Notify::new(),
             sweep: Notify::new(),
+            revoked: AtomicBool::new(false),
         }
     }
 
@@ -108,7 +113,13 @@ impl SharedCoordination {
 
     /// Asks for a sweep now (a credential ended).
     pub(crate) fn sweep_soon(&self) {
+        self.revoked.store(true, Ordering::Relaxed);
         self.sweep.notify_one();
+    }
+
+    /// Whether a credential ended since this was last asked.
+    pub(super) fn take_revoked(&self) -> bool {
+        self.revoked.swap(false, Ordering::Relaxed)
     }
 
     /// Records that the copy applied the authority's events through `seq`.
@@ -118,6 +129,7 @@ impl SharedCoordination {
             *applied = (*applied).max(seq);
             moved
         });
+        self.sweep.notify_one();
     }
 
     /// The newest event the copy applied.

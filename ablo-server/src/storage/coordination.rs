@@ -268,9 +268,13 @@ pub enum CoordinationNotice {
 
 /// A node's subscription to coordination changes and presence.
 pub trait CoordinationFeed: Send {
-    /// Waits up to `timeout` for notices; returns what arrived (empty on
-    /// timeout). A broken connection is an error; the next call listens
-    /// again, and the caller reads what it missed from the store.
+    /// Starts listening now, if not listening yet: notices sent after this
+    /// returns are heard.
+    fn listen(&mut self) -> Result<(), StorageError>;
+    /// Waits up to `timeout` for notices (listening first if needed);
+    /// returns what arrived (empty on timeout). A broken connection is an
+    /// error; the next call listens again, and the caller reads what it
+    /// missed from the store.
     fn wait(&mut self, timeout: Duration) -> Result<Vec<CoordinationNotice>, StorageError>;
 }
 

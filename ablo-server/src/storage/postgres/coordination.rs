@@ -17,18 +17,24 @@
 
 use std::time::Duration;
 
-use ablo_runtime::wire::{Intent, Participant, Target};
-use ablo_runtime::{SyncId, Timestamp};
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use ablo_runtime::SyncId;
+use ablo_runtime::wire::{Intent, Participant};
+use postgres::IsolationLevel;
+
+mod line;
+mod listen;
 
 use super::Pool;
-use crate::storage::authz::parse_kind;
 use crate::storage::{
     CoordinationError, CoordinationEvent, CoordinationEventKind, CoordinationFeed,
-    CoordinationLimits, CoordinationNotice, CoordinationRefusal, CoordinationSnapshot,
-    CoordinationStorage, EventPage, HeldIntent, NewIntent, Renewed, StorageError, Taken,
+    CoordinationLimits, CoordinationRefusal, CoordinationSnapshot, CoordinationStorage, EventPage,
+    HeldIntent, NewIntent, Renewed, StorageError, Taken,
 };
+use line::{
+    Stored, conflicting, deadline, decode, expire_row, grant_waiters, locate, lock_row, now_ms,
+    record, refused, row_intents, row_stamp,
+};
+use listen::PgCoordinationFeed;
 
 /// The channel new coordination events are announced on.
 const CHANGES_CHANNEL: &str = "ablo_coordination";
@@ -66,238 +72,6 @@ impl Drop for PgCoordination {
             let _ = std::thread::spawn(move || drop(pool)).join();
         }
     }
-}
-
-/// One stored intent.
-#[derive(Clone, Debug)]
-struct Stored {
-    intent: Intent,
-    waiting: bool,
-    seq: i64,
-    ttl_ms: i64,
-    sync_groups: Vec<String>,
-    guard_stamp: Option<i64>,
-}
-
-impl Stored {
-    fn event(&self, kind: CoordinationEventKind, position: Option<usize>) -> CoordinationEvent {
-        CoordinationEvent {
-            seq: 0,
-            kind,
-            intent: self.intent.clone(),
-            sync_groups: self.sync_groups.clone(),
-            position,
-            guard_stamp: self.guard_stamp.map(|s| SyncId(s as u64)),
-            ttl_ms: self.ttl_ms as u64,
-        }
-    }
-}
-
-fn decode(row: &postgres::Row) -> Result<Stored, StorageError> {
-    let time = |ms: i64| crate::storage::authz::timestamp(ms);
-    let groups: String = row.get(13);
-    Ok(Stored {
-        intent: Intent {
-            id: row.get(0),
-            participant: Participant {
-                kind: parse_kind(row.get(4))?,
-                id: row.get(5),
-            },
-            target: Target {
-                model: row.get(1),
-                id: row.get(2),
-                field: row.get(3),
-            },
-            action: row.get(6),
-            exclusive: row.get(7),
-            created_at: time(row.get(11))?,
-            expires_at: time(row.get(12))?,
-        },
-        waiting: row.get(8),
-        seq: row.get(9),
-        ttl_ms: row.get(10),
-        sync_groups: serde_json::from_str(&groups)?,
-        guard_stamp: row.get(14),
-    })
-}
-
-fn refused(refusal: CoordinationRefusal) -> CoordinationError {
-    CoordinationError::Refused(refusal)
-}
-
-fn now_ms(tx: &mut Transaction<'_>) -> Result<i64, StorageError> {
-    Ok(tx.query_one(&format!("SELECT {NOW_MS}"), &[])?.get(0))
-}
-
-/// Serializes every change of one row across nodes until the transaction ends.
-fn lock_row(tx: &mut Transaction<'_>, model: &str, id: &str) -> Result<(), StorageError> {
-    let key = format!("{model}\u{1f}{id}");
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-        &[&ROW_LOCK_SPACE, &key],
-    )?;
-    Ok(())
-}
-
-fn row_intents(
-    tx: &mut Transaction<'_>,
-    model: &str,
-    id: &str,
-) -> Result<Vec<Stored>, StorageError> {
-    tx.query(
-        &format!(
-            "SELECT {COLUMNS} FROM coordination_intents WHERE model = $1 AND row_id = $2 ORDER BY seq"
-        ),
-        &[&model, &id],
-    )?
-    .iter()
-    .map(decode)
-    .collect()
-}
-
-fn by_id(tx: &mut Transaction<'_>, id: &str) -> Result<Option<Stored>, StorageError> {
-    tx.query_opt(
-        &format!("SELECT {COLUMNS} FROM coordination_intents WHERE id = $1"),
-        &[&id],
-    )?
-    .as_ref()
-    .map(decode)
-    .transpose()
-}
-
-fn row_stamp(tx: &mut Transaction<'_>, model: &str, id: &str) -> Result<Option<i64>, StorageError> {
-    Ok(tx
-        .query_opt(
-            "SELECT stamp FROM rows WHERE model = $1 AND id = $2",
-            &[&model, &id],
-        )?
-        .map(|r| r.get(0)))
-}
-
-fn deadline(now: i64, ttl_ms: i64) -> Result<Timestamp, StorageError> {
-    crate::storage::authz::timestamp(now + ttl_ms)
-}
-
-/// Other participants' active claims overlapping `intent`'s target.
-fn conflicting(active: &[Stored], intent: &Intent) -> Vec<Intent> {
-    active
-        .iter()
-        .filter(|s| {
-            !s.waiting
-                && s.intent.exclusive
-                && s.intent.participant != intent.participant
-                && s.intent.target.overlaps(&intent.target)
-        })
-        .map(|s| s.intent.clone())
-        .collect()
-}
-
-/// Removes the row's lapsed intents and waiters, as `expired` events.
-fn expire_row(
-    tx: &mut Transaction<'_>,
-    model: &str,
-    id: &str,
-    now: i64,
-    events: &mut Vec<CoordinationEvent>,
-) -> Result<usize, StorageError> {
-    let gone = tx.query(
-        &format!(
-            "DELETE FROM coordination_intents WHERE model = $1 AND row_id = $2 \
-             AND expires_at_ms <= $3 RETURNING {COLUMNS}"
-        ),
-        &[&model, &id, &now],
-    )?;
-    let mut gone = gone.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-    gone.sort_by_key(|s| s.seq);
-    events.extend(
-        gone.iter()
-            .map(|s| s.event(CoordinationEventKind::Expired, None)),
-    );
-    Ok(gone.len())
-}
-
-/// Grants the row's waiting claims from the front of its line, stopping at
-/// the first that still conflicts (no overtaking).
-fn grant_waiters(
-    tx: &mut Transaction<'_>,
-    model: &str,
-    id: &str,
-    now: i64,
-    events: &mut Vec<CoordinationEvent>,
-) -> Result<(), StorageError> {
-    let intents = row_intents(tx, model, id)?;
-    let (mut active, waiting): (Vec<Stored>, Vec<Stored>) =
-        intents.into_iter().partition(|s| !s.waiting);
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    let stamp = row_stamp(tx, model, id)?;
-    for mut next in waiting {
-        if !conflicting(&active, &next.intent).is_empty() {
-            break;
-        }
-        let expires = now + next.ttl_ms;
-        tx.execute(
-            "UPDATE coordination_intents SET waiting = false, expires_at_ms = $2, guard_stamp = $3 \
-             WHERE id = $1",
-            &[&next.intent.id, &expires, &stamp],
-        )?;
-        next.waiting = false;
-        next.guard_stamp = stamp;
-        next.intent.expires_at = deadline(now, next.ttl_ms)?;
-        events.push(next.event(CoordinationEventKind::Granted, None));
-        active.push(next);
-    }
-    Ok(())
-}
-
-/// Numbers and stores the transaction's events and announces them on
-/// commit; returns the last number (0 for none).
-fn record(
-    tx: &mut Transaction<'_>,
-    now: i64,
-    events: &mut [CoordinationEvent],
-) -> Result<u64, StorageError> {
-    if events.is_empty() {
-        return Ok(0);
-    }
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENTS_LOCK])?;
-    let mut last = 0;
-    for event in events.iter_mut() {
-        let text = serde_json::to_string(&event)?;
-        let seq: i64 = tx
-            .query_one(
-                "INSERT INTO coordination_events (at_ms, event) VALUES ($1, $2) RETURNING seq",
-                &[&now, &text],
-            )?
-            .get(0);
-        event.seq = seq as u64;
-        last = seq;
-    }
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&CHANGES_CHANNEL, &last.to_string()],
-    )?;
-    Ok(last as u64)
-}
-
-/// Locks the row of an existing intent and expires what lapsed on it;
-/// returns the intent if it is still there.
-fn locate(
-    tx: &mut Transaction<'_>,
-    id: &str,
-    events: &mut Vec<CoordinationEvent>,
-) -> Result<(Option<Stored>, i64), StorageError> {
-    let Some(found) = by_id(tx, id)? else {
-        return Ok((None, now_ms(tx)?));
-    };
-    let (model, row) = (found.intent.target.model, found.intent.target.id);
-    lock_row(tx, &model, &row)?;
-    let now = now_ms(tx)?;
-    if expire_row(tx, &model, &row, now, events)? > 0 {
-        grant_waiters(tx, &model, &row, now, events)?;
-    }
-    Ok((by_id(tx, id)?, now))
 }
 
 impl PgCoordination {
@@ -676,58 +450,4 @@ impl CoordinationStorage for PgCoordination {
             .execute("SELECT pg_notify($1, $2)", &[&PRESENCE_CHANNEL, &message])?;
         Ok(())
     }
-}
-
-/// `LISTEN` on both coordination channels, on a connection of its own.
-struct PgCoordinationFeed {
-    config: postgres::Config,
-    client: Option<Client>,
-}
-
-impl CoordinationFeed for PgCoordinationFeed {
-    fn wait(&mut self, timeout: Duration) -> Result<Vec<CoordinationNotice>, StorageError> {
-        if self.client.is_none() {
-            let mut client = self.config.connect(NoTls)?;
-            client.batch_execute(&format!(
-                "LISTEN {CHANGES_CHANNEL}; LISTEN {PRESENCE_CHANNEL}"
-            ))?;
-            self.client = Some(client);
-        }
-        let client = self.client.as_mut().expect("just connected");
-        let outcome = wait_on(client, timeout);
-        if outcome.is_err() {
-            // Listen again on the next call; the caller reads what it
-            // missed from the store.
-            self.client = None;
-        }
-        outcome
-    }
-}
-
-fn wait_on(
-    client: &mut Client,
-    timeout: Duration,
-) -> Result<Vec<CoordinationNotice>, StorageError> {
-    let mut notifications = client.notifications();
-    let Some(first) = notifications.timeout_iter(timeout).next()? else {
-        return Ok(Vec::new());
-    };
-    let mut notices = Vec::new();
-    let mut changed = false;
-    let mut note = |n: &postgres::Notification| {
-        if n.channel() == PRESENCE_CHANNEL {
-            notices.push(CoordinationNotice::Presence(n.payload().to_owned()));
-        } else {
-            changed = true;
-        }
-    };
-    note(&first);
-    let mut pending = notifications.iter();
-    while let Some(more) = pending.next()? {
-        note(&more);
-    }
-    if changed {
-        notices.push(CoordinationNotice::Changed);
-    }
-    Ok(notices)
 }
