@@ -149,6 +149,72 @@ fn watch_holders(
     })
 }
 
+/// A claim in line: its id, the node its holder uses and the holder's token.
+struct Contender {
+    id: String,
+    node: usize,
+    token: String,
+}
+
+/// Each contender waits for its grant on its own node's live stream, holds
+/// the claim briefly, then releases it; all at the same time. Returns the
+/// order the grants reached their contenders and, per node, the grants its
+/// subscriber was told of.
+async fn take_turns(
+    nodes: &[TestServer],
+    line: &[Contender],
+    events: &mut mpsc::UnboundedReceiver<Seen>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut waiting: HashMap<String, tokio::sync::oneshot::Sender<()>> = HashMap::new();
+    let granted_order = Arc::new(Mutex::new(Vec::new()));
+    let mut contenders = Vec::new();
+    for contender in line {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        waiting.insert(contender.id.clone(), tx);
+        let http = http_with(&nodes[contender.node], Some(&contender.token));
+        let (id, order) = (contender.id.clone(), granted_order.clone());
+        contenders.push(tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(20), rx)
+                .await
+                .expect("granted in time")
+                .unwrap();
+            order.lock().unwrap().push(id.clone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (status, body) = http.delete(&format!("/v1/intents/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["released"], true);
+        }));
+    }
+    let mut grants_by_node: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
+    let mut releases = 0;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while releases < nodes.len() * line.len() {
+            let seen = events.recv().await.expect("subscribers open");
+            match seen.kind {
+                IntentEventKind::Granted => grants_by_node[seen.node].push(seen.intent.clone()),
+                IntentEventKind::Released => releases += 1,
+                _ => {}
+            }
+            let own = line.iter().find(|c| c.id == seen.intent).map(|c| c.node);
+            if matches!(
+                seen.kind,
+                IntentEventKind::Granted | IntentEventKind::Created
+            ) && own == Some(seen.node)
+                && let Some(tx) = waiting.remove(&seen.intent)
+            {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .await
+    .expect("every claim granted and released within 30 s");
+    for contender in contenders {
+        contender.await.unwrap();
+    }
+    let order = granted_order.lock().unwrap().clone();
+    (order, grants_by_node)
+}
+
 #[tokio::test]
 async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_at_a_time() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -194,62 +260,20 @@ async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_
         }
         ids.push(body["intent"]["id"].as_str().unwrap().to_owned());
     }
-    // Each contender waits for its grant on its own node's live stream,
-    // holds the claim briefly, then releases it; all at the same time.
-    let mut waiting: HashMap<String, tokio::sync::oneshot::Sender<()>> = HashMap::new();
-    let granted_order = Arc::new(Mutex::new(Vec::new()));
-    let mut contenders = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        waiting.insert(id.clone(), tx);
-        let http = http_with(&nodes[i % 3], Some(&tokens[i]));
-        let (id, order) = (id.clone(), granted_order.clone());
-        contenders.push(tokio::spawn(async move {
-            tokio::time::timeout(Duration::from_secs(20), rx)
-                .await
-                .expect("granted in time")
-                .unwrap();
-            order.lock().unwrap().push(id.clone());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let (status, body) = http.delete(&format!("/v1/intents/{id}")).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            assert_eq!(body["released"], true);
-        }));
-    }
-    let mut grants_by_node: Vec<Vec<String>> = vec![Vec::new(); 3];
-    let mut releases = 0;
+    let line: Vec<Contender> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Contender {
+            id: id.clone(),
+            node: i % 3,
+            token: tokens[i].clone(),
+        })
+        .collect();
     let started = Instant::now();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while releases < 3 * ids.len() {
-            let seen = events.recv().await.expect("subscribers open");
-            match seen.kind {
-                IntentEventKind::Granted => grants_by_node[seen.node].push(seen.intent.clone()),
-                IntentEventKind::Released => releases += 1,
-                _ => {}
-            }
-            let own = ids.iter().position(|id| *id == seen.intent).map(|i| i % 3);
-            if matches!(
-                seen.kind,
-                IntentEventKind::Granted | IntentEventKind::Created
-            ) && own == Some(seen.node)
-                && let Some(tx) = waiting.remove(&seen.intent)
-            {
-                let _ = tx.send(());
-            }
-        }
-    })
-    .await
-    .expect("every claim granted and released within 30 s");
-    for contender in contenders {
-        contender.await.unwrap();
-    }
+    let (granted_order, grants_by_node) = take_turns(&nodes, &line, &mut events).await;
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
-    assert_eq!(
-        *granted_order.lock().unwrap(),
-        ids,
-        "granted in request order"
-    );
+    assert_eq!(granted_order, ids, "granted in request order");
     for (node, grants) in grants_by_node.iter().enumerate() {
         assert_eq!(
             grants,
@@ -266,6 +290,85 @@ async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_
         let (_, list) = node.http.get("/v1/intents?model=tasks&id=t1").await;
         assert_eq!(list["data"], json!([]), "nothing left on any node");
     }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn ten_claims_asked_at_once_over_three_nodes_get_distinct_places_and_are_granted_by_place() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((url, nodes)) = nodes("ten at once", 3).await else {
+        return;
+    };
+    nodes[0].http.create_task("t1", "contended").await;
+    let mut events = watch_intents(&nodes).await;
+    let mut tokens = Vec::new();
+    for i in 0..10 {
+        let (_, token) = mint(
+            &nodes[i % 3],
+            agent(&format!("racer_{i}"), &["tasks.*"], &["*"]),
+        )
+        .await;
+        tokens.push(token);
+    }
+    let (stop, most) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicI64::new(0)),
+    );
+    let watcher = watch_holders(url, stop.clone(), most.clone());
+    // All ten at the same moment, spread over the nodes.
+    let start = Arc::new(tokio::sync::Barrier::new(10));
+    let asks: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (http, start) = (http_with(&nodes[i % 3], Some(token)), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                http.post("/v1/intents", &claim_on("t1", 30_000)).await
+            })
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for (i, ask) in asks.into_iter().enumerate() {
+        let (status, body) = ask.await.unwrap();
+        let place = match status {
+            StatusCode::CREATED => 0,
+            StatusCode::ACCEPTED => body["position"].as_u64().unwrap(),
+            other => panic!("{other}: {body}"),
+        };
+        let id = body["intent"]["id"].as_str().unwrap().to_owned();
+        placed.push((
+            place,
+            Contender {
+                id,
+                node: i % 3,
+                token: tokens[i].clone(),
+            },
+        ));
+    }
+    placed.sort_by_key(|(place, _)| *place);
+    let places: Vec<u64> = placed.iter().map(|(place, _)| *place).collect();
+    assert_eq!(
+        places,
+        (0..10).collect::<Vec<_>>(),
+        "one holder, then places 1 to 9 once each"
+    );
+    let line: Vec<Contender> = placed.into_iter().map(|(_, c)| c).collect();
+    let ids: Vec<String> = line.iter().map(|c| c.id.clone()).collect();
+    let (granted_order, grants_by_node) = take_turns(&nodes, &line, &mut events).await;
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert_eq!(granted_order, ids, "granted by place in line");
+    for (node, grants) in grants_by_node.iter().enumerate() {
+        assert_eq!(
+            grants,
+            &ids[1..],
+            "node {node} announced every grant, in order"
+        );
+    }
+    assert_eq!(most.load(Ordering::Relaxed), 1, "never two holders at once");
     for node in nodes {
         node.stop().await;
     }
