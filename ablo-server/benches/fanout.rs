@@ -341,7 +341,14 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
                     };
                     let received = base.elapsed().as_micros() as u64;
                     let Some(sent) = sent_at(&text) else {
-                        continue; // a ping
+                        // A ping: unanswered ones end the connection.
+                        if text.contains("\"ping\"") {
+                            let pong = Message::text(r#"{"type":"pong"}"#);
+                            if socket.send(pong).await.is_err() {
+                                break;
+                            }
+                        }
+                        continue;
                     };
                     seen += 1;
                     if seen > warmup {
