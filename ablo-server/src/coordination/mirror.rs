@@ -161,3 +161,118 @@ fn instant_of(at: Timestamp) -> Instant {
     let left = at.as_millis() - Timestamp::now().as_millis();
     Instant::now() + Duration::from_millis(left.max(0) as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use ablo_runtime::SyncId;
+    use ablo_runtime::wire::{Intent, Participant, ParticipantKind, Target};
+
+    use super::*;
+    use crate::storage::{CoordinationEvent, CoordinationEventKind, CoordinationSnapshot};
+
+    fn mirror() -> IntentBoard {
+        IntentBoard {
+            state: Mutex::new(BoardState {
+                mirror: true,
+                ..BoardState::default()
+            }),
+            ..IntentBoard::new(BoardConfig::default())
+        }
+    }
+
+    fn claim(id: &str, who: &str) -> Intent {
+        Intent {
+            id: id.into(),
+            participant: Participant {
+                id: who.into(),
+                kind: ParticipantKind::Agent,
+            },
+            target: Target {
+                model: "tasks".into(),
+                id: "t1".into(),
+                field: None,
+            },
+            action: "update".into(),
+            exclusive: true,
+            created_at: Timestamp::now(),
+            // Already past: a mirror never expires on its own.
+            expires_at: Timestamp::from_millis(Timestamp::now().as_millis() - 1000).unwrap(),
+        }
+    }
+
+    fn event(kind: CoordinationEventKind, intent: &Intent, seq: u64) -> CoordinationEvent {
+        CoordinationEvent {
+            seq,
+            kind,
+            intent: intent.clone(),
+            sync_groups: vec!["default".into()],
+            position: (kind == CoordinationEventKind::Queued).then_some(1),
+            guard_stamp: matches!(
+                kind,
+                CoordinationEventKind::Created | CoordinationEventKind::Granted
+            )
+            .then_some(SyncId(7)),
+            ttl_ms: 30_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn applied_events_move_the_line_and_are_announced_in_order() {
+        let board = mirror();
+        let mut announced = board.subscribe();
+        let (first, second) = (claim("int_a", "a"), claim("int_b", "b"));
+        board.apply(&event(CoordinationEventKind::Created, &first, 1));
+        board.apply(&event(CoordinationEventKind::Queued, &second, 2));
+        let target = first.target.clone();
+        assert_eq!(board.active_on(&target), vec![first.clone()]);
+        assert_eq!(board.queue_position("int_b"), Some(1));
+        assert_eq!(board.guard_stamp("int_a"), Some(SyncId(7)));
+        // Lapsed by the clock, yet held until the authority says so.
+        assert_eq!(board.expire_lapsed(), 0);
+        assert!(board.active("int_a").is_some());
+        board.apply(&event(CoordinationEventKind::Expired, &first, 3));
+        board.apply(&event(CoordinationEventKind::Granted, &second, 4));
+        assert_eq!(board.active_on(&target), vec![second.clone()]);
+        assert_eq!(board.queue_position("int_b"), None);
+        board.apply(&event(CoordinationEventKind::Released, &second, 5));
+        assert!(board.is_empty());
+        let mut kinds = Vec::new();
+        while let Ok(event) = announced.try_recv() {
+            kinds.push((event.kind, event.intent.id));
+        }
+        assert_eq!(
+            kinds,
+            [
+                (BoardEventKind::Created, "int_a".to_owned()),
+                (BoardEventKind::Queued, "int_b".to_owned()),
+                (BoardEventKind::Expired, "int_a".to_owned()),
+                (BoardEventKind::Granted, "int_b".to_owned()),
+                (BoardEventKind::Released, "int_b".to_owned()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_replaces_the_copy() {
+        let board = mirror();
+        board.apply(&event(
+            CoordinationEventKind::Created,
+            &claim("int_old", "a"),
+            1,
+        ));
+        let held = crate::storage::HeldIntent {
+            intent: claim("int_new", "b"),
+            waiting: false,
+            sync_groups: vec!["default".into()],
+            guard_stamp: Some(SyncId(3)),
+            ttl: Duration::from_secs(30),
+        };
+        board.load(&CoordinationSnapshot {
+            intents: vec![held],
+            seq: 9,
+        });
+        assert!(board.active("int_old").is_none());
+        assert_eq!(board.guard_stamp("int_new"), Some(SyncId(3)));
+        assert_eq!(board.len(), 1);
+    }
+}
