@@ -2,14 +2,16 @@
 //! its baseline in the same run, with the real `ablo-server` binary in its
 //! own process and this program as the load generator:
 //!
-//! - **intents**: median latency of an unrelated `PATCH` with 200 000
-//!   intents held by 200 agents, as a ratio to the same with none held;
+//! - **intents**: median latency of an unrelated `PATCH` on a server
+//!   holding 200 000 intents of 200 agents, as a ratio to a second server
+//!   holding none, the updates alternating between the two;
 //! - **replay**: server RSS per WebSocket subscriber that asks for the
 //!   whole log (`cursor: 0`, 300 000 deltas) and never reads, at 1000 such
 //!   connections, beside the RSS per subscriber that is caught up.
 //!
 //! `cargo bench -p ablo-server --bench abuse` (`ABLO_BENCH_QUICK=1` for a
-//! short run, `ABLO_BENCH_ONLY=intents|replay` for one scenario).
+//! short run, `ABLO_BENCH_ONLY=intents|replay` for one scenario,
+//! `ABLO_SERVER_BIN=path` for another server binary).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -58,7 +60,10 @@ struct Server {
 impl Server {
     fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ablo-server"))
+        // `ABLO_SERVER_BIN` runs another build (or a profiler wrapping one).
+        let binary = std::env::var_os("ABLO_SERVER_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_ablo-server").into());
+        let mut child = Command::new(binary)
             .args(["serve", "--addr", "127.0.0.1:0", "--data"])
             .arg(dir.path())
             .args(extra)
@@ -140,27 +145,24 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Median milliseconds of `count` sequential updates of one row.
-async fn patch_latency(http: &reqwest::Client, url: &str, count: usize) -> f64 {
-    let mut samples = Vec::with_capacity(count);
-    for i in 0..count {
-        let started = Instant::now();
-        let (status, body) = call(
-            http,
-            reqwest::Method::PATCH,
-            format!("{url}/v1/models/items/unrelated"),
-            KEY,
-            json!({"data": {"n": i}}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    median(samples)
+/// Milliseconds of one update of the row `unrelated`.
+async fn patch_once(http: &reqwest::Client, url: &str, n: usize) -> f64 {
+    let started = Instant::now();
+    let (status, body) = call(
+        http,
+        reqwest::Method::PATCH,
+        format!("{url}/v1/models/items/unrelated"),
+        KEY,
+        json!({"data": {"n": n}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
-async fn intents() {
-    let (agents, per_agent) = if quick() { (20, 1000) } else { (200, 1000) };
+/// The server for the intents scenario, with `items` rows `i0..` and
+/// `unrelated`.
+async fn intents_server(http: &reqwest::Client, items: usize) -> Server {
     let server = Server::start(&[
         "--capability-rate-limit",
         "0",
@@ -169,9 +171,7 @@ async fn intents() {
         "--max-intents-per-row",
         "1000",
     ]);
-    let http = reqwest::Client::new();
-    push_schema(&http, &server.url).await;
-    let items = 1000;
+    push_schema(http, &server.url).await;
     let operations: Vec<Value> = (0..items)
         .map(|i| format!("i{i}"))
         .chain(["unrelated".to_owned()])
@@ -179,7 +179,7 @@ async fn intents() {
         .collect();
     for chunk in operations.chunks(1000) {
         let (status, body) = call(
-            &http,
+            http,
             reqwest::Method::POST,
             format!("{}/v1/commits", server.url),
             KEY,
@@ -188,14 +188,23 @@ async fn intents() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    let samples = if quick() { 200 } else { 1000 };
-    let _ = patch_latency(&http, &server.url, 500).await;
-    let baseline = patch_latency(&http, &server.url, samples).await;
+    server
+}
+
+/// Two servers side by side, one holding no intents (the baseline) and one
+/// holding `agents × per_agent`; unrelated updates alternate between them
+/// (in alternating order), so both see the same noise of a shared machine.
+async fn intents() {
+    let (agents, per_agent) = if quick() { (20, 1000) } else { (200, 1000) };
+    let http = reqwest::Client::new();
+    let items = 1000;
+    let baseline = intents_server(&http, items).await;
+    let loaded = intents_server(&http, items).await;
 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for agent in 0..agents {
-        let (http, url) = (http.clone(), server.url.clone());
+        let (http, url) = (http.clone(), loaded.url.clone());
         tasks.push(tokio::spawn(async move {
             let (status, minted) = call(&http, reqwest::Method::POST, format!("{url}/v1/capabilities"), KEY,
                 json!({"participantKind": "agent", "participantId": format!("agent_{agent}"), "operations": ["items.read"], "syncGroups": ["*"], "ttlSeconds": 3600})).await;
@@ -212,22 +221,41 @@ async fn intents() {
     for task in tasks {
         task.await.unwrap();
     }
+    let seeded = started.elapsed();
     let (_, held) = call(
         &http,
         reqwest::Method::GET,
-        format!("{}/v1/intents?model=items&id=i0", server.url),
+        format!("{}/v1/intents?model=items&id=i0", loaded.url),
         KEY,
         Value::Null,
     )
     .await;
-    let seeded = started.elapsed();
-    let loaded = patch_latency(&http, &server.url, samples).await;
+
+    let samples = if quick() { 200 } else { 2000 };
+    for n in 0..500 {
+        patch_once(&http, &baseline.url, n).await;
+        patch_once(&http, &loaded.url, n).await;
+    }
+    let (mut without, mut with, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..samples {
+        let (a, b) = if n % 2 == 0 {
+            let a = patch_once(&http, &baseline.url, n).await;
+            (a, patch_once(&http, &loaded.url, n).await)
+        } else {
+            let b = patch_once(&http, &loaded.url, n).await;
+            (patch_once(&http, &baseline.url, n).await, b)
+        };
+        without.push(a);
+        with.push(b);
+        ratios.push(b / a);
+    }
+    let (without, with) = (median(without), median(with));
     println!(
-        "intents: {} agents x {per_agent} intent requests in {:.1} s ({} active on row i0); unrelated PATCH median {baseline:.3} ms with none, {loaded:.3} ms with them: {:.2}x",
-        agents,
+        "intents: {agents} agents x {per_agent} intent requests in {:.1} s ({} active on row i0); unrelated PATCH median {without:.3} ms on the server holding none, {with:.3} ms on the one holding them: {:.3}x (median of {samples} paired ratios {:.3}x)",
         seeded.as_secs_f64(),
         held["data"].as_array().map_or(0, Vec::len),
-        loaded / baseline
+        with / without,
+        median(ratios),
     );
 }
 
@@ -351,12 +379,15 @@ async fn replay() {
     let caught_up = measure(head).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = server.rss_kib();
+    let before_anon = server.status_field("RssAnon:");
     let stuck = measure(0).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = server.rss_kib();
     println!(
-        "replay: server threads with the subscribers at cursor 0: {}",
-        server.threads()
+        "replay: with the subscribers at cursor 0: {} server threads, RssAnon {} KiB, RssFile {} KiB (before: RssAnon {before_anon} KiB)",
+        server.threads(),
+        server.status_field("RssAnon:"),
+        server.status_field("RssFile:"),
     );
     let idle_per = (idle.saturating_sub(before)) as f64 / connections as f64;
     let stuck_per = (after.saturating_sub(idle)) as f64 / connections as f64;

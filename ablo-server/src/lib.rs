@@ -280,7 +280,7 @@ pub async fn start_with_storage(
         sockets: Default::default(),
         metrics,
         shutdown: shutdown_rx.clone(),
-        storage_calls: tokio::sync::Semaphore::new(state::STORAGE_CALLS_AT_ONCE),
+        storage_threads: state::StorageThreads::new()?,
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));

@@ -40,16 +40,55 @@ pub(crate) struct AppState {
     pub sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Turns `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
-    /// Bounds the storage calls running at once (see [`AppState::storage`]).
-    pub storage_calls: tokio::sync::Semaphore,
+    /// The threads [`AppState::storage`] calls run on.
+    pub storage_threads: StorageThreads,
 }
 
-/// Storage calls that may run at once: as many as the store has read
-/// connections. A call past it waits as a parked task (a few hundred bytes)
-/// instead of as a blocked thread (its stack, plus the thread the runtime
-/// keeps alive afterwards), which is what a thousand replaying subscribers
-/// would otherwise cost.
-pub(crate) const STORAGE_CALLS_AT_ONCE: usize = 16;
+/// A fixed set of threads for storage calls, as many as the store has read
+/// connections. A call past it waits in a queue (a boxed closure) instead
+/// of as one more blocked thread: on the runtime's shared blocking pool a
+/// thousand replaying subscribers grew the pool to dozens of threads, each
+/// keeping its stack and allocator cache for ten seconds after its call.
+pub(crate) struct StorageThreads {
+    /// Only its blocking pool is used; it is never driven.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl StorageThreads {
+    /// Storage calls that may run at once.
+    pub const COUNT: usize = 16;
+
+    pub fn new() -> std::io::Result<StorageThreads> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(Self::COUNT)
+            .thread_keep_alive(std::time::Duration::from_secs(60))
+            .thread_name("ablo-storage")
+            .build()?;
+        Ok(StorageThreads {
+            runtime: Some(runtime),
+        })
+    }
+
+    fn spawn<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.runtime
+            .as_ref()
+            .expect("storage threads until dropped")
+            .spawn_blocking(call)
+    }
+}
+
+impl Drop for StorageThreads {
+    fn drop(&mut self) {
+        // The state may be dropped on an async thread, where a runtime may
+        // not block; running calls finish on their own.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 impl AppState {
     /// The schema in force.
@@ -62,13 +101,11 @@ impl AppState {
         &self,
         call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _slot = self
-            .storage_calls
-            .acquire()
-            .await
-            .map_err(|_| ApiError::unavailable())?;
         let storage = self.storage.clone();
-        let joined = tokio::task::spawn_blocking(move || call(storage.as_ref())).await;
+        let joined = self
+            .storage_threads
+            .spawn(move || call(storage.as_ref()))
+            .await;
         match joined {
             Ok(result) => Ok(result?),
             Err(err) => {

@@ -33,7 +33,7 @@ const REPLAY_PAGE: usize = 500;
 /// a subscriber that does not read holds at most one such message (plus
 /// its socket buffers) in the server's memory, whatever the log's length
 /// (a single commit larger than this is still one message).
-const REPLAY_BYTES: usize = 16 * 1024;
+const REPLAY_BYTES: usize = 8 * 1024;
 /// Unanswered server pings before the connection is dropped.
 const MAX_SILENT_PINGS: u32 = 3;
 
@@ -211,21 +211,16 @@ impl GroupFilter {
     /// when it sees none of them), serialized from borrows: only deltas
     /// shown differently (removals, fewer left groups) are copied.
     fn message(&self, deltas: &[Delta]) -> Option<Utf8Bytes> {
+        self.message_text(deltas).map(Utf8Bytes::from)
+    }
+
+    /// [`GroupFilter::message`] as a `String`.
+    fn message_text(&self, deltas: &[Delta]) -> Option<String> {
         let shown: Vec<std::borrow::Cow<'_, Delta>> = deltas
             .iter()
             .filter_map(|d| crate::capability::delta_view(self.1.as_ref(), self.0.as_ref(), d))
             .collect();
-        (!shown.is_empty()).then(|| crate::fanout::deltas_text(&shown).into())
-    }
-
-    /// The deltas this subscriber receives, rows that left its view as
-    /// removals.
-    fn keep(&self, deltas: &[Delta]) -> Vec<Delta> {
-        deltas
-            .iter()
-            .filter_map(|d| crate::capability::delta_view(self.1.as_ref(), self.0.as_ref(), d))
-            .map(std::borrow::Cow::into_owned)
-            .collect()
+        (!shown.is_empty()).then(|| crate::fanout::deltas_text(&shown))
     }
 }
 
@@ -635,6 +630,17 @@ async fn send_snapshot(
     at
 }
 
+/// One page of a replay as the connection's task receives it: read,
+/// filtered and serialized on the storage thread, so only the message (at
+/// most about [`REPLAY_BYTES`]) crosses back and waits for the client. A
+/// parsed page never waits for a busy socket, however many replays run.
+struct ReplayPage {
+    text: Option<Utf8Bytes>,
+    last: Option<SyncId>,
+    has_more: bool,
+    gap: bool,
+}
+
 /// Sends every logged delta after `cursor`.
 async fn replay(
     state: &SharedState,
@@ -643,41 +649,40 @@ async fn replay(
     filter: &GroupFilter,
 ) -> Replayed {
     loop {
-        let after = cursor;
-        let page = match state
-            .storage(move |s| s.deltas_after(after, REPLAY_PAGE, REPLAY_BYTES))
-            .await
-        {
+        let (after, view) = (cursor, filter.clone());
+        let read = state.storage(move |s| {
+            let page = s.deltas_after(after, REPLAY_PAGE, REPLAY_BYTES)?;
+            let text = view.message_text(&page.deltas).map(|mut text| {
+                // Held for as long as the client takes to read it: no slack.
+                text.shrink_to_fit();
+                Utf8Bytes::from(text)
+            });
+            Ok(ReplayPage {
+                gap: page.floor > after,
+                last: page.deltas.last().map(|d| d.sync_id),
+                has_more: page.has_more,
+                text,
+            })
+        });
+        let page = match read.await {
             Ok(page) => page,
             Err(err) => {
                 refuse(sink, err).await;
                 return Replayed::Closed;
             }
         };
-        if page.floor > after {
+        if page.gap {
             return Replayed::Gap;
         }
-        if let Some(last) = page.deltas.last() {
-            cursor = last.sync_id;
+        if let Some(last) = page.last {
+            cursor = last;
         }
-        let has_more = page.has_more;
-        // Only the serialized message is kept while the client reads it:
-        // the parsed page is dropped before the send waits.
-        let deltas = filter.keep(&page.deltas);
-        drop(page);
-        let text = (!deltas.is_empty()).then(|| {
-            let mut text =
-                serde_json::to_string(&ServerMessage::Deltas { deltas }).expect("deltas serialize");
-            // Held for as long as the client takes to read it: no slack.
-            text.shrink_to_fit();
-            text
-        });
-        if let Some(text) = text
-            && !send(sink, Message::Text(text.into())).await
+        if let Some(text) = page.text
+            && !send(sink, Message::Text(text)).await
         {
             return Replayed::Closed;
         }
-        if !has_more {
+        if !page.has_more {
             return Replayed::To(cursor.max(after));
         }
     }
