@@ -13,8 +13,6 @@
 //! short run, `ABLO_BENCH_ONLY=intents|replay` for one scenario,
 //! `ABLO_SERVER_BIN=path` for another server binary).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ablo_runtime::wire::ClientMessage;
@@ -23,6 +21,10 @@ use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod support;
+
+use support::ServerProcess;
 
 const KEY: &str = "sk_test_abuse_bench_0123456789";
 
@@ -48,66 +50,6 @@ fn schema() -> SchemaDescriptor {
         json_schema: json!({}),
     };
     SchemaDescriptor::build("Abuse", vec![model], Default::default())
-}
-
-/// The server binary in its own process, in a fresh data directory.
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        // `ABLO_SERVER_BIN` runs another build (or a profiler wrapping one).
-        let binary = std::env::var_os("ABLO_SERVER_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_ablo-server").into());
-        let mut child = Command::new(binary)
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
-            .args(extra)
-            .env("ABLO_API_KEY", KEY)
-            .env("ABLO_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().unwrap().unwrap();
-            if let Some(url) = line.strip_prefix("ablo-server listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        self.status_field("VmRSS:")
-    }
-
-    fn threads(&self) -> u64 {
-        self.status_field("Threads:")
-    }
-
-    fn status_field(&self, name: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn call(
@@ -162,15 +104,18 @@ async fn patch_once(http: &reqwest::Client, url: &str, n: usize) -> f64 {
 
 /// The server for the intents scenario, with `items` rows `i0..` and
 /// `unrelated`.
-async fn intents_server(http: &reqwest::Client, items: usize) -> Server {
-    let server = Server::start(&[
-        "--capability-rate-limit",
-        "0",
-        "--max-intents-per-participant",
-        "1000",
-        "--max-intents-per-row",
-        "1000",
-    ]);
+async fn intents_server(http: &reqwest::Client, items: usize) -> ServerProcess {
+    let server = ServerProcess::start(
+        KEY,
+        &[
+            "--capability-rate-limit",
+            "0",
+            "--max-intents-per-participant",
+            "1000",
+            "--max-intents-per-row",
+            "1000",
+        ],
+    );
     push_schema(http, &server.url).await;
     let operations: Vec<Value> = (0..items)
         .map(|i| format!("i{i}"))
@@ -293,12 +238,15 @@ async fn replay() {
     } else {
         (300_000, 1000)
     };
-    let server = Server::start(&[
-        "--capability-rate-limit",
-        "0",
-        "--max-ws-per-credential",
-        "100000",
-    ]);
+    let server = ServerProcess::start(
+        KEY,
+        &[
+            "--capability-rate-limit",
+            "0",
+            "--max-ws-per-credential",
+            "100000",
+        ],
+    );
     let http = reqwest::Client::new();
     push_schema(&http, &server.url).await;
     // Commits of 10 rows, written by 8 writers at once (the writer groups
@@ -385,7 +333,7 @@ async fn replay() {
     let after = server.rss_kib();
     println!(
         "replay: with the subscribers at cursor 0: {} server threads, RssAnon {} KiB, RssFile {} KiB (before: RssAnon {before_anon} KiB)",
-        server.threads(),
+        server.status_field("Threads:"),
         server.status_field("RssAnon:"),
         server.status_field("RssFile:"),
     );

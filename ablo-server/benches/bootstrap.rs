@@ -21,9 +21,7 @@
 //! `ABLO_BENCH_KEEP_SERVER=1` leaves the last server running with its URL
 //! and key printed, for the TypeScript bench (`ts/client/scripts/bootstrap-bench.mjs`).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ablo::prelude::*;
@@ -31,6 +29,10 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod support;
+
+use support::ServerProcess;
 
 const KEY: &str = "sk_test_benchmark_bootstrap_0123456789";
 
@@ -52,58 +54,18 @@ ablo::schema! {
     }
 }
 
-/// The release binary in its own process, on a fresh data directory.
-struct Server {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ablo-server"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
-            .args(extra)
-            .env("ABLO_API_KEY", KEY)
-            .env("ABLO_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server prints its address")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("ablo-server listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let response = reqwest::Client::new()
-            .put(format!("{url}/v1/schema"))
-            .bearer_auth(KEY)
-            .json(&Bench::descriptor())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        Server { child, url, dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The release binary in its own process with the benchmark's schema.
+async fn start_server(extra: &[&str]) -> ServerProcess {
+    let server = ServerProcess::start(KEY, extra);
+    let response = reqwest::Client::new()
+        .put(format!("{}/v1/schema", server.url))
+        .bearer_auth(KEY)
+        .json(&Bench::descriptor())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    server
 }
 
 /// Creates `rows` tasks with 1000-operation commits, two in flight.
@@ -248,7 +210,7 @@ fn load_avg() -> String {
 }
 
 async fn bootstrap(rows: usize, report: &mut Vec<String>) {
-    let server = Server::start(&[]).await;
+    let server = start_server(&[]).await;
     let load_secs = load(&server.url, rows).await;
     println!(
         "{rows} rows loaded in {load_secs:.1} s (load {})",
@@ -315,16 +277,16 @@ async fn disk(rows: usize, updates: usize, report: &mut Vec<String>) {
         "200",
     ];
     for (label, extra) in [("off", &[][..]), ("on (10 commits)", &retain[..])] {
-        let server = Server::start(extra).await;
-        let empty = disk_bytes(server.path());
+        let server = start_server(extra).await;
+        let empty = disk_bytes(server.data_dir());
         load(&server.url, rows).await;
-        checkpoint(server.path());
-        let loaded = disk_bytes(server.path());
+        checkpoint(server.data_dir());
+        let loaded = disk_bytes(server.data_dir());
         update(&server.url, rows, updates).await;
         // Let retention run, then fold the WAL in.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        checkpoint(server.path());
-        let updated = disk_bytes(server.path());
+        checkpoint(server.data_dir());
+        let updated = disk_bytes(server.data_dir());
         let per_row = (loaded - empty) as f64 / rows as f64;
         let per_change = (updated as f64 - loaded as f64) / updates as f64;
         let line = format!(

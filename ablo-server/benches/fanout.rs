@@ -16,8 +16,6 @@
 //! short run, `ABLO_BENCH_ONLY=1|1000|10000|slow` for one scenario,
 //! `ABLO_SERVER_BIN=path` to run another build of the server).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ablo_runtime::wire::ClientMessage;
@@ -27,6 +25,10 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+mod support;
+
+use support::ServerProcess;
 
 const KEY: &str = "sk_test_fanout_bench_0123456789";
 /// The groups a commit touches, one row in each.
@@ -62,67 +64,6 @@ fn schema() -> SchemaDescriptor {
         json_schema: json!({}),
     };
     SchemaDescriptor::build("Fanout", vec![model], Default::default())
-}
-
-/// The server binary in its own process, in a fresh data directory.
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        // `ABLO_SERVER_BIN` runs another build (say, one without a change).
-        let binary = std::env::var_os("ABLO_SERVER_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_ablo-server").into());
-        let mut child = Command::new(binary)
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
-            .args(["--capability-rate-limit", "0"])
-            .args(["--max-ws-per-credential", "100000"])
-            .args(["--max-connections", "30000"])
-            .env("ABLO_API_KEY", KEY)
-            .env("ABLO_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().unwrap().unwrap();
-            if let Some(url) = line.strip_prefix("ablo-server listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-}
-
-impl Server {
-    /// CPU seconds (user + system) the server process has used so far.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the parenthesised command name; utime and stime
-        // are the 14th and 15th fields of the line.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, body: Value) -> Value {
@@ -315,7 +256,17 @@ fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
 /// `count` reading subscribers (plus `slow` that never read) receive
 /// `warmup + commits` commits sent every `spacing`.
 async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Figures {
-    let server = Server::start();
+    let server = ServerProcess::start(
+        KEY,
+        &[
+            "--capability-rate-limit",
+            "0",
+            "--max-ws-per-credential",
+            "100000",
+            "--max-connections",
+            "30000",
+        ],
+    );
     let http = reqwest::Client::new();
     let (classes, cursor) = prepare(&http, &server.url).await;
     let warmup = 10;
