@@ -1,6 +1,8 @@
 //! Runs the real `ablo-server` binary, writes under load, kills it with
 //! SIGKILL (or stops it with SIGTERM) mid-load, restarts it on the same data
-//! directory and checks that every confirmed write is there.
+//! directory and checks that every confirmed write is there; and the same
+//! for one of two nodes on PostgreSQL, checked through the other node
+//! (skipped with a notice when `ABLO_TEST_POSTGRES_URL` is not set).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -43,12 +45,17 @@ fn schema() -> SchemaDescriptor {
     SchemaDescriptor::build("App", vec![model], TypeRegistry::default())
 }
 
-/// Starts the binary and returns it with its base URL (read from its
-/// "listening on" line).
+/// Starts the binary on a data directory and returns it with its base URL.
 fn spawn_server(data: &Path) -> (Child, String) {
+    spawn_on(&["--data".as_ref(), data.as_os_str()])
+}
+
+/// Starts the binary with `store` (`--data DIR` or `--database URL`) and
+/// returns it with its base URL (read from its "listening on" line).
+fn spawn_on(store: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ablo-server"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(data)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(store)
         .env("ABLO_API_KEY", KEY)
         .env("ABLO_LOG", "warn")
         .stdout(Stdio::piped())
@@ -160,7 +167,15 @@ async fn head(url: &str) -> u64 {
 
 async fn check_recovery(data: &Path, confirmed: &[String]) {
     let (mut restarted, url) = spawn_server(data);
-    let stored = all_note_ids(&url).await;
+    check_confirmed_are_stored(&url, confirmed).await;
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+/// Every confirmed write is among the rows `url` lists, and no sync id was
+/// lost or reused (one commit per row: the head is the row count).
+async fn check_confirmed_are_stored(url: &str, confirmed: &[String]) {
+    let stored = all_note_ids(url).await;
     let stored_set: std::collections::HashSet<_> = stored.iter().collect();
     let missing: Vec<_> = confirmed
         .iter()
@@ -172,11 +187,7 @@ async fn check_recovery(data: &Path, confirmed: &[String]) {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    // One commit per row: the log's head is the row count, so no sync id
-    // was lost or reused either.
-    assert_eq!(head(&url).await, stored.len() as u64);
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    assert_eq!(head(url).await, stored.len() as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -222,4 +233,52 @@ async fn sigterm_finishes_in_flight_commits_and_exits_cleanly() {
     let confirmed = confirmed.lock().unwrap().clone();
     assert!(!confirmed.is_empty());
     check_recovery(dir.path(), &confirmed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_mid_load_loses_no_confirmed_write_on_postgres() {
+    let Some(database) = ablo_tests::postgres::fresh_database("node killed mid-load") else {
+        return;
+    };
+    let store = ["--database".as_ref(), database.as_ref()];
+    let (mut doomed, doomed_url) = spawn_on(&store);
+    let (mut survivor, survivor_url) = spawn_on(&store);
+    push_schema(&doomed_url).await;
+    // The survivor sees the schema within its half-second follow.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (on_doomed, doomed_writers) = write_until_failure(&doomed_url, 8).await;
+    let (on_survivor, survivor_writers) = write_until_failure(&survivor_url, 8).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    doomed.kill().expect("SIGKILL delivered");
+    doomed.wait().unwrap();
+    for writer in doomed_writers {
+        writer.await.unwrap();
+    }
+    // The survivor keeps taking writes after its peer died.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_stop = on_survivor.lock().unwrap().len();
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    for writer in survivor_writers {
+        writer.await.unwrap();
+    }
+    let mut confirmed = on_doomed.lock().unwrap().clone();
+    let doomed_count = confirmed.len();
+    confirmed.extend(on_survivor.lock().unwrap().iter().cloned());
+    assert!(
+        doomed_count > 20,
+        "the load ran on the killed node: {doomed_count}"
+    );
+    assert!(
+        before_stop > 20,
+        "the load ran on the survivor: {before_stop}"
+    );
+    let (mut checker, checker_url) = spawn_on(&store);
+    check_confirmed_are_stored(&checker_url, &confirmed).await;
+    eprintln!(
+        "{doomed_count} writes confirmed by the killed node and {} by the other, all stored",
+        confirmed.len() - doomed_count
+    );
+    checker.kill().unwrap();
+    checker.wait().unwrap();
 }
