@@ -11,14 +11,12 @@ mod coordination_common;
 mod server_common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use ablo_runtime::wire::{ClientMessage, IntentEventKind, PresenceState, ServerMessage, Target};
 use authz_common::{Socket, http_with, mint, project, ws_connect, ws_next, ws_subscribe};
 use coordination_common::{
-    Contender, ONE_AT_A_TIME, agent, claim_on, nodes, take_turns, until_seen, watch_holders,
-    watch_intents,
+    Contender, Contest, ONE_AT_A_TIME, agent, claim_on, nodes, until_seen, watch_intents,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -30,22 +28,8 @@ async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_
     let Some((url, nodes)) = nodes("ten contenders", 3).await else {
         return;
     };
-    nodes[0].http.create_task("t1", "contended").await;
-    let mut events = watch_intents(&nodes).await;
-    let mut tokens = Vec::new();
-    for i in 0..10 {
-        let (_, token) = mint(
-            &nodes[i % 3],
-            agent(&format!("contender_{i}"), &["tasks.*"], &["*"]),
-        )
-        .await;
-        tokens.push(token);
-    }
-    let (stop, most) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicI64::new(0)),
-    );
-    let watcher = watch_holders(url, stop.clone(), most.clone());
+    let contest = Contest::start(&url, &nodes, "contender").await;
+    let tokens = contest.tokens.clone();
     // Requests in order, each on the next node.
     let mut ids = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -79,18 +63,9 @@ async fn ten_claim_contenders_over_three_nodes_are_granted_in_request_order_one_
         })
         .collect();
     let started = Instant::now();
-    let (granted_order, grants_by_node) = take_turns(&nodes, &line, &mut events).await;
-    stop.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
-    assert_eq!(granted_order, ids, "granted in request order");
-    for (node, grants) in grants_by_node.iter().enumerate() {
-        assert_eq!(
-            grants,
-            &ids[1..],
-            "node {node} announced every grant, in order"
-        );
-    }
-    assert_eq!(most.load(Ordering::Relaxed), 1, "never two holders at once");
+    contest
+        .grant_in_turn(&nodes, &line, "granted in request order")
+        .await;
     eprintln!(
         "10 contenders on 3 nodes granted in order in {:?}",
         started.elapsed()
@@ -110,22 +85,8 @@ async fn ten_claims_asked_at_once_over_three_nodes_get_distinct_places_and_are_g
     let Some((url, nodes)) = nodes("ten at once", 3).await else {
         return;
     };
-    nodes[0].http.create_task("t1", "contended").await;
-    let mut events = watch_intents(&nodes).await;
-    let mut tokens = Vec::new();
-    for i in 0..10 {
-        let (_, token) = mint(
-            &nodes[i % 3],
-            agent(&format!("racer_{i}"), &["tasks.*"], &["*"]),
-        )
-        .await;
-        tokens.push(token);
-    }
-    let (stop, most) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicI64::new(0)),
-    );
-    let watcher = watch_holders(url, stop.clone(), most.clone());
+    let contest = Contest::start(&url, &nodes, "racer").await;
+    let tokens = contest.tokens.clone();
     // All ten at the same moment, spread over the nodes.
     let start = Arc::new(tokio::sync::Barrier::new(10));
     let asks: Vec<_> = tokens
@@ -165,19 +126,9 @@ async fn ten_claims_asked_at_once_over_three_nodes_get_distinct_places_and_are_g
         "one holder, then places 1 to 9 once each"
     );
     let line: Vec<Contender> = placed.into_iter().map(|(_, c)| c).collect();
-    let ids: Vec<String> = line.iter().map(|c| c.id.clone()).collect();
-    let (granted_order, grants_by_node) = take_turns(&nodes, &line, &mut events).await;
-    stop.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
-    assert_eq!(granted_order, ids, "granted by place in line");
-    for (node, grants) in grants_by_node.iter().enumerate() {
-        assert_eq!(
-            grants,
-            &ids[1..],
-            "node {node} announced every grant, in order"
-        );
-    }
-    assert_eq!(most.load(Ordering::Relaxed), 1, "never two holders at once");
+    contest
+        .grant_in_turn(&nodes, &line, "granted by place in line")
+        .await;
     for node in nodes {
         node.stop().await;
     }

@@ -211,3 +211,67 @@ pub async fn take_turns(
     let order = granted_order.lock().unwrap().clone();
     (order, grants_by_node)
 }
+
+/// Ten agents contending for task `t1`: their capabilities minted
+/// round-robin on the nodes, every node's intent events watched, and a
+/// database watcher counting holders.
+pub struct Contest {
+    pub tokens: Vec<String>,
+    events: mpsc::UnboundedReceiver<Seen>,
+    stop: Arc<AtomicBool>,
+    most: Arc<AtomicI64>,
+    watcher: std::thread::JoinHandle<()>,
+}
+
+impl Contest {
+    /// Creates `t1` and the ten agents (`{prefix}_{i}`).
+    pub async fn start(url: &str, nodes: &[TestServer], prefix: &str) -> Contest {
+        nodes[0].http.create_task("t1", "contended").await;
+        let events = watch_intents(nodes).await;
+        let mut tokens = Vec::new();
+        for i in 0..10 {
+            let (_, token) = crate::authz_common::mint(
+                &nodes[i % nodes.len()],
+                agent(&format!("{prefix}_{i}"), &["tasks.*"], &["*"]),
+            )
+            .await;
+            tokens.push(token);
+        }
+        let (stop, most) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicI64::new(0)),
+        );
+        let watcher = watch_holders(url.to_owned(), stop.clone(), most.clone());
+        Contest {
+            tokens,
+            events,
+            stop,
+            most,
+            watcher,
+        }
+    }
+
+    /// Lets `line` be granted and released in turn, then asserts that the
+    /// grants came in `line`'s order (`order` names it), that every node
+    /// announced every grant in that order, and that the database never saw
+    /// two holders at once.
+    pub async fn grant_in_turn(mut self, nodes: &[TestServer], line: &[Contender], order: &str) {
+        let ids: Vec<String> = line.iter().map(|c| c.id.clone()).collect();
+        let (granted_order, grants_by_node) = take_turns(nodes, line, &mut self.events).await;
+        self.stop.store(true, Ordering::Relaxed);
+        self.watcher.join().unwrap();
+        assert_eq!(granted_order, ids, "{order}");
+        for (node, grants) in grants_by_node.iter().enumerate() {
+            assert_eq!(
+                grants,
+                &ids[1..],
+                "node {node} announced every grant, in order"
+            );
+        }
+        assert_eq!(
+            self.most.load(Ordering::Relaxed),
+            1,
+            "never two holders at once"
+        );
+    }
+}
