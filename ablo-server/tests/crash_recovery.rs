@@ -77,13 +77,24 @@ fn spawn_on(store: &[&std::ffi::OsStr]) -> (Child, String) {
     (child, url)
 }
 
+/// What the writers of one node saw: the ids the server confirmed, and the
+/// first answer that was not a confirmation (a refused connection once the
+/// node is gone, or anything else the server said), for the failure message.
+#[derive(Default)]
+struct Written {
+    confirmed: Vec<String>,
+    first_failure: Option<String>,
+}
+
 /// Writers create rows as fast as they can, recording the ids the server
-/// confirmed, until requests start failing.
+/// confirmed, until requests start failing. Ids start with `prefix`, so
+/// writers on different nodes of one database never create the same row.
 async fn write_until_failure(
     url: &str,
+    prefix: &'static str,
     writers: u32,
-) -> (Arc<Mutex<Vec<String>>>, Vec<tokio::task::JoinHandle<()>>) {
-    let confirmed = Arc::new(Mutex::new(Vec::new()));
+) -> (Arc<Mutex<Written>>, Vec<tokio::task::JoinHandle<()>>) {
+    let confirmed = Arc::new(Mutex::new(Written::default()));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -93,7 +104,7 @@ async fn write_until_failure(
             let (client, confirmed, url) = (client.clone(), confirmed.clone(), url.to_owned());
             tokio::spawn(async move {
                 for seq in 0..100_000u32 {
-                    let id = format!("w{writer}_{seq}");
+                    let id = format!("{prefix}{writer}_{seq}");
                     let body = json!({"id": id, "data": {"writer": writer, "seq": seq}});
                     let sent = client
                         .post(format!("{url}/v1/models/notes"))
@@ -101,12 +112,24 @@ async fn write_until_failure(
                         .json(&body)
                         .send()
                         .await;
-                    match sent {
+                    let failure = match sent {
                         Ok(response) if response.status().as_u16() == 201 => {
-                            confirmed.lock().unwrap().push(id)
+                            confirmed.lock().unwrap().confirmed.push(id);
+                            continue;
                         }
-                        _ => return,
-                    }
+                        Ok(response) => format!(
+                            "{} {}",
+                            response.status(),
+                            response.text().await.unwrap_or_default()
+                        ),
+                        Err(error) => format!("{error:?}"),
+                    };
+                    confirmed
+                        .lock()
+                        .unwrap()
+                        .first_failure
+                        .get_or_insert(failure);
+                    return;
                 }
             })
         })
@@ -195,18 +218,21 @@ async fn every_confirmed_write_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, url) = spawn_server(dir.path());
     push_schema(&url).await;
-    let (confirmed, writers) = write_until_failure(&url, 16).await;
+    let (confirmed, writers) = write_until_failure(&url, "w", 16).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.kill().expect("SIGKILL delivered");
     server.wait().unwrap();
     for writer in writers {
         writer.await.unwrap();
     }
-    let confirmed = confirmed.lock().unwrap().clone();
+    let (confirmed, first_failure) = {
+        let written = confirmed.lock().unwrap();
+        (written.confirmed.clone(), written.first_failure.clone())
+    };
     assert!(
         confirmed.len() > 50,
-        "the load ran: {} writes confirmed",
-        confirmed.len()
+        "the load ran: {} writes confirmed; first failure: {first_failure:?}",
+        confirmed.len(),
     );
     check_recovery(dir.path(), &confirmed).await;
 }
@@ -216,7 +242,7 @@ async fn sigterm_finishes_in_flight_commits_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, url) = spawn_server(dir.path());
     push_schema(&url).await;
-    let (confirmed, writers) = write_until_failure(&url, 8).await;
+    let (confirmed, writers) = write_until_failure(&url, "w", 8).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let sent = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
@@ -230,7 +256,7 @@ async fn sigterm_finishes_in_flight_commits_and_exits_cleanly() {
     for writer in writers {
         writer.await.unwrap();
     }
-    let confirmed = confirmed.lock().unwrap().clone();
+    let confirmed = confirmed.lock().unwrap().confirmed.clone();
     assert!(!confirmed.is_empty());
     check_recovery(dir.path(), &confirmed).await;
 }
@@ -246,8 +272,8 @@ async fn a_node_killed_mid_load_loses_no_confirmed_write_on_postgres() {
     push_schema(&doomed_url).await;
     // The survivor sees the schema within its half-second follow.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (on_doomed, doomed_writers) = write_until_failure(&doomed_url, 8).await;
-    let (on_survivor, survivor_writers) = write_until_failure(&survivor_url, 8).await;
+    let (on_doomed, doomed_writers) = write_until_failure(&doomed_url, "doomed", 8).await;
+    let (on_survivor, survivor_writers) = write_until_failure(&survivor_url, "survivor", 8).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     doomed.kill().expect("SIGKILL delivered");
     doomed.wait().unwrap();
@@ -256,22 +282,28 @@ async fn a_node_killed_mid_load_loses_no_confirmed_write_on_postgres() {
     }
     // The survivor keeps taking writes after its peer died.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before_stop = on_survivor.lock().unwrap().len();
+    let before_stop = on_survivor.lock().unwrap().confirmed.len();
     survivor.kill().unwrap();
     survivor.wait().unwrap();
     for writer in survivor_writers {
         writer.await.unwrap();
     }
-    let mut confirmed = on_doomed.lock().unwrap().clone();
+    let (doomed, survived) = (
+        std::mem::take(&mut *on_doomed.lock().unwrap()),
+        std::mem::take(&mut *on_survivor.lock().unwrap()),
+    );
+    let mut confirmed = doomed.confirmed.clone();
     let doomed_count = confirmed.len();
-    confirmed.extend(on_survivor.lock().unwrap().iter().cloned());
+    confirmed.extend(survived.confirmed.iter().cloned());
     assert!(
         doomed_count > 20,
-        "the load ran on the killed node: {doomed_count}"
+        "the load ran on the killed node: {doomed_count}; first failure: {:?}",
+        doomed.first_failure
     );
     assert!(
         before_stop > 20,
-        "the load ran on the survivor: {before_stop}"
+        "the load ran on the survivor: {before_stop}; first failure: {:?}",
+        survived.first_failure
     );
     let (mut checker, checker_url) = spawn_on(&store);
     check_confirmed_are_stored(&checker_url, &confirmed).await;
