@@ -22,12 +22,27 @@ impl ServerProcess {
     /// another build (or a profiler wrapping one) instead of this
     /// package's binary.
     pub fn start(key: &str, extra: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(key, None, extra)
+    }
+
+    /// [`ServerProcess::start`] on the PostgreSQL database at `database`
+    /// (`--database URL`) instead of a fresh data directory; several
+    /// processes may share one database (nodes).
+    pub fn start_on_database(key: &str, database: &str, extra: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(key, Some(database), extra)
+    }
+
+    fn spawn(key: &str, database: Option<&str>, extra: &[&str]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let binary = std::env::var_os("ABLO_SERVER_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_ablo-server").into());
-        let mut child = Command::new(binary)
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
+        let mut command = Command::new(binary);
+        command.args(["serve", "--addr", "127.0.0.1:0"]);
+        match database {
+            Some(url) => command.args(["--database", url]),
+            None => command.arg("--data").arg(dir.path()),
+        };
+        let mut child = command
             .args(extra)
             .env("ABLO_API_KEY", key)
             .env("ABLO_LOG", "error")
@@ -49,7 +64,12 @@ impl ServerProcess {
         ServerProcess { child, url, dir }
     }
 
-    /// The server's data directory.
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's data directory (empty and unused on a database).
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
