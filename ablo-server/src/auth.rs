@@ -9,7 +9,7 @@ use ablo_runtime::Timestamp;
 use ablo_runtime::wire::{Actor, Participant, ParticipantKind};
 use sha2::{Digest, Sha256};
 
-use crate::capability::Scope;
+use crate::scope::Scope;
 use crate::storage::ApiKeyRecord;
 
 /// The capability a principal presented: its id, label and expiry.
@@ -285,10 +285,10 @@ impl ApiKeys {
 
     /// Resolves when the API key `key_id` is revoked, with the 401 to tell
     /// its open sessions.
-    pub async fn ended(&self, key_id: &str) -> crate::ApiError {
+    pub async fn ended(&self, key_id: &str) -> crate::error::ApiError {
         let mut revoked = self.revoked.subscribe();
         let gone = || {
-            crate::ApiError::authentication(
+            crate::error::ApiError::authentication(
                 ablo_runtime::wire::codes::INVALID_API_KEY,
                 "the API key has been revoked",
             )

@@ -64,13 +64,13 @@ pub struct ServerConfig {
     /// Default 1000.
     pub max_page_size: usize,
     /// Requests allowed per credential (API key or capability); `None`
-    /// (the default) for no limit. See [`RateLimit`](crate::RateLimit).
-    pub rate_limit: Option<crate::RateLimit>,
+    /// (the default) for no limit. See [`RateLimit`](crate::rate_limit::RateLimit).
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
     /// Requests allowed per capability when [`ServerConfig::rate_limit`] is
     /// not set: on by default, 200 per second with bursts of 400, so no
     /// agent or browser can flood the server however buggy it is. `None`
     /// turns it off.
-    pub capability_rate_limit: Option<crate::RateLimit>,
+    pub capability_rate_limit: Option<crate::rate_limit::RateLimit>,
     /// Browser origins answered with CORS headers (`https://app.example`,
     /// or `*`); none by default.
     pub allowed_origins: Vec<String>,
@@ -88,7 +88,7 @@ pub struct ServerConfig {
     /// 4 MiB for pages, a quarter of it for replay messages.
     pub max_page_bytes: usize,
     /// How requests to Data Sources are retried and timed out.
-    pub source_retry: crate::SourceRetry,
+    pub source_retry: crate::sources::call::SourceRetry,
     /// How often Data Sources are polled for events. Default 1 s.
     pub source_poll_interval: Duration,
     /// Intent leases and claim wait lines (default: 30 s leases, at most
@@ -123,14 +123,16 @@ impl ServerConfig {
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
             rate_limit: None,
-            capability_rate_limit: Some(crate::RateLimit::per_second(200).with_burst(400)),
+            capability_rate_limit: Some(
+                crate::rate_limit::RateLimit::per_second(200).with_burst(400),
+            ),
             allowed_origins: Vec::new(),
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             max_ws_per_credential: 64,
             ws_messages_per_second: 50,
             max_page_bytes: 4 * 1024 * 1024,
-            source_retry: crate::SourceRetry::default(),
+            source_retry: crate::sources::call::SourceRetry::default(),
             source_poll_interval: Duration::from_secs(1),
             coordination: crate::coordination::BoardConfig::default(),
         }
@@ -178,7 +180,7 @@ impl ServerConfig {
     /// let c = ablo_server::ServerConfig::new("d").with_rate_limit(ablo_server::RateLimit::per_second(10));
     /// assert_eq!(c.rate_limit.unwrap().per_second.get(), 10);
     /// ```
-    pub fn with_rate_limit(mut self, limit: crate::RateLimit) -> Self {
+    pub fn with_rate_limit(mut self, limit: crate::rate_limit::RateLimit) -> Self {
         self.rate_limit = Some(limit);
         self
     }

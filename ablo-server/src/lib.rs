@@ -25,6 +25,7 @@ mod config;
 pub mod coordination;
 mod cursor;
 mod error;
+mod extract;
 mod fanout;
 mod group_commit;
 mod http;
@@ -32,19 +33,22 @@ mod listener;
 mod log_follower;
 mod metrics;
 mod openapi;
+mod pipeline;
 mod rate_limit;
 mod retention;
 pub mod schema;
+mod scope;
 mod shared_state;
 mod snapshot;
 mod sources;
 mod state;
 pub mod storage;
+mod store;
 pub mod transfer;
 mod ws;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -267,30 +271,50 @@ pub async fn start_with_storage(
         intents,
         presence,
         config,
-        storage,
+        store: store::Store::new(storage)?,
         cursors,
-        schema: RwLock::new(schema),
+        capabilities: Arc::new(capabilities),
+        schema: Arc::new(schema::SchemaSlot::new(schema)),
         keys,
-        capabilities,
         rate_limiter,
-        committer,
+        committer: Arc::new(committer),
         hub,
-        sources,
+        sources: Arc::new(sources),
         source_http: sources::address::source_client(),
         sockets: Default::default(),
         metrics,
         shutdown: shutdown_rx.clone(),
-        storage_threads: state::StorageThreads::new()?,
     });
     tokio::spawn(purge_idempotency_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
     tokio::spawn(end_revoked_intents(state.clone()));
-    tokio::spawn(coordination::run_board_timers(state.clone()));
-    tokio::spawn(sources::events::poll(state.clone()));
-    tokio::spawn(log_follower::run(state.clone()));
-    tokio::spawn(retention::run(state.clone()));
-    if state.storage.is_shared() {
-        tokio::spawn(shared_state::follow(state.clone()));
+    tokio::spawn(coordination::run_board_timers(state.coordination_context()));
+    tokio::spawn(sources::events::poll(
+        state.source_context(),
+        state.config.source_poll_interval,
+        state.shutdown.clone(),
+    ));
+    tokio::spawn(log_follower::run(
+        state.store.clone(),
+        state.hub.clone(),
+        shutdown_rx.clone(),
+    ));
+    tokio::spawn(retention::run(
+        state.store.clone(),
+        state.config.log_retention,
+        state.config.log_retention_commits,
+        state.config.log_compact_interval,
+        state.metrics.compacted.clone(),
+        shutdown_rx.clone(),
+    ));
+    if state.store.backend().is_shared() {
+        tokio::spawn(shared_state::follow(
+            state.store.clone(),
+            state.capabilities.clone(),
+            state.schema.clone(),
+            state.sources.clone(),
+            shutdown_rx.clone(),
+        ));
     }
     let router = http::router(state.clone());
     let limits = listener::ConnectionLimits {

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-use crate::state::AppState;
+use crate::error::ApiError;
+use crate::fanout::Hub;
+use crate::store::Store;
 
 /// How long the feed waits for an announcement before the follower reads
 /// the log anyway.
@@ -21,10 +23,11 @@ const POLL: Duration = Duration::from_secs(1);
 const PAGE: usize = 2000;
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
-pub(crate) async fn run(state: Arc<AppState>) {
+/// Publishes the log's commits into `hub` as they appear, until shutdown.
+pub(crate) async fn run(store: Store, hub: Hub, mut shutdown: watch::Receiver<bool>) {
     let announced = Arc::new(Notify::new());
     let stopping = Arc::new(AtomicBool::new(false));
-    let feed = match state.storage(|s| s.commit_feed()).await {
+    let feed = match store.call(|s| s.commit_feed()).await {
         Ok(feed) => feed,
         Err(err) => {
             tracing::error!(error = %err, "the commit feed could not be opened");
@@ -52,17 +55,16 @@ pub(crate) async fn run(state: Arc<AppState>) {
             tracing::error!(error = %err, "the commit feed thread could not start");
         }
     }
-    let mut shutdown = state.shutdown.clone();
     let mut every = tokio::time::interval(POLL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = state.hub.gap() => {}
+            _ = hub.gap() => {}
             _ = announced.notified() => {}
             _ = every.tick(), if shared => {}
             _ = shutdown.wait_for(|stopping| *stopping) => break,
         }
-        if let Err(err) = catch_up(&state).await {
+        if let Err(err) = catch_up(&store, &hub).await {
             tracing::warn!(error = %err.message(), "reading the log for fan-out failed");
         }
     }
@@ -70,18 +72,18 @@ pub(crate) async fn run(state: Arc<AppState>) {
 }
 
 /// Publishes every commit in the log after what the hub published.
-async fn catch_up(state: &Arc<AppState>) -> Result<(), crate::error::ApiError> {
+async fn catch_up(store: &Store, hub: &Hub) -> Result<(), ApiError> {
     loop {
-        let after = state.hub.published();
-        let page = state
-            .storage(move |s| s.deltas_after(after, PAGE, PAGE_BYTES))
+        let after = hub.published();
+        let page = store
+            .call(move |s| s.deltas_after(after, PAGE, PAGE_BYTES))
             .await?;
         if page.deltas.is_empty() {
-            state.hub.skip_to(page.head);
+            hub.skip_to(page.head);
             return Ok(());
         }
         let has_more = page.has_more;
-        state.hub.publish_from_log(page.deltas);
+        hub.publish_from_log(page.deltas);
         if !has_more {
             return Ok(());
         }

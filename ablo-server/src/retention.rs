@@ -5,11 +5,12 @@
 //! replays the log, an older cursor gets a snapshot of the current rows.
 //! Rows, idempotency records and audit entries are not touched.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use ablo_runtime::{SyncId, Timestamp};
+use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::store::Store;
 
 /// Where the log is cut for the given head, retention settings and the
 /// newest head committed before the age limit.
@@ -22,16 +23,21 @@ fn cut(head: SyncId, keep_commits: Option<u64>, too_old_through: Option<SyncId>)
     by_count.max(too_old_through.unwrap_or(SyncId::ZERO))
 }
 
-pub(crate) async fn run(state: Arc<AppState>) {
-    let (age, keep) = (
-        state.config.log_retention,
-        state.config.log_retention_commits,
-    );
+/// Cuts the log every `interval` to the newest `keep` commits and those
+/// younger than `age` (no limit for `None`), counting removed deltas in
+/// `compacted`, until shutdown.
+pub(crate) async fn run(
+    store: Store,
+    age: Option<Duration>,
+    keep: Option<u64>,
+    interval: Duration,
+    compacted: prometheus::IntCounter,
+    mut shutdown: watch::Receiver<bool>,
+) {
     if age.is_none() && keep.is_none() {
         return;
     }
-    let mut shutdown = state.shutdown.clone();
-    let mut every = tokio::time::interval(state.config.log_compact_interval);
+    let mut every = tokio::time::interval(interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -43,18 +49,18 @@ pub(crate) async fn run(state: Arc<AppState>) {
                 Timestamp::now().as_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
             )
         });
-        let compacted = state
-            .storage(move |s| {
+        let cut_log = store
+            .call(move |s| {
                 let head = s.head()?;
                 let too_old = before.map(|at| s.head_before(at)).transpose()?;
                 let through = cut(head, keep, too_old);
                 Ok((through, s.compact_log(through)?))
             })
             .await;
-        match compacted {
+        match cut_log {
             Ok((_, 0)) => {}
             Ok((through, removed)) => {
-                state.metrics.compacted.inc_by(removed as u64);
+                compacted.inc_by(removed as u64);
                 tracing::info!(%through, removed, "sync log compacted");
             }
             Err(err) => tracing::warn!(error = %err.message(), "log compaction failed"),

@@ -1,8 +1,47 @@
 //! Checks a pushed [`SchemaDescriptor`] for consistency and computes a row's
-//! sync groups from its model's templates.
+//! sync groups from its model's templates; holds the schema in force
+//! ([`SchemaSlot`]).
+
+use std::sync::{Arc, RwLock};
 
 use ablo_runtime::wire::JsonObject;
 use ablo_runtime::{Json, SchemaDescriptor};
+
+use crate::error::{ApiError, Refusal};
+use crate::store::Store;
+
+/// The schema in force, shared by every part of the server that validates
+/// against it; replaced whole when a new schema is pushed.
+#[derive(Default)]
+pub(crate) struct SchemaSlot(RwLock<Option<Arc<SchemaDescriptor>>>);
+
+impl SchemaSlot {
+    /// A slot holding `schema` (the stored one at start, if any).
+    pub(crate) fn new(schema: Option<Arc<SchemaDescriptor>>) -> SchemaSlot {
+        SchemaSlot(RwLock::new(schema))
+    }
+
+    /// The schema in force, if one was pushed.
+    pub(crate) fn get(&self) -> Option<Arc<SchemaDescriptor>> {
+        self.0.read().expect("schema lock").clone()
+    }
+
+    /// Puts `schema` in force.
+    pub(crate) fn set(&self, schema: Arc<SchemaDescriptor>) {
+        *self.0.write().expect("schema lock") = Some(schema);
+    }
+
+    /// The schema in force, or the 404 `schema_not_found` of a server no
+    /// schema has been pushed to.
+    pub(crate) fn pushed(&self) -> Result<Arc<SchemaDescriptor>, ApiError> {
+        self.get().ok_or_else(|| {
+            ApiError::not_found(
+                ablo_runtime::wire::codes::SCHEMA_NOT_FOUND,
+                "no schema has been pushed yet: PUT /v1/schema first",
+            )
+        })
+    }
+}
 
 /// Field names the server sets itself; a model may not declare them (the
 /// shared rule, [`ablo_runtime::schema::rules::RESERVED_ROW_FIELDS`]).
@@ -64,7 +103,7 @@ pub fn check_push(
     current: Option<&SchemaDescriptor>,
     next: &SchemaDescriptor,
     allow_breaking: bool,
-) -> Result<Vec<ablo_runtime::schema::SchemaChange>, crate::ApiError> {
+) -> Result<Vec<ablo_runtime::schema::SchemaChange>, ApiError> {
     let Some(current) = current else {
         return Ok(Vec::new());
     };
@@ -72,9 +111,9 @@ pub fn check_push(
     if diff.is_breaking() && !allow_breaking {
         let breaking: Vec<_> = diff.breaking().cloned().collect();
         let list: Vec<String> = breaking.iter().map(ToString::to_string).collect();
-        return Err(crate::ApiError::new(
+        return Err(ApiError::new(
             ablo_runtime::wire::ErrorType::Validation,
-            crate::error::Refusal::Conflict,
+            Refusal::Conflict,
             ablo_runtime::wire::codes::BREAKING_SCHEMA_CHANGE,
             format!(
                 "the pushed schema would break clients of the schema in force ({}); push again with allowBreaking=true if this is intended",
@@ -144,25 +183,26 @@ fn render(template: &str, data: &JsonObject) -> Option<String> {
 /// `PUT /v1/schema`: checks `schema` ([`check`], then [`check_push`] against
 /// the schema in force), stores it when it differs and answers what changed.
 pub(crate) async fn push(
-    state: &crate::state::SharedState,
+    store: &Store,
+    slot: &SchemaSlot,
     schema: SchemaDescriptor,
     allow_breaking: bool,
-) -> Result<ablo_runtime::wire::SchemaPushResponse, crate::ApiError> {
+) -> Result<ablo_runtime::wire::SchemaPushResponse, ApiError> {
     use ablo_runtime::wire::codes;
     if let Err(problems) = check(&schema) {
-        return Err(crate::ApiError::unprocessable(
+        return Err(ApiError::unprocessable(
             codes::INVALID_SCHEMA,
             format!("the schema cannot be enforced: {}", problems.join("; ")),
         )
         .with_details(serde_json::json!({"problems": problems})));
     }
-    let current = state.schema();
+    let current = slot.get();
     let changes = check_push(current.as_deref(), &schema, allow_breaking)?;
     let changed = current.is_none_or(|current| current.hash != schema.hash);
     if changed {
         let stored = schema.clone();
-        state.storage(move |s| s.put_schema(&stored)).await?;
-        *state.schema.write().expect("schema lock") = Some(std::sync::Arc::new(schema.clone()));
+        store.call(move |s| s.put_schema(&stored)).await?;
+        slot.set(Arc::new(schema.clone()));
         tracing::info!(
             hash = %schema.hash,
             models = schema.models.len(),

@@ -8,12 +8,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::state::AppState;
+use tokio::sync::watch;
+
+use crate::capability::Capabilities;
+use crate::schema::SchemaSlot;
+use crate::sources::Sources;
+use crate::store::Store;
 
 const EVERY: Duration = Duration::from_millis(500);
 
-pub(crate) async fn follow(state: Arc<AppState>) {
-    let mut shutdown = state.shutdown.clone();
+/// Reads the shared state from `store` every half second into the node's
+/// capabilities, schema and sources, until shutdown.
+pub(crate) async fn follow(
+    store: Store,
+    capabilities: Arc<Capabilities>,
+    schema_slot: Arc<SchemaSlot>,
+    sources: Arc<Sources>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -21,42 +33,42 @@ pub(crate) async fn follow(state: Arc<AppState>) {
             _ = every.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
-        let read = state
-            .storage(|s| Ok((s.capabilities()?, s.schema()?, s.sources()?)))
+        let read = store
+            .call(|s| Ok((s.capabilities()?, s.schema()?, s.sources()?)))
             .await;
-        let (capabilities, schema, sources) = match read {
+        let (stored_capabilities, stored_schema, stored_sources) = match read {
             Ok(read) => read,
             Err(err) => {
                 tracing::warn!(error = %err.message(), "reading shared state failed");
                 continue;
             }
         };
-        for record in capabilities {
-            match state.capabilities.get(&record.id) {
-                None => state.capabilities.insert(record),
+        for record in stored_capabilities {
+            match capabilities.get(&record.id) {
+                None => capabilities.insert(record),
                 Some(known) => {
                     if let (Some(at), None) = (record.revoked_at, known.revoked_at) {
-                        state.capabilities.revoke(&record.id, at);
+                        capabilities.revoke(&record.id, at);
                         tracing::info!(capability = %record.id, "revoked on another node");
                     }
                 }
             }
         }
-        if let Some(schema) = schema {
-            let current = state.schema();
+        if let Some(schema) = stored_schema {
+            let current = schema_slot.get();
             if current.as_ref().map(|s| s.hash.as_str()) != Some(schema.hash.as_str()) {
                 tracing::info!(hash = %schema.hash, "schema pushed on another node");
-                *state.schema.write().expect("schema lock") = Some(Arc::new(schema));
+                schema_slot.set(Arc::new(schema));
             }
         }
-        for record in sources {
-            let known = state.sources.get(&record.name).map(|s| s.record());
+        for record in stored_sources {
+            let known = sources.get(&record.name).map(|s| s.record());
             let changed = known.is_none_or(|known| {
                 (&known.url, &known.secret, &known.models)
                     != (&record.url, &record.secret, &record.models)
             });
             if changed {
-                state.sources.put(record);
+                sources.put(record);
             }
         }
     }

@@ -8,10 +8,9 @@
 use ablo_runtime::SyncId;
 use tokio::sync::mpsc;
 
-use crate::capability::GroupPatterns;
 use crate::error::ApiError;
-use crate::state::SharedState;
-use crate::storage::SnapshotRow;
+use crate::scope::GroupPatterns;
+use crate::storage::{SnapshotRow, Storage};
 
 /// Rows read from storage per page.
 const PAGE_ROWS: usize = 2000;
@@ -36,13 +35,12 @@ pub(crate) enum SnapshotPart {
 /// Starts reading the rows `visible_to` allows (every row for `None`) and
 /// `admits` keeps.
 pub(crate) fn stream(
-    state: &SharedState,
+    storage: std::sync::Arc<dyn Storage>,
     visible_to: Option<GroupPatterns>,
     admits: Admits,
 ) -> mpsc::Receiver<Result<SnapshotPart, ApiError>> {
     // Two messages in flight: one being sent, one encoded ahead.
     let (parts, receiver) = mpsc::channel(2);
-    let storage = state.storage.clone();
     tokio::task::spawn_blocking(move || {
         let mut started = false;
         let mut message = Message::default();

@@ -1,37 +1,45 @@
-//! The state every request handler shares.
+//! The state every request handler shares: the composition of every
+//! service the server runs. Handlers take it whole; the domain services
+//! never do: each gets the few handles it uses, built here
+//! ([`AppState::source_context`], [`AppState::coordination_context`]).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use ablo_runtime::SchemaDescriptor;
 use tokio::sync::watch;
 
 use crate::auth::ApiKeys;
 use crate::config::ServerConfig;
-use crate::coordination::{IntentBoard, PresenceBoard};
+use crate::coordination::{CoordinationContext, IntentBoard, PresenceBoard};
 use crate::error::ApiError;
 use crate::fanout::Hub;
 use crate::group_commit::GroupCommitter;
+use crate::schema::SchemaSlot;
+use crate::sources::{SourceContext, Sources};
 use crate::storage::{Storage, StorageError};
+use crate::store::Store;
 
 pub(crate) struct AppState {
     pub config: ServerConfig,
-    pub storage: Arc<dyn Storage>,
+    /// The store, and the threads its calls run on.
+    pub store: Store,
     /// Seals list cursors.
     pub cursors: crate::cursor::CursorSeal,
-    pub schema: RwLock<Option<Arc<SchemaDescriptor>>>,
+    /// The schema in force.
+    pub schema: Arc<SchemaSlot>,
     pub keys: ApiKeys,
     /// Capabilities by token hash, and their revocation signal.
-    pub capabilities: crate::capability::Capabilities,
+    pub capabilities: Arc<crate::capability::Capabilities>,
     /// Requests per credential.
     pub rate_limiter: crate::rate_limit::RateLimiter,
-    pub committer: GroupCommitter,
+    pub committer: Arc<GroupCommitter>,
     pub hub: Hub,
     /// Active intents, claims and their wait lines.
     pub intents: Arc<IntentBoard>,
     /// Who is viewing or editing what, per live connection.
     pub presence: Arc<PresenceBoard>,
     /// Data Sources, by name and by model.
-    pub sources: crate::sources::Sources,
+    pub sources: Arc<Sources>,
     /// The HTTP client Data Source requests go through.
     pub source_http: reqwest::Client,
     /// The series of `GET /metrics`.
@@ -40,60 +48,12 @@ pub(crate) struct AppState {
     pub sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Turns `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
-    /// The threads [`AppState::storage`] calls run on.
-    pub storage_threads: StorageThreads,
-}
-
-/// A fixed set of threads for storage calls, as many as the store has read
-/// connections. A call past it waits in a queue (a boxed closure) instead
-/// of as one more blocked thread: on the runtime's shared blocking pool a
-/// thousand replaying subscribers grew the pool to dozens of threads, each
-/// keeping its stack and allocator cache for ten seconds after its call.
-pub(crate) struct StorageThreads {
-    /// Only its blocking pool is used; it is never driven.
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl StorageThreads {
-    /// Storage calls that may run at once.
-    pub const COUNT: usize = 16;
-
-    pub fn new() -> std::io::Result<StorageThreads> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(Self::COUNT)
-            .thread_keep_alive(std::time::Duration::from_secs(60))
-            .thread_name("ablo-storage")
-            .build()?;
-        Ok(StorageThreads {
-            runtime: Some(runtime),
-        })
-    }
-
-    fn spawn<T: Send + 'static>(
-        &self,
-        call: impl FnOnce() -> T + Send + 'static,
-    ) -> tokio::task::JoinHandle<T> {
-        self.runtime
-            .as_ref()
-            .expect("storage threads until dropped")
-            .spawn_blocking(call)
-    }
-}
-
-impl Drop for StorageThreads {
-    fn drop(&mut self) {
-        // The state may be dropped on an async thread, where a runtime may
-        // not block; running calls finish on their own.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 impl AppState {
     /// The schema in force.
     pub fn schema(&self) -> Option<Arc<SchemaDescriptor>> {
-        self.schema.read().expect("schema lock").clone()
+        self.schema.get()
     }
 
     /// Runs a blocking storage call off the async threads.
@@ -101,17 +61,29 @@ impl AppState {
         &self,
         call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let storage = self.storage.clone();
-        let joined = self
-            .storage_threads
-            .spawn(move || call(storage.as_ref()))
-            .await;
-        match joined {
-            Ok(result) => Ok(result?),
-            Err(err) => {
-                tracing::error!(error = %err, "storage task failed");
-                Err(ApiError::internal())
-            }
+        self.store.call(call).await
+    }
+
+    /// What Data Source reads, commits and polls use.
+    pub fn source_context(&self) -> SourceContext {
+        SourceContext {
+            store: self.store.clone(),
+            committer: self.committer.clone(),
+            schema: self.schema.clone(),
+            sources: self.sources.clone(),
+            http: self.source_http.clone(),
+            retry: self.config.source_retry,
+            calls: self.metrics.source_calls.clone(),
+        }
+    }
+
+    /// What the intent board's timers and the shared-store follower use.
+    pub fn coordination_context(&self) -> CoordinationContext {
+        CoordinationContext {
+            store: self.store.clone(),
+            intents: self.intents.clone(),
+            presence: self.presence.clone(),
+            shutdown: self.shutdown.clone(),
         }
     }
 }

@@ -22,9 +22,8 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Principal;
-use crate::commit;
 use crate::error::ApiError;
-use crate::http::{QueryParams, bearer};
+use crate::extract::{QueryParams, bearer};
 use crate::state::SharedState;
 
 /// Most deltas per replay message.
@@ -49,7 +48,7 @@ pub(crate) async fn upgrade(
         Some(token) => Some(token.to_owned()),
         None => query.0.get("token").cloned(),
     };
-    let principal = commit::authenticate(&state, token.as_deref())?;
+    let principal = crate::pipeline::authenticate(&state, token.as_deref())?;
     let slot = SocketSlot::take(&state, &principal)?;
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -443,7 +442,7 @@ async fn live_session(
                         }
                         Ok(ClientMessage::Pong) => {}
                         Ok(ClientMessage::Presence { target, state: doing }) => {
-                            if let Err(error) = crate::coordination::publish_presence(&state, &principal, connection, target, doing).await {
+                            if let Err(error) = crate::coordination::publish_presence(&state.store, &state.presence, &principal, connection, target, doing).await {
                                 refuse(&mut sink, error).await;
                                 return;
                             }
@@ -606,7 +605,7 @@ async fn send_snapshot(
     let visible = filter.1.as_ref().map(|p| p.scope.group_filter());
     let admits = filter.clone();
     let admits = Box::new(move |model: &str, groups: &[String]| admits.admits(model, groups));
-    let mut parts = crate::snapshot::stream(state, visible, admits);
+    let mut parts = crate::snapshot::stream(state.store.backend().clone(), visible, admits);
     let mut at = None;
     while let Some(part) = parts.recv().await {
         match part {

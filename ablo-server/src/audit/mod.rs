@@ -1,9 +1,9 @@
 //! The audit log: one attributed, hash-chained entry per accepted commit and
-//! model (and action), written in the commit's own savepoint, and
-//! verification of each principal's chain.
+//! model (and action), and verification of each principal's chain. The
+//! entries are written by the commit core in the commit's own savepoint
+//! (`commit/audit.rs`); their stored form is [`crate::storage::AuditEntry`].
 
 mod chain;
-mod record;
 
-pub use chain::{AuditEntry, GENESIS_HASH, VerifyReport, verify_chain, verify_chain_against};
-pub(crate) use record::{Attribution, check_task, record};
+pub use crate::storage::{AuditEntry, GENESIS_HASH};
+pub use chain::{VerifyReport, verify_chain, verify_chain_against};

@@ -10,10 +10,9 @@
 //! told through [`Capabilities::ended`].
 
 mod registry;
-mod scope;
 
+pub use crate::scope::{Action, GroupPatterns, InvalidPattern, Scope, ScopeDenied};
 pub use registry::{Capabilities, CapabilityRejected, MintRequest, OnBehalfOf};
-pub use scope::{Action, GroupPatterns, InvalidPattern, Scope, ScopeDenied};
 
 use crate::error::Refusal;
 use ablo_runtime::wire::ErrorType;

@@ -52,7 +52,7 @@ pub(crate) fn execute(
     if let Some(receipt) = replay_if_seen(tx, commit)? {
         return Ok(Executed::Replayed(receipt));
     }
-    crate::audit::check_task(tx, &commit.attribution)?;
+    super::audit::check_task(tx, &commit.attribution)?;
     let mut flagged = false;
     let mut rows_before_commit: HashMap<(String, String), Option<StoredRow>> = HashMap::new();
     let mut changes = Vec::with_capacity(commit.operations.len());
@@ -71,7 +71,7 @@ pub(crate) fn execute(
         changes.push(change);
     }
     let deltas = log(tx, commit, sync_id, &changes, flagged)?;
-    crate::audit::record(
+    super::audit::record(
         tx,
         &commit.actor,
         &commit.attribution,

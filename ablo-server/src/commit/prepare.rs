@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use super::{PreparedCommit, validate};
 
 /// Stage 2: validates every operation and fixes the transaction id.
-pub(super) fn prepare(
+pub(crate) fn prepare(
     schema: &SchemaDescriptor,
     principal: &Principal,
     mut request: CommitRequest,
@@ -60,7 +60,7 @@ pub(super) fn prepare(
             .unwrap_or_else(|| format!("tx_{}", uuid::Uuid::now_v7().simple())),
         body_hash: hex::encode(Sha256::digest(&canonical)),
         actor: principal.actor.clone(),
-        attribution: crate::audit::Attribution::of(principal, request.caused_by_task_id.clone()),
+        attribution: super::Attribution::of(principal, request.caused_by_task_id.clone()),
         operations,
         claims: None,
         applied_by_source: false,
@@ -70,7 +70,7 @@ pub(super) fn prepare(
 /// Stage 3: every operation must be among the credential's operations
 /// (`model.action`). Sync groups depend on the rows, so they are checked in
 /// [`execute`], before and after each write.
-pub(super) fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), ApiError> {
+pub(crate) fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), ApiError> {
     if principal.is_api_key() {
         return Ok(());
     }

@@ -29,8 +29,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::CoordinationContext;
 use super::shared::SharedCoordination;
-use crate::state::AppState;
 use crate::storage::{CoordinationNotice, StorageError};
 
 /// How often the follower reads the store without an announcement.
@@ -66,7 +66,7 @@ enum Relayed {
 
 /// Starts the follower, the sweeper and the presence relay; they run until
 /// shutdown.
-pub(crate) fn start(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
+pub(crate) fn start(cx: CoordinationContext, shared: Arc<SharedCoordination>) {
     let (presence_tx, presence_rx) = mpsc::unbounded_channel();
     let stopping = Arc::new(AtomicBool::new(false));
     let listening = Arc::new(AtomicBool::new(false));
@@ -76,9 +76,9 @@ pub(crate) fn start(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
         stopping.clone(),
         listening.clone(),
     );
-    tokio::spawn(follow(state.clone(), shared.clone(), stopping));
-    tokio::spawn(sweep(state.clone(), shared.clone()));
-    tokio::spawn(relay(state, shared, presence_rx, listening));
+    tokio::spawn(follow(cx.clone(), shared.clone(), stopping));
+    tokio::spawn(sweep(cx.clone(), shared.clone()));
+    tokio::spawn(relay(cx, shared, presence_rx, listening));
 }
 
 /// The listening connection, on a thread of its own (the driver blocks).
@@ -156,17 +156,21 @@ impl Drop for StopOnDrop {
     }
 }
 
-async fn follow(state: Arc<AppState>, shared: Arc<SharedCoordination>, stopping: Arc<AtomicBool>) {
+async fn follow(
+    cx: CoordinationContext,
+    shared: Arc<SharedCoordination>,
+    stopping: Arc<AtomicBool>,
+) {
     let _stop = StopOnDrop(stopping);
-    let mut shutdown = state.shutdown.clone();
+    let mut shutdown = cx.shutdown.clone();
     let mut every = tokio::time::interval(POLL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut loaded = false;
     loop {
         let outcome = if loaded {
-            catch_up(&state, &shared).await
+            catch_up(&cx, &shared).await
         } else {
-            reload(&state, &shared).await
+            reload(&cx, &shared).await
         };
         match outcome {
             Ok(()) => loaded = true,
@@ -180,16 +184,22 @@ async fn follow(state: Arc<AppState>, shared: Arc<SharedCoordination>, stopping:
     }
 }
 
-async fn reload(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<(), StorageError> {
+async fn reload(
+    cx: &CoordinationContext,
+    shared: &Arc<SharedCoordination>,
+) -> Result<(), StorageError> {
     let store = shared.store().clone();
     let snapshot = blocking(move || store.snapshot()).await??;
-    state.intents.load(&snapshot);
+    cx.intents.load(&snapshot);
     shared.mark_applied(snapshot.seq);
     Ok(())
 }
 
 /// Applies every event after the last one applied, in order.
-async fn catch_up(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<(), StorageError> {
+async fn catch_up(
+    cx: &CoordinationContext,
+    shared: &Arc<SharedCoordination>,
+) -> Result<(), StorageError> {
     loop {
         let after = shared.applied();
         let store = shared.store().clone();
@@ -200,13 +210,13 @@ async fn catch_up(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<
                 floor = page.floor,
                 "behind the kept intent events; reloading"
             );
-            return reload(state, shared).await;
+            return reload(cx, shared).await;
         }
         let Some(last) = page.events.last().map(|e| e.seq) else {
             return Ok(());
         };
         for event in &page.events {
-            state.intents.apply(event);
+            cx.intents.apply(event);
         }
         shared.mark_applied(last);
         if page.events.len() < PAGE {
@@ -215,15 +225,15 @@ async fn catch_up(state: &AppState, shared: &Arc<SharedCoordination>) -> Result<
     }
 }
 
-async fn sweep(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
-    let mut shutdown = state.shutdown.clone();
+async fn sweep(cx: CoordinationContext, shared: Arc<SharedCoordination>) {
+    let mut shutdown = cx.shutdown.clone();
     let mut last = Instant::now();
     loop {
         // Wake at the copy's earliest deadline (the copy knows every lease),
         // at least once a second for what it has not heard of yet, and at
         // once when woken; never more often than every `SWEEP_GAP`, in case
         // this node's clock runs ahead of the database's.
-        let due = state
+        let due = cx
             .intents
             .next_deadline()
             .map_or(last + SWEEP_FALLBACK, |at| at.min(last + SWEEP_FALLBACK))
@@ -231,7 +241,7 @@ async fn sweep(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
             _ = shared.sweep.notified() => {
-                if state.intents.next_deadline().is_none_or(|at| at > Instant::now()) && !shared.take_revoked() {
+                if cx.intents.next_deadline().is_none_or(|at| at > Instant::now()) && !shared.take_revoked() {
                     continue;
                 }
             }
@@ -248,13 +258,13 @@ async fn sweep(state: Arc<AppState>, shared: Arc<SharedCoordination>) {
 }
 
 async fn relay(
-    state: Arc<AppState>,
+    cx: CoordinationContext,
     shared: Arc<SharedCoordination>,
     mut remote: mpsc::UnboundedReceiver<String>,
     listening: Arc<AtomicBool>,
 ) {
-    let mut shutdown = state.shutdown.clone();
-    let mut local = state.presence.subscribe();
+    let mut shutdown = cx.shutdown.clone();
+    let mut local = cx.presence.subscribe();
     let mut beat = tokio::time::interval(BEAT_CHECK);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_beat: Option<Instant> = None;
@@ -285,13 +295,13 @@ async fn relay(
                     Ok(Relayed::Presence { node: from, .. }) | Ok(Relayed::Beat { node: from })
                         if from == node => {}
                     Ok(Relayed::Presence { node: from, connection, presence, sync_groups }) => {
-                        state.presence.apply_remote(&from, connection, presence, sync_groups);
+                        cx.presence.apply_remote(&from, connection, presence, sync_groups);
                         heard.insert(from, Instant::now());
                     }
                     Ok(Relayed::Beat { node: from }) => {
                         if heard.insert(from, Instant::now()).is_none() {
                             // A node new to this one: tell it who is here.
-                            for (connection, presence, groups) in state.presence.local() {
+                            for (connection, presence, groups) in cx.presence.local() {
                                 outbox.push(mine(connection, presence, groups));
                             }
                         }
@@ -304,7 +314,7 @@ async fn relay(
                     let alive = at.elapsed() < SILENT;
                     if !alive {
                         tracing::info!(node = %from, "node silent; its presence ends");
-                        state.presence.forget_node(from);
+                        cx.presence.forget_node(from);
                     }
                     alive
                 });

@@ -37,3 +37,18 @@ pub(crate) use service::{
     run_board_timers,
 };
 pub use shared::{SharedCoordination, SharedError};
+
+/// What the board's timers and the shared-store follower use of the
+/// server: shared handles, cheap to clone. The write gate and presence take
+/// the one or two of them they need as arguments.
+#[derive(Clone)]
+pub(crate) struct CoordinationContext {
+    /// The store rows (for guard stamps) are read from.
+    pub store: crate::store::Store,
+    /// Active intents, claims and their wait lines.
+    pub intents: std::sync::Arc<IntentBoard>,
+    /// Who is viewing or editing what, per live connection.
+    pub presence: std::sync::Arc<PresenceBoard>,
+    /// Turns `true` when the server starts shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}

@@ -12,11 +12,11 @@ use ablo_runtime::{SyncId, wire::ErrorType};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{BoardEventKind, WriteScope};
+use super::{BoardEventKind, CoordinationContext, IntentBoard, PresenceBoard, WriteScope};
 use crate::auth::Principal;
-use crate::commit::PreparedCommit;
+use crate::commit::{ClaimGuard, PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
-use crate::state::{AppState, SharedState};
+use crate::store::Store;
 
 /// How often lapsed leases are expired (and their rows handed over).
 const EXPIRY_TICK: Duration = Duration::from_millis(50);
@@ -25,25 +25,25 @@ pub(crate) const MAX_BUSY_WAIT: Duration = Duration::from_secs(30);
 
 /// Expires lapsed leases on a short timer and records the guard stamp of
 /// every claim granted from a wait line, until shutdown.
-pub(crate) async fn run_board_timers(state: SharedState) {
-    if let Some(shared) = state.intents.authority() {
+pub(crate) async fn run_board_timers(cx: CoordinationContext) {
+    if let Some(shared) = cx.intents.authority() {
         // The shared store's authority expires leases and records guard
         // stamps; this node follows it.
-        super::follower::start(state.clone(), shared.clone());
+        super::follower::start(cx.clone(), shared.clone());
         return;
     }
-    let mut shutdown = state.shutdown.clone();
-    let mut events = state.intents.subscribe();
+    let mut shutdown = cx.shutdown.clone();
+    let mut events = cx.intents.subscribe();
     let mut tick = tokio::time::interval(EXPIRY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                state.intents.expire_lapsed();
+                cx.intents.expire_lapsed();
             }
             event = events.recv() => match event {
                 Ok(event) if event.kind == BoardEventKind::Granted => {
-                    record_guard_stamp(&state, &event.intent).await;
+                    record_guard_stamp(&cx.store, &cx.intents, &event.intent).await;
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
@@ -59,13 +59,14 @@ pub(crate) async fn run_board_timers(state: SharedState) {
 /// Records the row's stamp as the guard of a newly held claim; returns the
 /// row (flat JSON) and the stamp.
 pub(crate) async fn record_guard_stamp(
-    state: &AppState,
+    store: &Store,
+    intents: &IntentBoard,
     claim: &Intent,
 ) -> Option<(serde_json::Value, SyncId)> {
     let (model, id) = (claim.target.model.clone(), claim.target.id.clone());
-    let (row, _) = state.storage(move |s| s.row(&model, &id)).await.ok()?;
+    let (row, _) = store.call(move |s| s.row(&model, &id)).await.ok()?;
     let row = row?;
-    state.intents.set_guard_stamp(&claim.id, row.stamp);
+    intents.set_guard_stamp(&claim.id, row.stamp);
     Some((row.to_wire(), row.stamp))
 }
 
@@ -76,7 +77,7 @@ pub(crate) async fn record_guard_stamp(
 /// claim holder without `readAt` is stale-checked from the claim's guard
 /// stamp. Returns the claims whose guard moves to the commit's sync id.
 pub(crate) async fn gate(
-    state: &AppState,
+    intents: &IntentBoard,
     writer: &Participant,
     commit: &mut PreparedCommit,
     options: &[(IfBusy, Option<String>)],
@@ -85,20 +86,20 @@ pub(crate) async fn gate(
     for (index, op) in commit.operations.iter_mut().enumerate() {
         let (policy, under) = options.get(index).cloned().unwrap_or_default();
         if let Some(intent_id) = under {
-            check_held(state, writer, &op.model, &op.id, &intent_id, index)?;
+            check_held(intents, writer, &op.model, &op.id, &intent_id, index)?;
         }
         let scope = match op.kind {
             OperationType::Create => continue,
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
             OperationType::Delete => WriteScope::Row,
         };
-        wait_until_free(state, &op.model, &op.id, &scope, writer, index, policy).await?;
-        for claim in state.intents.claims_held_by(&op.model, &op.id, writer) {
+        wait_until_free(intents, &op.model, &op.id, &scope, writer, index, policy).await?;
+        for claim in intents.claims_held_by(&op.model, &op.id, writer) {
             if !scope_is_within(&scope, &claim) {
                 continue;
             }
             if op.read_at.is_none()
-                && let Some(stamp) = state.intents.guard_stamp(&claim.id)
+                && let Some(stamp) = intents.guard_stamp(&claim.id)
             {
                 op.read_at = Some(stamp);
                 op.on_stale = if claim.target.field.is_some() {
@@ -116,7 +117,7 @@ pub(crate) async fn gate(
 /// A write made under an intent: the intent must be active, the writer's,
 /// and on the written row.
 fn check_held(
-    state: &AppState,
+    intents: &IntentBoard,
     writer: &Participant,
     model: &str,
     id: &str,
@@ -124,7 +125,7 @@ fn check_held(
     index: usize,
 ) -> Result<(), ApiError> {
     let details = json!({"intentId": intent_id, "operationIndex": index, "model": model, "id": id});
-    match state.intents.active(intent_id) {
+    match intents.active(intent_id) {
         None => Err(ApiError::not_found(
             codes::INTENT_NOT_FOUND,
             format!("intent {intent_id} is not active (released, lapsed or still waiting)"),
@@ -152,7 +153,7 @@ fn check_held(
 /// claim granted after the gate still stops a non-holder's write.
 #[derive(Clone)]
 pub(crate) struct ClaimCheck {
-    board: std::sync::Arc<super::IntentBoard>,
+    board: std::sync::Arc<IntentBoard>,
     writer: Participant,
 }
 
@@ -165,17 +166,15 @@ impl std::fmt::Debug for ClaimCheck {
 }
 
 impl ClaimCheck {
-    pub(crate) fn new(board: std::sync::Arc<super::IntentBoard>, writer: Participant) -> Self {
+    pub(crate) fn new(board: std::sync::Arc<IntentBoard>, writer: Participant) -> Self {
         ClaimCheck { board, writer }
     }
+}
 
+impl ClaimGuard for ClaimCheck {
     /// Fails with `entity_claimed` when another participant holds a claim
     /// covering this operation.
-    pub(crate) fn verify(
-        &self,
-        index: usize,
-        op: &crate::commit::PreparedOperation,
-    ) -> Result<(), ApiError> {
+    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), ApiError> {
         let scope = match op.kind {
             OperationType::Create => return Ok(()),
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
@@ -198,9 +197,9 @@ impl ClaimCheck {
 }
 
 /// Moves the guard of the writer's claims to the stamp its own commit made.
-pub(crate) fn advance_guards(state: &AppState, claims: &[String], sync_id: SyncId) {
+pub(crate) fn advance_guards(intents: &IntentBoard, claims: &[String], sync_id: SyncId) {
     for id in claims {
-        state.intents.set_guard_stamp(id, sync_id);
+        intents.set_guard_stamp(id, sync_id);
     }
 }
 
@@ -212,7 +211,7 @@ fn scope_is_within(scope: &WriteScope, claim: &Intent) -> bool {
 }
 
 async fn wait_until_free(
-    state: &AppState,
+    intents: &IntentBoard,
     model: &str,
     id: &str,
     scope: &WriteScope,
@@ -224,9 +223,9 @@ async fn wait_until_free(
     loop {
         // Subscribe before looking, so a release between the look and the
         // wait still wakes this write.
-        let mut events = state.intents.subscribe();
-        let claims = state.intents.claim_conflict(model, id, scope, writer);
-        let busy = state.intents.busy_for_write(model, id, scope, writer);
+        let mut events = intents.subscribe();
+        let claims = intents.claim_conflict(model, id, scope, writer);
+        let busy = intents.busy_for_write(model, id, scope, writer);
         match policy {
             IfBusy::Wait if !busy.is_empty() => {}
             _ if !claims.is_empty() => return Err(claimed(model, id, index, claims)),
@@ -256,7 +255,7 @@ async fn wait_until_free(
         })
         .await;
         if woke.is_err() {
-            let busy = state.intents.busy_for_write(model, id, scope, writer);
+            let busy = intents.busy_for_write(model, id, scope, writer);
             return Err(busy_error(model, id, index, busy));
         }
     }
@@ -303,7 +302,8 @@ pub(crate) fn intent_message(event: &super::BoardEvent) -> ablo_runtime::wire::S
 /// Publishes a connection's presence on an existing row, to the
 /// subscribers of the row's groups.
 pub(crate) async fn publish_presence(
-    state: &AppState,
+    store: &Store,
+    presence: &PresenceBoard,
     principal: &Principal,
     connection: u64,
     target: ablo_runtime::wire::Target,
@@ -311,12 +311,12 @@ pub(crate) async fn publish_presence(
 ) -> Result<(), ApiError> {
     crate::capability::authorize_read(principal, &target.model)?;
     let (model, id) = (target.model.clone(), target.id.clone());
-    let (row, _) = state.storage(move |s| s.row(&model, &id)).await?;
+    let (row, _) = store.call(move |s| s.row(&model, &id)).await?;
     let Some(row) = row.filter(|row| crate::capability::can_read_row(principal, &row.sync_groups))
     else {
         return Err(crate::error::row_not_found(&target.model, &target.id));
     };
-    state.presence.publish(
+    presence.publish(
         connection,
         principal.participant(),
         target,

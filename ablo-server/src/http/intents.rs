@@ -69,7 +69,9 @@ pub(super) async fn create(
     match outcome {
         ClaimOutcome::Active(intent) => {
             let (data, stamp) = if intent.exclusive {
-                record_guard_stamp(&state, &intent).await.unzip()
+                record_guard_stamp(&state.store, &state.intents, &intent)
+                    .await
+                    .unzip()
             } else {
                 (None, None)
             };

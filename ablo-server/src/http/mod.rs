@@ -10,7 +10,6 @@ mod rejection;
 mod sources;
 mod sync;
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use ablo_runtime::wire::{HealthResponse, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, codes};
@@ -27,8 +26,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::auth::Principal;
-use crate::commit;
 use crate::error::ApiError;
+pub(crate) use crate::extract::{QueryParams, bearer};
 use crate::state::SharedState;
 
 /// Every route of the v1 API.
@@ -248,22 +247,7 @@ impl FromRequestParts<SharedState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
-        commit::authenticate(state, bearer(parts)?)
-    }
-}
-
-/// The bearer token of the `Authorization` header, if any.
-pub(crate) fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let text = value.to_str().ok();
-    match text.and_then(|t| t.strip_prefix("Bearer ")) {
-        Some(token) if !token.trim().is_empty() => Ok(Some(token.trim())),
-        _ => Err(ApiError::authentication(
-            codes::MISSING_API_KEY,
-            "the Authorization header must be `Bearer <api key>`",
-        )),
+        crate::pipeline::authenticate(state, bearer(parts)?)
     }
 }
 
@@ -315,57 +299,6 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "Idempotency-Key must be 1 to 256 visible ASCII characters",
             )),
         }
-    }
-}
-
-/// The query string as key/value pairs; an undecodable one is a 400
-/// `invalid_query`.
-pub(crate) struct QueryParams(pub HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|q| QueryParams(q.0))
-            .map_err(|rejection| ApiError::bad_request(codes::INVALID_QUERY, rejection.body_text()))
-    }
-}
-
-impl QueryParams {
-    /// Parses an optional parameter, naming it in the error.
-    pub(crate) fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
-        self.0
-            .get(name)
-            .map(|raw| {
-                raw.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        codes::INVALID_QUERY,
-                        format!("`{name}` is not valid: `{raw}`"),
-                    )
-                })
-            })
-            .transpose()
-    }
-
-    /// Parses an optional parameter holding a JSON string value such as an
-    /// enum (`onStale=merge`).
-    pub(crate) fn parse_enum<T: DeserializeOwned>(
-        &self,
-        name: &str,
-    ) -> Result<Option<T>, ApiError> {
-        self.0
-            .get(name)
-            .map(|raw| {
-                serde_json::from_value(serde_json::Value::String(raw.clone())).map_err(|_| {
-                    ApiError::bad_request(
-                        codes::INVALID_QUERY,
-                        format!("`{name}` is not valid: `{raw}`"),
-                    )
-                })
-            })
-            .transpose()
     }
 }
 

@@ -1,5 +1,5 @@
 //! Schema push and read, models CRUD and `POST /v1/commits`. Every write
-//! here runs through [`crate::commit::run`].
+//! here runs through [`crate::pipeline::run`].
 
 use ablo_runtime::wire::{
     CommitReceipt, CommitRequest, CreateRowRequest, DeleteResponse, IfBusy, ListResponse, OnStale,
@@ -13,7 +13,6 @@ use serde_json::json;
 
 use super::{ApiJson, IdempotencyKey, QueryParams};
 use crate::auth::Principal;
-use crate::commit;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use crate::storage::{ListPosition, ListQuery, SortKey, StoredRow};
@@ -44,7 +43,7 @@ pub(super) async fn put_schema(
         return Err(crate::capability::api_key_required("schema.push"));
     }
     let allow_breaking = query.parse::<bool>("allowBreaking")?.unwrap_or(false);
-    crate::schema::push(&state, schema, allow_breaking)
+    crate::schema::push(&state.store, &state.schema, schema, allow_breaking)
         .await
         .map(JsonBody)
 }
@@ -87,7 +86,8 @@ pub(super) async fn list(
     if let Some(source) = state.sources.for_model(&model)
         && list_query.after.is_none()
     {
-        crate::sources::reads::refresh_list(&state, &schema, &source, &list_query).await?;
+        crate::sources::reads::refresh_list(&state.source_context(), &schema, &source, &list_query)
+            .await?;
     }
     list_query.max_bytes = Some(state.config.max_page_bytes);
     let limit = list_query.limit;
@@ -238,7 +238,8 @@ pub(super) async fn retrieve(
     let schema = require_model(&state, &model)?;
     crate::capability::authorize_read(&principal, &model)?;
     if let Some(source) = state.sources.for_model(&model) {
-        crate::sources::reads::refresh_row(&state, &schema, &source, &model, &id).await?;
+        crate::sources::reads::refresh_row(&state.source_context(), &schema, &source, &model, &id)
+            .await?;
     }
     // Reads never block on intents; `ifBusy=return` lists them.
     let if_busy: Option<IfBusy> = query.parse_enum("ifBusy")?;
@@ -281,7 +282,8 @@ pub(super) async fn create(
     require_model(&state, &model)?;
     let mut operation = Operation::create(model, Json::Object(body.data));
     operation.id = body.id;
-    let receipt = commit::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
+    let receipt =
+        crate::pipeline::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
     Ok((StatusCode::CREATED, JsonBody(only_row(receipt))))
 }
 
@@ -297,7 +299,8 @@ pub(super) async fn update(
     operation.read_at = body.read_at;
     operation.on_stale = body.on_stale;
     operation.if_busy = body.if_busy;
-    let receipt = commit::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
+    let receipt =
+        crate::pipeline::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
     Ok(JsonBody(only_row(receipt)))
 }
 
@@ -313,7 +316,8 @@ pub(super) async fn delete(
     operation.read_at = query.parse::<u64>("readAt")?.map(SyncId);
     operation.on_stale = query.parse_enum::<OnStale>("onStale")?;
     operation.if_busy = query.parse_enum::<IfBusy>("ifBusy")?;
-    let receipt = commit::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
+    let receipt =
+        crate::pipeline::run(&state, &principal, CommitRequest::new(vec![operation]), key).await?;
     Ok(JsonBody(DeleteResponse {
         id,
         model,
@@ -328,7 +332,7 @@ pub(super) async fn commit(
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(request): ApiJson<CommitRequest>,
 ) -> Result<JsonBody<CommitReceipt>, ApiError> {
-    commit::run(&state, &principal, request, key)
+    crate::pipeline::run(&state, &principal, request, key)
         .await
         .map(JsonBody)
 }

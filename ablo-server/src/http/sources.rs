@@ -175,7 +175,8 @@ pub(super) async fn push_events(
             format!("the body must be {{\"events\": [...]}}: {err}"),
         )
     })?;
-    let outcome = crate::sources::events::apply(&state, &source, pushed.events).await?;
+    let outcome =
+        crate::sources::events::apply(&state.source_context(), &source, pushed.events).await?;
     Ok(Json(outcome))
 }
 

@@ -11,7 +11,7 @@ use ablo_runtime::wire::{ErrorType, SourceFailure, SourceRequest, codes};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::Source;
+use super::{Source, SourceContext};
 use crate::error::ApiError;
 
 /// How Data Source requests are retried.
@@ -102,21 +102,13 @@ fn reason(body: &serde_json::Value) -> Option<&str> {
 /// [`send`] with the server's retry settings, failing with the error the
 /// server's caller gets.
 pub(crate) async fn ask<T: DeserializeOwned>(
-    state: &crate::state::AppState,
+    cx: &SourceContext,
     source: &Source,
     request: &SourceRequest,
 ) -> Result<T, ApiError> {
-    let answer = send(
-        &state.source_http,
-        &state.config.source_retry,
-        source,
-        request,
-    )
-    .await;
+    let answer = send(&cx.http, &cx.retry, source, request).await;
     let result = if answer.is_ok() { "ok" } else { "error" };
-    state
-        .metrics
-        .source_calls
+    cx.calls
         .with_label_values(&[source.name.as_str(), result])
         .inc();
     answer.map_err(|err| err.into_api_error(&source.name))

@@ -13,25 +13,24 @@ use ablo_runtime::wire::{
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
 
-use super::Source;
 use super::call::{self, SourceError};
 use super::locks::RowKey;
+use super::{Source, SourceContext};
 use crate::commit::{PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
 use crate::schema::sync_groups;
-use crate::state::AppState;
 use crate::storage::StoredRow;
 
 /// The source backing every model of `commit`; `None` when all its models
 /// are Ablo-managed. A commit mixing backing stores is refused: it could
 /// not be applied all-or-nothing.
 pub(crate) fn backing_source(
-    state: &AppState,
+    cx: &SourceContext,
     commit: &PreparedCommit,
 ) -> Result<Option<Arc<Source>>, ApiError> {
     let mut backing: Option<Option<Arc<Source>>> = None;
     for op in &commit.operations {
-        let source = state.sources.for_model(&op.model);
+        let source = cx.sources.for_model(&op.model);
         match &backing {
             None => backing = Some(source),
             Some(first) => {
@@ -55,7 +54,7 @@ pub(crate) fn backing_source(
 
 /// Runs a validated, authorized commit on source-backed models.
 pub(crate) async fn run(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: Arc<Source>,
     commit: PreparedCommit,
@@ -70,15 +69,16 @@ pub(crate) async fn run(
     // asking the source again.
     if commit.remember {
         let (principal, id) = (commit.principal_key.clone(), commit.client_tx_id.clone());
-        if state
-            .storage(move |s| s.commit_remembered(&principal, &id))
+        if cx
+            .store
+            .call(move |s| s.commit_remembered(&principal, &id))
             .await?
         {
-            return state.committer.submit(commit).await;
+            return cx.committer.submit(commit).await;
         }
     }
     // The mirror may not hold a row the source has: load those first.
-    let mut rows = mirror_rows(state, keys.clone()).await?;
+    let mut rows = mirror_rows(cx, keys.clone()).await?;
     let missing: Vec<&PreparedOperation> = commit
         .operations
         .iter()
@@ -89,9 +89,9 @@ pub(crate) async fn run(
         .collect();
     if !missing.is_empty() {
         for op in missing {
-            super::reads::load_locked(state, schema, &source, &op.model, &op.id).await?;
+            super::reads::load_locked(cx, schema, &source, &op.model, &op.id).await?;
         }
-        rows = mirror_rows(state, keys).await?;
+        rows = mirror_rows(cx, keys).await?;
     }
     check_scope(&commit, &rows)?;
     check_existence(&commit, &rows)?;
@@ -114,10 +114,10 @@ pub(crate) async fn run(
         operations: commit.operations.iter().map(source_operation).collect(),
         scope: scope(&commit, &before_commit, &rows),
     });
-    let answer: SourceRows = call::ask(state, &source, &request).await?;
+    let answer: SourceRows = call::ask(cx, &source, &request).await?;
     let canonical = canonical_commit(schema, commit, &answer, before_commit, &flagged)
         .map_err(|err| err.into_api_error(&source.name))?;
-    state.committer.submit(canonical).await
+    cx.committer.submit(canonical).await
 }
 
 type Mirror = HashMap<RowKey, Option<StoredRow>>;
@@ -187,9 +187,9 @@ fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiEr
 }
 
 /// The mirror's rows of `keys`, in one storage call.
-pub(super) async fn mirror_rows(state: &AppState, keys: Vec<RowKey>) -> Result<Mirror, ApiError> {
-    state
-        .storage(move |s| {
+pub(super) async fn mirror_rows(cx: &SourceContext, keys: Vec<RowKey>) -> Result<Mirror, ApiError> {
+    cx.store
+        .call(move |s| {
             let mut rows = HashMap::new();
             for (model, id) in keys {
                 let (row, _) = s.row(&model, &id)?;

@@ -7,40 +7,39 @@ use std::time::Duration;
 use ablo_runtime::wire::{EventsOutcome, SourceEvent, SourceEvents, SourceRequest};
 use ablo_runtime::{Json, SchemaDescriptor, Timestamp};
 
-use super::Source;
 use super::call::{self, SourceError};
 use super::reads::reconcile;
+use super::{Source, SourceContext};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Events asked for per poll.
 const PAGE: usize = 100;
 
 /// Applies pushed `events` of `source` in order.
 pub(crate) async fn apply(
-    state: &AppState,
+    cx: &SourceContext,
     source: &Arc<Source>,
     events: Vec<SourceEvent>,
 ) -> Result<EventsOutcome, ApiError> {
     let _whole = source.locks.whole().await;
-    apply_locked(state, source, events).await
+    apply_locked(cx, source, events).await
 }
 
 /// [`apply`] for a caller holding the whole source.
 async fn apply_locked(
-    state: &AppState,
+    cx: &SourceContext,
     source: &Arc<Source>,
     events: Vec<SourceEvent>,
 ) -> Result<EventsOutcome, ApiError> {
-    let schema = crate::commit::pushed_schema(state)?;
+    let schema = cx.schema.pushed()?;
     let mut outcome = EventsOutcome::default();
     for event in events {
         let (name, id) = (source.name.clone(), event.id.clone());
-        if state.storage(move |s| s.event_applied(&name, &id)).await? {
+        if cx.store.call(move |s| s.event_applied(&name, &id)).await? {
             outcome.duplicates += 1;
             continue;
         }
-        match apply_one(state, &schema, source, &event).await {
+        match apply_one(cx, &schema, source, &event).await {
             Ok(Applied::Echo) => outcome.echoes += 1,
             Ok(Applied::Changed) => outcome.applied += 1,
             Ok(Applied::Unchanged) => outcome.unchanged += 1,
@@ -54,8 +53,8 @@ async fn apply_locked(
             }
         }
         let (name, id) = (source.name.clone(), event.id.clone());
-        state
-            .storage(move |s| s.mark_event_applied(&name, &id))
+        cx.store
+            .call(move |s| s.mark_event_applied(&name, &id))
             .await?;
     }
     Ok(outcome)
@@ -68,14 +67,15 @@ enum Applied {
 }
 
 async fn apply_one(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: &Arc<Source>,
     event: &SourceEvent,
 ) -> Result<Applied, String> {
     if let Some(client_tx_id) = event.client_tx_id.clone()
-        && state
-            .storage(move |s| s.is_source_commit(&client_tx_id))
+        && cx
+            .store
+            .call(move |s| s.is_source_commit(&client_tx_id))
             .await
             .map_err(|e| e.message().to_owned())?
     {
@@ -104,7 +104,7 @@ async fn apply_one(
         other => return Err(format!("unknown event type `{other}`")),
     };
     let changed = reconcile(
-        state,
+        cx,
         schema,
         source,
         &event.model,
@@ -121,26 +121,28 @@ async fn apply_one(
 
 /// Polls every source that answers `events`, every `interval`, until the
 /// server stops. A full page is followed by the next one at once.
-pub(crate) async fn poll(state: Arc<AppState>) {
-    let mut shutdown = state.shutdown.clone();
-    let interval = state.config.source_poll_interval;
+pub(crate) async fn poll(
+    cx: SourceContext,
+    interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
-        if state.schema().is_none() {
+        if cx.schema.get().is_none() {
             continue;
         }
-        for source in state.sources.all() {
+        for source in cx.sources.all() {
             if source.events_supported() {
-                poll_source(&state, &source).await;
+                poll_source(&cx, &source).await;
             }
         }
     }
 }
 
-async fn poll_source(state: &AppState, source: &Arc<Source>) {
+async fn poll_source(cx: &SourceContext, source: &Arc<Source>) {
     // A few pages per round at most, so one busy source does not hold up
     // the others.
     for _ in 0..10 {
@@ -154,7 +156,7 @@ async fn poll_source(state: &AppState, source: &Arc<Source>) {
             limit: PAGE,
         };
         let page: SourceEvents =
-            match call::send(&state.source_http, &poll_retry(state), source, &request).await {
+            match call::send(&cx.http, &poll_retry(&cx.retry), source, &request).await {
                 Ok(page) => page,
                 Err(SourceError::Rejected { .. }) => {
                     source.events_unsupported();
@@ -163,15 +165,16 @@ async fn poll_source(state: &AppState, source: &Arc<Source>) {
                 Err(_) => return,
             };
         let full = page.events.len() >= PAGE;
-        if let Err(err) = apply_locked(state, source, page.events).await {
+        if let Err(err) = apply_locked(cx, source, page.events).await {
             tracing::warn!(source = %source.name, error = %err.message(), "applying events failed");
             return;
         }
         if page.next_cursor != Json::Null && page.next_cursor != cursor {
             source.set_events_cursor(page.next_cursor.clone());
             let (name, next) = (source.name.clone(), page.next_cursor);
-            if let Err(err) = state
-                .storage(move |s| s.put_events_cursor(&name, &next))
+            if let Err(err) = cx
+                .store
+                .call(move |s| s.put_events_cursor(&name, &next))
                 .await
             {
                 tracing::warn!(source = %source.name, error = %err.message(), "storing the events cursor failed");
@@ -185,14 +188,10 @@ async fn poll_source(state: &AppState, source: &Arc<Source>) {
 }
 
 /// Polls are retried less: the next poll comes soon anyway.
-fn poll_retry(state: &AppState) -> super::call::SourceRetry {
+fn poll_retry(retry: &super::call::SourceRetry) -> super::call::SourceRetry {
     super::call::SourceRetry {
         attempts: 1,
-        timeout: state
-            .config
-            .source_retry
-            .timeout
-            .min(Duration::from_secs(5)),
-        ..state.config.source_retry
+        timeout: retry.timeout.min(Duration::from_secs(5)),
+        ..*retry
     }
 }

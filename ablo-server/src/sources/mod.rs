@@ -24,6 +24,9 @@
 //! check made before calling the source still holds when its answer is
 //! written; a list or an events poll holds the whole source from the
 //! request to the write, so its answer is never older than the mirror.
+//!
+//! None of it sees the server's state: what it uses is a
+//! [`SourceContext`], built by the caller.
 
 pub(crate) mod address;
 pub(crate) mod call;
@@ -39,7 +42,30 @@ use ablo_runtime::wire::{SourceFailure, SourceStatus};
 use ablo_runtime::{Json, Timestamp};
 use tokio::sync::Notify;
 
+use crate::group_commit::GroupCommitter;
+use crate::schema::SchemaSlot;
 use crate::storage::SourceRecord;
+use crate::store::Store;
+
+/// What Data Source reads, commits and polls use of the server: shared
+/// handles, cheap to clone.
+#[derive(Clone)]
+pub(crate) struct SourceContext {
+    /// The store the mirror lives in.
+    pub store: Store,
+    /// The writer the source's canonical rows are committed through.
+    pub committer: Arc<GroupCommitter>,
+    /// The schema in force.
+    pub schema: Arc<SchemaSlot>,
+    /// Every configured source.
+    pub sources: Arc<Sources>,
+    /// The HTTP client source requests go through.
+    pub http: reqwest::Client,
+    /// Retries of a source request.
+    pub retry: call::SourceRetry,
+    /// `source_calls_total`, by source and result.
+    pub calls: prometheus::IntCounterVec,
+}
 
 /// Every configured source, by name and by the models it backs.
 #[derive(Default)]

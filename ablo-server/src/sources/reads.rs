@@ -12,18 +12,17 @@ use ablo_runtime::wire::{
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
 
-use super::Source;
 use super::call::{self, SourceError};
 use super::commit::{changed_fields, mirror_rows, normalize};
+use super::{Source, SourceContext};
 use crate::commit::{PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::storage::ListQuery;
 
 /// Before `GET /v1/models/{model}/{id}`: the source's row replaces the
 /// mirror's (or removes it when the source has none).
 pub(crate) async fn refresh_row(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: &Arc<Source>,
     model: &str,
@@ -33,12 +32,12 @@ pub(crate) async fn refresh_row(
         .locks
         .rows(vec![(model.to_owned(), id.to_owned())])
         .await;
-    load_locked(state, schema, source, model, id).await
+    load_locked(cx, schema, source, model, id).await
 }
 
 /// [`refresh_row`] for a caller already holding the row's lock.
 pub(crate) async fn load_locked(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: &Arc<Source>,
     model: &str,
@@ -48,23 +47,17 @@ pub(crate) async fn load_locked(
         model: model.to_owned(),
         id: id.to_owned(),
     };
-    let answer: SourceRow = call::ask(state, source, &request).await?;
-    reconcile(
-        state,
-        schema,
-        source,
-        model,
-        vec![(id.to_owned(), answer.row)],
-    )
-    .await
-    .map(|_| ())
+    let answer: SourceRow = call::ask(cx, source, &request).await?;
+    reconcile(cx, schema, source, model, vec![(id.to_owned(), answer.row)])
+        .await
+        .map(|_| ())
 }
 
 /// Before `GET /v1/models/{model}`: the rows the source lists are brought
 /// into the mirror (rows it does not list are left as they are: a list may
 /// be one page).
 pub(crate) async fn refresh_list(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: &Arc<Source>,
     query: &ListQuery,
@@ -87,7 +80,7 @@ pub(crate) async fn refresh_list(
     // writes); its answer is applied only if no write started or ended
     // meanwhile, so it can never be older than a commit.
     let generation = source.locks.generation();
-    let answer: SourceRows = call::ask(state, source, &request).await?;
+    let answer: SourceRows = call::ask(cx, source, &request).await?;
     let _whole = source.locks.whole().await;
     if source.locks.generation() != generation {
         return Ok(());
@@ -102,7 +95,7 @@ pub(crate) async fn refresh_list(
         };
         rows.push((id, Some(row)));
     }
-    reconcile(state, schema, source, &query.model, rows)
+    reconcile(cx, schema, source, &query.model, rows)
         .await
         .map(|_| ())
 }
@@ -112,7 +105,7 @@ pub(crate) async fn refresh_list(
 /// out and audited like any other. Returns how many rows changed. The
 /// caller holds the lock of these rows, or of the whole source.
 pub(crate) async fn reconcile(
-    state: &AppState,
+    cx: &SourceContext,
     schema: &SchemaDescriptor,
     source: &Arc<Source>,
     model: &str,
@@ -129,7 +122,7 @@ pub(crate) async fn reconcile(
         .iter()
         .map(|(id, _)| (model.to_owned(), id.clone()))
         .collect();
-    let mut mirror = mirror_rows(state, keys).await?;
+    let mut mirror = mirror_rows(cx, keys).await?;
     let mut operations = Vec::new();
     for (id, canonical) in rows {
         let canonical = canonical
@@ -161,8 +154,7 @@ pub(crate) async fn reconcile(
     }
     let changed = operations.len();
     if changed > 0 {
-        state
-            .committer
+        cx.committer
             .submit(source_commit(source, operations))
             .await?;
     }
@@ -180,7 +172,7 @@ fn source_commit(source: &Source, operations: Vec<PreparedOperation>) -> Prepare
             kind: ParticipantKind::System,
             id: format!("source:{}", source.name),
         },
-        attribution: crate::audit::Attribution::default(),
+        attribution: crate::commit::Attribution::default(),
         operations,
         claims: None,
         applied_by_source: false,

@@ -7,7 +7,7 @@ use ablo_runtime::Timestamp;
 use ablo_runtime::wire::{Participant, ParticipantKind};
 
 use super::{ApiKeyRecord, StorageError};
-use crate::audit::AuditEntry;
+use crate::storage::AuditEntry;
 
 /// A stored capability: only the SHA-256 hash of its token is kept.
 ///
@@ -50,7 +50,8 @@ impl CapabilityRecord {
         let now = Timestamp::now();
         CapabilityRecord {
             id: "cap_example".into(),
-            token_hash: crate::auth::hash_key("cap_token"),
+            // The SHA-256 of the token, as `auth::hash_key` computes it.
+            token_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"cap_token")),
             participant: Participant {
                 id: "agent_1".into(),
                 kind: ablo_runtime::wire::ParticipantKind::Agent,

@@ -8,6 +8,7 @@
 //! Writes go through [`Storage::write_group`]: one durable transaction in
 //! which every unit (one commit) runs inside its own savepoint.
 
+mod audit_entry;
 mod authz;
 mod coordination;
 mod location;
@@ -23,6 +24,7 @@ use ablo_runtime::wire::{CommitReceipt, Delta, JsonObject};
 use ablo_runtime::{Json, SchemaDescriptor, SyncId, Timestamp};
 
 pub use ablo_runtime::filter::{FieldFilter, FilterOp};
+pub use audit_entry::{AuditEntry, GENESIS_HASH};
 pub use authz::{AgentRunRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord};
 pub use coordination::{
     CoordinationError, CoordinationEvent, CoordinationEventKind, CoordinationFeed,
@@ -312,7 +314,7 @@ pub struct ListQuery {
     pub after: Option<ListPosition>,
     /// Only rows each of whose sync groups matches these patterns (a
     /// capability's read scope); `None` for every row.
-    pub visible_to: Option<crate::capability::GroupPatterns>,
+    pub visible_to: Option<crate::scope::GroupPatterns>,
     /// Stop once the page holds this many bytes of row data (the row that
     /// crosses it is kept, so a page is never empty); `None` for no bound.
     pub max_bytes: Option<usize>,
@@ -477,7 +479,7 @@ pub trait Storage: AuthzStorage + SourceStorage + TransferStorage + Send + Sync 
     /// given. Stops when `sink` answers `false`. Returns the head.
     fn snapshot(
         &self,
-        visible_to: Option<&crate::capability::GroupPatterns>,
+        visible_to: Option<&crate::scope::GroupPatterns>,
         page_rows: usize,
         sink: &mut dyn FnMut(SyncId, Vec<SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError>;

@@ -411,7 +411,7 @@ fn push_filter(sql: &mut String, args: &mut Vec<SqlValue>, filter: &FieldFilter)
 }
 
 /// `AND` every group of the row matches a pattern of the scope.
-fn scope_clause(patterns: &crate::capability::GroupPatterns, args: &mut Vec<SqlValue>) -> String {
+fn scope_clause(patterns: &crate::scope::GroupPatterns, args: &mut Vec<SqlValue>) -> String {
     let mut allowed: Vec<String> = Vec::new();
     for group in &patterns.exact {
         allowed.push("g.value = ?".into());
@@ -769,7 +769,7 @@ impl Storage for SqliteStorage {
 
     fn snapshot(
         &self,
-        visible_to: Option<&crate::capability::GroupPatterns>,
+        visible_to: Option<&crate::scope::GroupPatterns>,
         page_rows: usize,
         sink: &mut dyn FnMut(SyncId, Vec<SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError> {

@@ -16,7 +16,7 @@ use super::{
     AgentRunRecord, ApiKeyRecord, CapabilityRecord, IdempotencyRecord, SourceRecord, StorageError,
     StoredRow,
 };
-use crate::audit::AuditEntry;
+use crate::storage::AuditEntry;
 
 /// What a store holds, table by table, and its head.
 ///

@@ -7,7 +7,7 @@ use postgres::Row;
 use postgres::types::ToSql;
 
 use super::{PgTx, PostgresStorage};
-use crate::audit::AuditEntry;
+use crate::storage::AuditEntry;
 use crate::storage::authz::{parse_kind, participant, timestamp};
 use crate::storage::{
     AgentRunRecord, ApiKeyRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord,

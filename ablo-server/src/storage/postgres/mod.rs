@@ -453,7 +453,7 @@ impl Storage for PostgresStorage {
 
     fn snapshot(
         &self,
-        visible_to: Option<&crate::capability::GroupPatterns>,
+        visible_to: Option<&crate::scope::GroupPatterns>,
         page_rows: usize,
         sink: &mut dyn FnMut(SyncId, Vec<crate::storage::SnapshotRow>) -> bool,
     ) -> Result<SyncId, StorageError> {

@@ -189,7 +189,7 @@ fn push_filter(sql: &mut String, args: &mut Args, filter: &FieldFilter, kind: Fi
 }
 
 /// `AND` every group of the row matches a pattern of the scope.
-pub(super) fn scope_clause(patterns: &crate::capability::GroupPatterns, args: &mut Args) -> String {
+pub(super) fn scope_clause(patterns: &crate::scope::GroupPatterns, args: &mut Args) -> String {
     let mut allowed: Vec<String> = Vec::new();
     for group in &patterns.exact {
         let n = args.push(group.clone());
@@ -210,9 +210,7 @@ pub(super) fn scope_clause(patterns: &crate::capability::GroupPatterns, args: &m
 }
 
 /// The snapshot query: every row (by model and id) within the scope.
-pub(super) fn snapshot_sql(
-    visible_to: Option<&crate::capability::GroupPatterns>,
-) -> (String, Args) {
+pub(super) fn snapshot_sql(visible_to: Option<&crate::scope::GroupPatterns>) -> (String, Args) {
     let mut args = Args::default();
     let mut sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE TRUE");
     if let Some(patterns) = visible_to {

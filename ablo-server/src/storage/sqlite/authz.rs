@@ -7,7 +7,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{SqliteStorage, SqliteTx};
-use crate::audit::AuditEntry;
+use crate::storage::AuditEntry;
 use crate::storage::authz::{parse_kind, participant, timestamp};
 use crate::storage::{
     AgentRunRecord, ApiKeyRecord, AuditFilter, AuditTx, AuthzStorage, CapabilityRecord,

@@ -1,6 +1,7 @@
-//! Writing audit entries: inside the commit's own savepoint, after its
-//! deltas are logged, so an accepted commit always has its entries and a
-//! refused one never does.
+//! Writing audit entries (stage 4, in the writer): inside the commit's own
+//! savepoint, after its deltas are logged, so an accepted commit always has
+//! its entries and a refused one never does. The entries' form and the
+//! chain's verification are in [`crate::audit`].
 
 use std::sync::Arc;
 
@@ -8,11 +9,11 @@ use ablo_runtime::wire::{Actor, Delta, DeltaAction, Participant};
 use ablo_runtime::{SyncId, Timestamp};
 use serde_json::json;
 
-use super::{AuditEntry, GENESIS_HASH};
+use super::Rejection;
 use crate::auth::Principal;
 use crate::capability::{Scope, codes};
 use crate::error::ApiError;
-use crate::storage::{StorageError, WriteTx};
+use crate::storage::{AuditEntry, GENESIS_HASH, StorageError, WriteTx};
 
 /// Who a commit is attributed to beyond its actor, and what it may touch:
 /// taken from the credential (and `causedByTaskId`) when the commit is
@@ -41,10 +42,7 @@ impl Attribution {
 }
 
 /// `causedByTaskId` must name an open agent run.
-pub(crate) fn check_task(
-    tx: &mut dyn WriteTx,
-    attribution: &Attribution,
-) -> Result<(), crate::commit::Rejection> {
+pub(crate) fn check_task(tx: &mut dyn WriteTx, attribution: &Attribution) -> Result<(), Rejection> {
     let Some(task_id) = &attribution.task_id else {
         return Ok(());
     };

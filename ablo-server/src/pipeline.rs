@@ -1,19 +1,19 @@
 //! The commit pipeline's async orchestration: authenticate, prepare,
 //! authorize, consult intents, claims and Data Sources, then hand the commit
-//! to the group-commit writer and wait for its receipt.
+//! to the group-commit writer and wait for its receipt. The stages
+//! themselves are in [`crate::commit`] (the core), [`crate::coordination`]
+//! (the write gate) and [`crate::sources`] (the Data Source detour); this
+//! module is the one place that strings them together, above all of them.
 
 use std::sync::Arc;
 
-use ablo_runtime::SchemaDescriptor;
 use ablo_runtime::wire::{CommitReceipt, CommitRequest, OperationType, codes};
 
 use crate::auth::Principal;
+use crate::commit::{ClaimGuard, PreparedCommit, authorize, prepare};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::StorageError;
-
-use super::PreparedCommit;
-use super::prepare::{authorize, prepare};
 
 /// Runs a commit through the pipeline and returns its receipt (counted and
 /// timed in the server's metrics).
@@ -36,7 +36,7 @@ async fn run_stages(
     request: CommitRequest,
     idempotency_key: Option<String>,
 ) -> Result<CommitReceipt, ApiError> {
-    let schema = pushed_schema(state)?;
+    let schema = state.schema.pushed()?;
     let write_options: Vec<_> = request
         .operations
         .iter()
@@ -54,16 +54,19 @@ async fn run_stages(
     // Stage 3, intents and claims: `entity_claimed`, `ifBusy`, and the
     // claim holder's guard stamp.
     let writer = principal.participant();
-    let guarded = crate::coordination::gate(state, &writer, &mut prepared, &write_options).await?;
-    prepared.claims = Some(crate::coordination::ClaimCheck::new(
+    let guarded =
+        crate::coordination::gate(&state.intents, &writer, &mut prepared, &write_options).await?;
+    let claims: Arc<dyn ClaimGuard> = Arc::new(crate::coordination::ClaimCheck::new(
         state.intents.clone(),
         writer,
     ));
-    let receipt = match crate::sources::commit::backing_source(state, &prepared)? {
-        Some(source) => crate::sources::commit::run(state, &schema, source, prepared).await?,
+    prepared.claims = Some(claims);
+    let sources = state.source_context();
+    let receipt = match crate::sources::commit::backing_source(&sources, &prepared)? {
+        Some(source) => crate::sources::commit::run(&sources, &schema, source, prepared).await?,
         None => state.committer.submit(prepared).await?,
     };
-    crate::coordination::advance_guards(state, &guarded, receipt.sync_id);
+    crate::coordination::advance_guards(&state.intents, &guarded, receipt.sync_id);
     Ok(receipt)
 }
 
@@ -90,15 +93,6 @@ pub(crate) fn authenticate(
     };
     state.rate_limiter.check(&principal)?;
     Ok(principal)
-}
-
-pub(crate) fn pushed_schema(state: &AppState) -> Result<Arc<SchemaDescriptor>, ApiError> {
-    state.schema().ok_or_else(|| {
-        ApiError::not_found(
-            codes::SCHEMA_NOT_FOUND,
-            "no schema has been pushed yet: PUT /v1/schema first",
-        )
-    })
 }
 
 /// Stage 3, before intents, claims or a Data Source are consulted: every
