@@ -89,3 +89,11 @@ impl AppState {
 }
 
 pub(crate) type SharedState = Arc<AppState>;
+
+/// Lets a handler take only the store as its state
+/// (`State(store): State<Store>`) instead of the whole server state.
+impl axum::extract::FromRef<SharedState> for Store {
+    fn from_ref(state: &SharedState) -> Store {
+        state.store.clone()
+    }
+}

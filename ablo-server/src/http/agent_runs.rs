@@ -1,4 +1,6 @@
 //! `POST /v1/tasks`, `GET /v1/tasks/{id}`, `POST /v1/tasks/{id}/close`.
+//! They use only the store, so they take it as their state (a substate of
+//! the server's, see `state.rs`), not the whole server state.
 
 use ablo_runtime::Timestamp;
 use ablo_runtime::wire::ErrorType;
@@ -12,18 +14,18 @@ use crate::agent_runs::{CloseTask, OpenTask, to_json};
 use crate::auth::Principal;
 use crate::capability::codes;
 use crate::error::ApiError;
-use crate::state::SharedState;
 use crate::storage::AgentRunRecord;
+use crate::store::Store;
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(codes::TASK_NOT_FOUND, format!("no task `{id}`"))
         .with_details(json!({"taskId": id}))
 }
 
-async fn load(state: &SharedState, id: &str) -> Result<AgentRunRecord, ApiError> {
+async fn load(store: &Store, id: &str) -> Result<AgentRunRecord, ApiError> {
     let lookup = id.to_owned();
-    state
-        .storage(move |s| s.agent_run(&lookup))
+    store
+        .call(move |s| s.agent_run(&lookup))
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -44,12 +46,12 @@ fn may_touch(principal: &Principal, run: &AgentRunRecord) -> Result<(), ApiError
 }
 
 pub(super) async fn open(
-    State(state): State<SharedState>,
+    State(store): State<Store>,
     principal: Principal,
     ApiJson(request): ApiJson<OpenTask>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if let Some(parent) = &request.parent_task_id {
-        load(&state, parent).await?;
+        load(&store, parent).await?;
     }
     let run = AgentRunRecord {
         id: format!("task_{}", uuid::Uuid::now_v7().simple()),
@@ -68,27 +70,27 @@ pub(super) async fn open(
         cost_compute_ms: 0,
     };
     let stored = run.clone();
-    state.storage(move |s| s.put_agent_run(&stored)).await?;
+    store.call(move |s| s.put_agent_run(&stored)).await?;
     Ok((StatusCode::CREATED, Json(to_json(&run))))
 }
 
 pub(super) async fn retrieve(
-    State(state): State<SharedState>,
+    State(store): State<Store>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load(&state, &id).await?;
+    let run = load(&store, &id).await?;
     may_touch(&principal, &run)?;
     Ok(Json(to_json(&run)))
 }
 
 pub(super) async fn close(
-    State(state): State<SharedState>,
+    State(store): State<Store>,
     principal: Principal,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<CloseTask>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut run = load(&state, &id).await?;
+    let mut run = load(&store, &id).await?;
     may_touch(&principal, &run)?;
     if run.status != "open" {
         return Err(ApiError::idempotency(
@@ -103,6 +105,6 @@ pub(super) async fn close(
     run.cost_output_tokens = request.cost_output_tokens;
     run.cost_compute_ms = request.cost_compute_ms;
     let stored = run.clone();
-    state.storage(move |s| s.close_agent_run(&stored)).await?;
+    store.call(move |s| s.close_agent_run(&stored)).await?;
     Ok(Json(to_json(&run)))
 }
