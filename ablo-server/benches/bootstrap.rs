@@ -57,14 +57,7 @@ ablo::schema! {
 /// The release binary in its own process with the benchmark's schema.
 async fn start_server(extra: &[&str]) -> ServerProcess {
     let server = ServerProcess::start(KEY, extra);
-    let response = reqwest::Client::new()
-        .put(format!("{}/v1/schema", server.url))
-        .bearer_auth(KEY)
-        .json(&Bench::descriptor())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    server.push_schema(KEY, &Bench::descriptor()).await;
     server
 }
 

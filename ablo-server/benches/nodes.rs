@@ -146,14 +146,6 @@ struct CpuSample {
     bench: f64,
 }
 
-/// utime + stime of `/proc/<pid>/stat`, in seconds.
-fn process_seconds(stat: &str) -> Option<f64> {
-    let after = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
 fn sample(nodes: &[ServerProcess]) -> CpuSample {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let cpu: Vec<f64> = stat
@@ -178,18 +170,17 @@ fn sample(nodes: &[ServerProcess]) -> CpuSample {
                 continue;
             };
             if stat.contains("(postgres)") {
-                postgres += process_seconds(&stat).unwrap_or(0.0);
+                postgres += support::cpu_seconds_in(&stat).unwrap_or(0.0);
             }
         }
     }
-    let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     CpuSample {
         at: Instant::now(),
         machine,
         steal: field(7),
         nodes: nodes.iter().map(ServerProcess::cpu_seconds).sum(),
         postgres,
-        bench: process_seconds(&own).unwrap_or(0.0),
+        bench: support::own_cpu_seconds(),
     }
 }
 
@@ -294,14 +285,7 @@ async fn start(kind: Kind, http: &reqwest::Client) -> Option<Vec<ServerProcess>>
             nodes
         }
     };
-    let response = http
-        .put(format!("{}/v1/schema", nodes[0].url))
-        .bearer_auth(KEY)
-        .json(&schema())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "schema push failed");
+    nodes[0].push_schema(KEY, &schema()).await;
     // The other nodes load a pushed schema within a second.
     for node in &nodes {
         let deadline = Instant::now() + Duration::from_secs(15);

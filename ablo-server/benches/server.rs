@@ -17,8 +17,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ablo_runtime::{FieldDescriptor, FieldType, ModelDescriptor, SchemaDescriptor, TypeRegistry};
@@ -27,6 +26,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+mod support;
 
 const KEY: &str = "sk_test_benchmark_0123456789abcdef";
 
@@ -121,47 +122,11 @@ async fn server_update_rate_as(
     warmup: Duration,
     window: Duration,
 ) -> f64 {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .unwrap();
-    for c in 0..clients {
-        let body = json!({"id": format!("{prefix}{c}"), "data": {"value": 0}});
-        let _ = http
-            .post(format!("{url}/v1/models/counters"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-    }
-    let counted = Arc::new(AtomicU64::new(0));
+    let rows: Vec<String> = (0..clients).map(|c| format!("{prefix}{c}")).collect();
+    support::create_counters(url, key, &rows).await;
     let start = Instant::now();
     let (from, until) = (start + warmup, start + warmup + window);
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (http, url, counted) = (http.clone(), url.to_owned(), counted.clone());
-            let (key, prefix) = (key.to_owned(), prefix.to_owned());
-            tokio::spawn(async move {
-                let mut value = 0;
-                while Instant::now() < until {
-                    value += 1;
-                    let response = http
-                        .patch(format!("{url}/v1/models/counters/{prefix}{c}"))
-                        .bearer_auth(&key)
-                        .json(&json!({"data": {"value": value}}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status().as_u16(), 200);
-                    let done = Instant::now();
-                    if done >= from && done < until {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
+    let (counted, tasks) = support::spawn_counter_updates(url, key, rows, from, until);
     for task in tasks {
         task.await.unwrap();
     }

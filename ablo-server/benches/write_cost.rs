@@ -16,7 +16,6 @@
 //! the 16-client window into that file (`perf report -i FILE` reads it).
 
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,7 +23,7 @@ use serde_json::json;
 
 mod support;
 
-use support::ServerProcess;
+use support::{ServerProcess, own_cpu_seconds};
 
 const KEY: &str = "sk_test_benchmark_write_cost_0123456789";
 
@@ -42,14 +41,6 @@ ablo::schema! {
     pub struct Bench {
         counters: Counter,
     }
-}
-
-/// CPU seconds (user + system) this process has used so far.
-fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
 }
 
 /// One window of the update loop: confirmed updates per second, the
@@ -70,48 +61,11 @@ async fn update_window(
 ) -> Window {
     static WINDOWS: AtomicU64 = AtomicU64::new(0);
     let rows = format!("w{}_", WINDOWS.fetch_add(1, Ordering::Relaxed));
-    let url = server.url.clone();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .unwrap();
-    for c in 0..clients {
-        let response = http
-            .post(format!("{url}/v1/models/counters"))
-            .bearer_auth(KEY)
-            .json(&json!({"id": format!("{rows}{c}"), "data": {"value": 0}}))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-    }
-    let counted = Arc::new(AtomicU64::new(0));
+    let ids: Vec<String> = (0..clients).map(|c| format!("{rows}{c}")).collect();
+    support::create_counters(&server.url, KEY, &ids).await;
     let start = Instant::now();
     let (from, until) = (start + warmup, start + warmup + window);
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (http, url, counted) = (http.clone(), url.clone(), counted.clone());
-            let row = format!("{rows}{c}");
-            tokio::spawn(async move {
-                let mut value = 0;
-                while Instant::now() < until {
-                    value += 1;
-                    let response = http
-                        .patch(format!("{url}/v1/models/counters/{row}"))
-                        .bearer_auth(KEY)
-                        .json(&json!({"data": {"value": value}}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status().as_u16(), 200);
-                    let done = Instant::now();
-                    if done >= from && done < until {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
+    let (counted, tasks) = support::spawn_counter_updates(&server.url, KEY, ids, from, until);
     tokio::time::sleep_until(from.into()).await;
     let (server_cpu, client_cpu) = (server.cpu_seconds(), own_cpu_seconds());
     let recorder = perf.map(|file| {
@@ -208,14 +162,7 @@ async fn main() {
     };
     let perf = std::env::var("ABLO_BENCH_PERF").ok();
     let server = ServerProcess::start(KEY, &[]);
-    let response = reqwest::Client::new()
-        .put(format!("{}/v1/schema", server.url))
-        .bearer_auth(KEY)
-        .json(&Bench::descriptor())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    server.push_schema(KEY, &Bench::descriptor()).await;
 
     let mut raw: Vec<Window> = (0..runs).map(|_| raw_sqlite(2000, window)).collect();
     let (raw_rate, raw_us) = (

@@ -86,15 +86,27 @@ impl ServerProcess {
         self.status_field("VmRSS:")
     }
 
+    /// Pushes `schema` (a `SchemaDescriptor`) with `key`, asserting it is
+    /// taken.
+    pub async fn push_schema(&self, key: &str, schema: &impl serde::Serialize) {
+        let response = reqwest::Client::new()
+            .put(format!("{}/v1/schema", self.url))
+            .bearer_auth(key)
+            .json(schema)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "schema push: {}",
+            response.status()
+        );
+    }
+
     /// CPU seconds (user + system) the process has used so far.
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the parenthesised command name; utime and stime
-        // are the 14th and 15th fields of the line.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
+        cpu_seconds_in(&std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap())
+            .expect("a /proc stat line")
     }
 }
 
@@ -103,4 +115,85 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User + system CPU seconds in a `/proc/PID/stat` line (utime and stime,
+/// the 14th and 15th fields, counted after the parenthesised command name).
+pub fn cpu_seconds_in(stat: &str) -> Option<f64> {
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// CPU seconds this process (the benchmark) has used so far.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds_in(&std::fs::read_to_string("/proc/self/stat").unwrap()).expect("a /proc stat line")
+}
+
+/// Creates a `counters` row (value 0) for each id of `rows`; a row already
+/// there (409, from an earlier run on the same rows) is left as it is.
+pub async fn create_counters(url: &str, key: &str, rows: &[String]) {
+    let http = reqwest::Client::new();
+    for row in rows {
+        let response = http
+            .post(format!("{url}/v1/models/counters"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"id": row, "data": {"value": 0}}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            matches!(status, 200 | 201 | 409),
+            "creating {row}: {status}"
+        );
+    }
+}
+
+/// One client per row of `rows`, each looping `PATCH /v1/models/counters/{row}`
+/// with a rising `value` until `until`; the returned count is of the updates
+/// confirmed (200) between `from` and `until`. Await the tasks for the end.
+pub fn spawn_counter_updates(
+    url: &str,
+    key: &str,
+    rows: Vec<String>,
+    from: std::time::Instant,
+    until: std::time::Instant,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    use std::sync::atomic::Ordering;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(rows.len())
+        .build()
+        .unwrap();
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tasks = rows
+        .into_iter()
+        .map(|row| {
+            let (http, counted) = (http.clone(), counted.clone());
+            let (url, key) = (format!("{url}/v1/models/counters/{row}"), key.to_owned());
+            tokio::spawn(async move {
+                let mut value = 0;
+                while std::time::Instant::now() < until {
+                    value += 1;
+                    let response = http
+                        .patch(&url)
+                        .bearer_auth(&key)
+                        .json(&serde_json::json!({"data": {"value": value}}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                    let done = std::time::Instant::now();
+                    if done >= from && done < until {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    (counted, tasks)
 }
