@@ -61,9 +61,10 @@ async fn run_stages(
         writer,
     ));
     prepared.claims = Some(claims);
-    let sources = state.source_context();
-    let receipt = match crate::sources::commit::backing_source(&sources, &prepared)? {
-        Some(source) => crate::sources::commit::run(&sources, &schema, source, prepared).await?,
+    let receipt = match crate::sources::commit::backing_source(&state.sources, &prepared)? {
+        Some(source) => {
+            crate::sources::commit::run(&state.source_context(), &schema, source, prepared).await?
+        }
         None => state.committer.submit(prepared).await?,
     };
     crate::coordination::advance_guards(&state.intents, &guarded, receipt.sync_id);

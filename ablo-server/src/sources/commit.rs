@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::call::{self, SourceError};
 use super::locks::RowKey;
-use super::{Source, SourceContext};
+use super::{Source, SourceContext, Sources};
 use crate::commit::{PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
 use crate::schema::sync_groups;
@@ -25,12 +25,12 @@ use crate::storage::StoredRow;
 /// are Ablo-managed. A commit mixing backing stores is refused: it could
 /// not be applied all-or-nothing.
 pub(crate) fn backing_source(
-    cx: &SourceContext,
+    sources: &Sources,
     commit: &PreparedCommit,
 ) -> Result<Option<Arc<Source>>, ApiError> {
     let mut backing: Option<Option<Arc<Source>>> = None;
     for op in &commit.operations {
-        let source = cx.sources.for_model(&op.model);
+        let source = sources.for_model(&op.model);
         match &backing {
             None => backing = Some(source),
             Some(first) => {
