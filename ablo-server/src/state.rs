@@ -1,6 +1,8 @@
 //! The state every request handler shares: the composition of every
-//! service the server runs. Handlers take it whole; the domain services
-//! never do: each gets the few handles it uses, built here
+//! service the server runs. Most handlers take it whole; a handler that
+//! needs one part takes that part as a `FromRef` substate (the agent-run
+//! handlers take [`Store`]). The domain services never take it: each gets
+//! the few handles it uses, built here
 //! ([`AppState::source_context`], [`AppState::coordination_context`]).
 
 use std::sync::Arc;
