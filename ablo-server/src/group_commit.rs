@@ -3,7 +3,7 @@
 //! savepoint, so many commits share one durable `COMMIT` (one fsync) and
 //! each stays all-or-nothing. Sync ids are taken in queue order from the
 //! storage's head (which the backend serializes across nodes); callers are
-//! answered, and deltas fanned out in sync-id order, only after the
+//! answered, and then deltas fanned out in sync-id order, only after the
 //! transaction is durable.
 
 use std::sync::Arc;
@@ -177,16 +177,22 @@ fn write_group(storage: &dyn Storage, hub: &Hub, group: Vec<(Box<PreparedCommit>
     });
     match written {
         Ok(()) => {
+            // Writers are answered before the fan-out: waking every
+            // subscriber first would queue each writer's answer behind them.
+            let mut durable = Vec::with_capacity(group.len());
             for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
                 let answer = match outcome {
                     Ok(Executed::Applied { receipt, deltas }) => {
-                        hub.publish(receipt.sync_id, deltas);
+                        durable.push((receipt.sync_id, deltas));
                         Ok(receipt)
                     }
                     Ok(Executed::Replayed(receipt)) => Ok(receipt),
                     Err(err) => Err(err),
                 };
                 let _ = reply.send(answer);
+            }
+            for (sync_id, deltas) in durable {
+                hub.publish(sync_id, deltas);
             }
         }
         Err(err) => {

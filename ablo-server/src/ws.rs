@@ -156,10 +156,13 @@ struct Sink {
 }
 
 async fn send(sink: &mut Sink, message: Message) -> bool {
-    matches!(
-        tokio::time::timeout(sink.send_timeout, sink.inner.send(message)).await,
-        Ok(Ok(()))
-    )
+    let limit = sink.send_timeout;
+    let mut sending = std::pin::pin!(sink.inner.send(message));
+    // Most sends finish at once (the socket has room): they arm no timer.
+    if let std::task::Poll::Ready(sent) = futures::poll!(&mut sending) {
+        return sent.is_ok();
+    }
+    matches!(tokio::time::timeout(limit, sending).await, Ok(Ok(())))
 }
 
 async fn send_json(sink: &mut Sink, message: &ServerMessage) -> bool {
