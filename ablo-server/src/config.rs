@@ -60,6 +60,17 @@ pub struct ServerConfig {
     pub ws_send_timeout: Duration,
     /// How long idempotency records are kept. Default 24 h.
     pub idempotency_retention: Duration,
+    /// How long a Data Source's applied event ids and the ids of commits
+    /// sent to it are kept (a duplicate delivered later is applied again).
+    /// Default 7 days.
+    pub source_record_retention: Duration,
+    /// Time between runs of record expiry (idempotency and Data Source
+    /// records). Default 10 min.
+    pub record_purge_interval: Duration,
+    /// Snapshots (of WebSocket subscribers without a usable cursor and of
+    /// `GET /v1/sync/snapshot`) read at once; more wait their turn.
+    /// Default 4.
+    pub max_concurrent_snapshots: usize,
     /// Largest page of `GET /v1/models/{model}` and `/v1/sync/deltas`.
     /// Default 1000.
     pub max_page_size: usize,
@@ -121,6 +132,9 @@ impl ServerConfig {
             ws_subscribe_timeout: Duration::from_secs(30),
             ws_send_timeout: Duration::from_secs(10),
             idempotency_retention: Duration::from_secs(24 * 60 * 60),
+            source_record_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            record_purge_interval: Duration::from_secs(600),
+            max_concurrent_snapshots: 4,
             max_page_size: 1000,
             rate_limit: None,
             capability_rate_limit: Some(

@@ -267,6 +267,10 @@ pub async fn start_with_storage(
         storage.as_ref(),
     ));
     let presence = Arc::new(coordination::PresenceBoard::new(4096));
+    let snapshot_gate = snapshot::Gate::new(
+        config.max_concurrent_snapshots,
+        metrics.snapshots_waiting.clone(),
+    );
     let state = Arc::new(AppState {
         intents,
         presence,
@@ -279,13 +283,14 @@ pub async fn start_with_storage(
         rate_limiter,
         committer: Arc::new(committer),
         hub,
+        snapshot_gate,
         sources: Arc::new(sources),
         source_http: sources::address::source_client(),
         sockets: Default::default(),
         metrics,
         shutdown: shutdown_rx.clone(),
     });
-    tokio::spawn(purge_idempotency_records(state.clone()));
+    tokio::spawn(expire_records(state.clone()));
     tokio::spawn(reload_api_keys(state.clone()));
     tokio::spawn(end_revoked_intents(state.clone()));
     tokio::spawn(coordination::run_board_timers(state.coordination_context()));
@@ -450,11 +455,12 @@ async fn end_revoked_intents(state: Arc<AppState>) {
     }
 }
 
-/// Every 10 minutes: deletes idempotency records past the retention and
-/// forgets capabilities that ended more than a day ago.
-async fn purge_idempotency_records(state: Arc<AppState>) {
+/// Every `record_purge_interval`: deletes idempotency and Data Source
+/// records past their retention and forgets capabilities that ended more
+/// than a day ago.
+async fn expire_records(state: Arc<AppState>) {
     let mut shutdown = state.shutdown.clone();
-    let mut every = tokio::time::interval(Duration::from_secs(600));
+    let mut every = tokio::time::interval(state.config.record_purge_interval);
     loop {
         tokio::select! {
             _ = every.tick() => {}
@@ -470,18 +476,26 @@ async fn purge_idempotency_records(state: Arc<AppState>) {
                 tracing::info!(pruned, "capabilities ended a day ago forgotten in memory");
             }
         }
-        let retention = state.config.idempotency_retention;
-        let cutoff_ms = ablo_runtime::Timestamp::now().as_millis()
-            - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        let Some(cutoff) = ablo_runtime::Timestamp::from_millis(cutoff_ms) else {
-            continue;
-        };
-        match state.storage(move |s| s.purge_idempotency(cutoff)).await {
-            Ok(purged) if purged > 0 => {
-                tracing::info!(purged, "expired idempotency records removed")
+        if let Some(cutoff) = retention::ago(state.config.idempotency_retention) {
+            match state.storage(move |s| s.purge_idempotency(cutoff)).await {
+                Ok(purged) if purged > 0 => {
+                    tracing::info!(purged, "expired idempotency records removed")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+        }
+        if let Some(cutoff) = retention::ago(state.config.source_record_retention) {
+            match state.storage(move |s| s.purge_source_records(cutoff)).await {
+                Ok(purged) if purged > 0 => {
+                    tracing::info!(
+                        purged,
+                        "expired Data Source event and commit records removed"
+                    )
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "Data Source record purge failed"),
+            }
         }
     }
 }

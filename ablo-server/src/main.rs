@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Serve the HTTP and WebSocket API (data in embedded SQLite, or in a
     /// PostgreSQL database shared by several nodes).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the store's migrations and exit (`serve` also applies them).
     Migrate {
         #[command(flatten)]
@@ -115,6 +115,21 @@ struct ServeArgs {
     /// Milliseconds between runs of log retention.
     #[arg(long, default_value_t = 10_000)]
     log_compact_interval_ms: u64,
+    /// Seconds a commit's idempotency record is kept (a retry after that
+    /// is a new commit).
+    #[arg(long, default_value_t = 24 * 60 * 60)]
+    idempotency_retention: u64,
+    /// Seconds a Data Source's applied event ids and sent commit ids are
+    /// kept (an event delivered again after that is applied again).
+    #[arg(long, default_value_t = 7 * 24 * 60 * 60)]
+    source_event_retention: u64,
+    /// Milliseconds between runs of idempotency and Data Source record
+    /// expiry.
+    #[arg(long, default_value_t = 600_000)]
+    record_purge_interval_ms: u64,
+    /// Snapshots read at once; more subscribers wait their turn.
+    #[arg(long, default_value_t = 4)]
+    max_concurrent_snapshots: usize,
     /// Requests per second per capability when `--rate-limit` is not set
     /// (0 turns the default limit off).
     #[arg(long, default_value_t = 200)]
@@ -152,6 +167,12 @@ impl ServeArgs {
         config.log_retention_commits = self.log_retention_commits;
         config.log_compact_interval =
             std::time::Duration::from_millis(self.log_compact_interval_ms.max(10));
+        config.idempotency_retention = std::time::Duration::from_secs(self.idempotency_retention);
+        config.source_record_retention =
+            std::time::Duration::from_secs(self.source_event_retention);
+        config.record_purge_interval =
+            std::time::Duration::from_millis(self.record_purge_interval_ms.max(10));
+        config.max_concurrent_snapshots = self.max_concurrent_snapshots.max(1);
         Ok(config)
     }
 }
@@ -159,7 +180,7 @@ impl ServeArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match Cli::parse().command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         // The store's calls block: run them off the async threads.
         Command::Keys { action } => {
             return blocking(move || keys_cli::run(action)).await;

@@ -31,6 +31,9 @@ pub(crate) struct Metrics {
     /// Subscribes that replayed the log from an older cursor.
     pub replays: IntCounter,
     pub snapshots: IntCounter,
+    /// Snapshots waiting for their turn to be read
+    /// ([`ServerConfig::max_concurrent_snapshots`](crate::config::ServerConfig::max_concurrent_snapshots)).
+    pub snapshots_waiting: IntGauge,
     pub compacted: IntCounter,
     /// Active intents and claims (set at scrape time).
     pub intents: IntGauge,
@@ -98,6 +101,11 @@ impl Metrics {
             "Subscribes answered with a snapshot of the current rows",
         )
         .expect("metric");
+        let snapshots_waiting = IntGauge::new(
+            "snapshots_waiting",
+            "Snapshots waiting for their turn to be read",
+        )
+        .expect("metric");
         let compacted = IntCounter::new(
             "log_compacted_deltas_total",
             "Deltas removed from the log by retention",
@@ -123,6 +131,7 @@ impl Metrics {
             Box::new(fanout_lag.clone()),
             Box::new(replays.clone()),
             Box::new(snapshots.clone()),
+            Box::new(snapshots_waiting.clone()),
             Box::new(compacted.clone()),
             Box::new(intents.clone()),
             Box::new(source_calls.clone()),
@@ -141,6 +150,7 @@ impl Metrics {
             fanout_lag,
             replays,
             snapshots,
+            snapshots_waiting,
             compacted,
             intents,
             source_calls,

@@ -3,7 +3,8 @@
 //! `log_retention`, whichever keeps less. The cut is the log's floor
 //! (stored, so it survives restarts): catch-up from a cursor at or above it
 //! replays the log, an older cursor gets a snapshot of the current rows.
-//! Rows, idempotency records and audit entries are not touched.
+//! Rows and audit entries are not touched; idempotency and Data Source
+//! records expire by their own retention (see [`ago`]).
 
 use std::time::Duration;
 
@@ -11,6 +12,18 @@ use ablo_runtime::{SyncId, Timestamp};
 use tokio::sync::watch;
 
 use crate::store::Store;
+
+/// The time `age` before now (`None` when that is before the epoch): what
+/// is recorded earlier has expired.
+///
+/// ```ignore
+/// assert!(ago(Duration::from_secs(60)).unwrap() < Timestamp::now());
+/// ```
+pub(crate) fn ago(age: Duration) -> Option<Timestamp> {
+    Timestamp::from_millis(
+        Timestamp::now().as_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
+    )
+}
 
 /// Where the log is cut for the given head, retention settings and the
 /// newest head committed before the age limit.
@@ -44,11 +57,7 @@ pub(crate) async fn run(
             _ = every.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
-        let before = age.and_then(|age| {
-            Timestamp::from_millis(
-                Timestamp::now().as_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX),
-            )
-        });
+        let before = age.and_then(ago);
         let cut_log = store
             .call(move |s| {
                 let head = s.head()?;

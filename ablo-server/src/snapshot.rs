@@ -32,9 +32,44 @@ pub(crate) enum SnapshotPart {
     Rows(String),
 }
 
+/// Bounds how many snapshots are read at once. A snapshot holds a storage
+/// read connection and a blocking thread for as long as its client takes
+/// to receive it, so without a bound enough slow clients would take every
+/// read connection from the server's other requests. Turns are given in
+/// the order they were asked for.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: prometheus::IntGauge,
+}
+
+/// A snapshot's turn: the reading ends, and the next waiting snapshot
+/// starts, when it is dropped.
+pub(crate) struct Turn(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl Gate {
+    /// A gate letting `at_once` snapshots read together (at least one),
+    /// counting those that wait in `waiting`.
+    pub(crate) fn new(at_once: usize, waiting: prometheus::IntGauge) -> Gate {
+        Gate {
+            turns: std::sync::Arc::new(tokio::sync::Semaphore::new(at_once.max(1))),
+            waiting,
+        }
+    }
+
+    /// Waits for a turn.
+    pub(crate) async fn enter(&self) -> Turn {
+        self.waiting.inc();
+        let permit = self.turns.clone().acquire_owned().await;
+        self.waiting.dec();
+        Turn(permit.expect("the snapshot gate is never closed"))
+    }
+}
+
 /// Starts reading the rows `visible_to` allows (every row for `None`) and
-/// `admits` keeps.
+/// `admits` keeps, within `turn`.
 pub(crate) fn stream(
+    turn: Turn,
     storage: std::sync::Arc<dyn Storage>,
     visible_to: Option<GroupPatterns>,
     admits: Admits,
@@ -42,6 +77,7 @@ pub(crate) fn stream(
     // Two messages in flight: one being sent, one encoded ahead.
     let (parts, receiver) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let mut started = false;
         let mut message = Message::default();
         let read = storage.snapshot(visible_to.as_ref(), PAGE_ROWS, &mut |head, rows| {

@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     pub rate_limiter: crate::rate_limit::RateLimiter,
     pub committer: Arc<GroupCommitter>,
     pub hub: Hub,
+    /// Bounds the snapshots read at once.
+    pub snapshot_gate: crate::snapshot::Gate,
     /// Active intents, claims and their wait lines.
     pub intents: Arc<IntentBoard>,
     /// Who is viewing or editing what, per live connection.

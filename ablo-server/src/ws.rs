@@ -608,7 +608,8 @@ async fn send_snapshot(
     let visible = filter.1.as_ref().map(|p| p.scope.group_filter());
     let admits = filter.clone();
     let admits = Box::new(move |model: &str, groups: &[String]| admits.admits(model, groups));
-    let mut parts = crate::snapshot::stream(state.store.backend().clone(), visible, admits);
+    let turn = state.snapshot_gate.enter().await;
+    let mut parts = crate::snapshot::stream(turn, state.store.backend().clone(), visible, admits);
     let mut at = None;
     while let Some(part) = parts.recv().await {
         match part {

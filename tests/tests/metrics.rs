@@ -59,7 +59,15 @@ async fn a_scrape_parses_and_counts_the_traffic() {
         .http
         .create_task("t3", task("live")["title"].as_str().unwrap())
         .await;
-    let _ = ws_next(&mut socket, Duration::from_secs(5)).await;
+    // The intent on t1 comes first (subscribers are told who is working
+    // when they join); the live delta after it.
+    loop {
+        match ws_next(&mut socket, Duration::from_secs(5)).await {
+            Some(ablo_runtime::wire::ServerMessage::Deltas { .. }) => break,
+            Some(_) => {}
+            None => panic!("the live delta did not arrive"),
+        }
+    }
 
     let response = server
         .http

@@ -353,3 +353,62 @@ async fn failing_sources_are_retried_and_bad_answers_refused() {
     assert_eq!(after["lastError"]["request"], "commit");
     server.shutdown().await.unwrap();
 }
+
+/// Applied event ids are kept for the source record retention: a duplicate
+/// within it is dropped, the same id delivered after it is applied again
+/// (here: found unchanged, since the row already holds its data).
+#[tokio::test]
+async fn an_event_id_is_forgotten_after_the_source_record_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ablo_server::ServerConfig::new(dir.path())
+        .with_addr("127.0.0.1:0".parse().unwrap())
+        .with_api_key(API_KEY);
+    config.source_record_retention = Duration::from_millis(300);
+    config.record_purge_interval = Duration::from_millis(50);
+    let server = ablo_server::start(config).await.unwrap();
+    let table = Arc::new(Table::default());
+    let source_url = ablo_tests::serve_data_source(table.clone(), SECRET).await;
+    ablo_tests::push_schema(&server.url(), API_KEY, &Notes::descriptor()).await;
+    let client = Client::builder(server.url(), API_KEY)
+        .schema(Notes::descriptor())
+        .connect()
+        .await
+        .unwrap();
+    client
+        .sources()
+        .configure(
+            "notes-app",
+            &SourceConfig {
+                url: source_url,
+                models: vec!["notes".into()],
+                signing_secret: Some(SECRET.into()),
+            },
+        )
+        .await
+        .unwrap();
+    let event = SourceEvent {
+        id: "evt_once".into(),
+        model: "notes".into(),
+        entity_id: "note_1".into(),
+        kind: "insert".into(),
+        data: json!({"id": "note_1", "text": "From the app", "pinned": false}),
+        organization_id: None,
+        client_tx_id: None,
+        occurred_at: Some(ablo::signing::now_ms()),
+    };
+    let http = reqwest::Client::new();
+    let url = server.url();
+    let events = std::slice::from_ref(&event);
+    let push = || push_events(&http, &url, "notes-app", SECRET, events);
+    let first = push().await.unwrap();
+    assert_eq!((first.applied, first.duplicates), (1, 0));
+    let again = push().await.unwrap();
+    assert_eq!((again.applied, again.duplicates), (0, 1));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let later = push().await.unwrap();
+    assert_eq!(
+        (later.applied, later.unchanged, later.duplicates),
+        (0, 1, 0),
+        "{later:?}"
+    );
+}

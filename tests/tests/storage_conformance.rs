@@ -59,6 +59,7 @@ conformance!(
     secrets_and_keys_are_shared_by_every_handle,
     capabilities_runs_and_audit_round_trip,
     sources_round_trip,
+    source_records_expire_by_their_time,
     concurrent_writers_take_every_sync_id_once_in_order,
     other_handles_commits_are_announced,
     compaction_raises_the_floor_and_keeps_the_tail,
@@ -529,6 +530,41 @@ fn sources_round_trip(open: &Opener) {
         })
         .unwrap();
     assert!(storage.is_source_commit("tx_9").unwrap());
+}
+
+/// Applied event ids and sent commit ids recorded before the cut are
+/// forgotten; those recorded after it stay.
+fn source_records_expire_by_their_time(open: &Opener) {
+    let storage = open();
+    let at = |ms: i64| ablo_runtime::Timestamp::from_millis(ms).unwrap();
+    storage.mark_event_applied("crm", "ev_old").unwrap();
+    storage
+        .write_group(1, &mut |_, tx| {
+            tx.put_source_commit("tx_old")?;
+            Ok(Ok(()))
+        })
+        .unwrap();
+    let recorded = ablo_runtime::Timestamp::now().as_millis();
+    // Nothing was recorded an hour ago: nothing goes.
+    assert_eq!(
+        storage
+            .purge_source_records(at(recorded - 3_600_000))
+            .unwrap(),
+        0
+    );
+    assert!(storage.event_applied("crm", "ev_old").unwrap());
+    assert!(storage.is_source_commit("tx_old").unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let cut = ablo_runtime::Timestamp::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    storage.mark_event_applied("crm", "ev_new").unwrap();
+    assert_eq!(storage.purge_source_records(cut).unwrap(), 2);
+    assert!(!storage.event_applied("crm", "ev_old").unwrap());
+    assert!(!storage.is_source_commit("tx_old").unwrap());
+    assert!(storage.event_applied("crm", "ev_new").unwrap());
+    // A forgotten event can be recorded again.
+    storage.mark_event_applied("crm", "ev_old").unwrap();
+    assert!(storage.event_applied("crm", "ev_old").unwrap());
 }
 
 /// Two handles on one store stand for two nodes: each increments one

@@ -302,3 +302,76 @@ async fn bad_input_gets_typed_errors() {
     let response = forged.get("/v1/sync/snapshot").await;
     assert_error(&response, 401, "authentication", "invalid_api_key");
 }
+
+/// Starts `GET /v1/sync/snapshot` on a socket with a 4 KiB receive buffer
+/// and never reads the answer: the server's reader stops on it, holding
+/// its turn, until the socket is dropped.
+async fn stalled_snapshot(server: &TestServer) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /v1/sync/snapshot HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\r\n",
+        server_common::API_KEY
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+async fn snapshots_waiting(server: &TestServer) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(server_common::API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("ablo_snapshots_waiting "))
+        .expect("the series is exposed")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// With one snapshot read at a time, a client that stops reading keeps its
+/// turn; the next snapshot waits (and is counted as waiting) and gets the
+/// turn, whole, once that client is gone.
+#[tokio::test]
+async fn a_snapshot_past_the_bound_waits_for_a_turn() {
+    let server = TestServer::start_with(|mut config| {
+        config.max_concurrent_snapshots = 1;
+        config
+    })
+    .await;
+    // About 10 MiB of rows: more than the server's buffers and the socket's.
+    let title = "x".repeat(4000);
+    for start in (0..2500).step_by(50) {
+        let operations: Vec<Value> = (start..start + 50)
+            .map(|i| json!({"type": "create", "model": "tasks", "id": format!("t{i:05}"), "data": task(&title)}))
+            .collect();
+        let (status, body) = server.http.commit(&json!({"operations": operations})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let stalled = stalled_snapshot(&server).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(snapshots_waiting(&server).await, 0.0);
+
+    let second = SnapshotBody::open(&server, server_common::API_KEY, "");
+    tokio::pin!(second);
+    let early = tokio::time::timeout(std::time::Duration::from_millis(700), &mut second).await;
+    assert!(early.is_err(), "the second snapshot must wait for the turn");
+    assert_eq!(snapshots_waiting(&server).await, 1.0);
+
+    drop(stalled);
+    let mut body = tokio::time::timeout(std::time::Duration::from_secs(20), &mut second)
+        .await
+        .expect("the turn passes on once the stalled client is gone");
+    let (_, rows) = body.read_all().await;
+    assert_eq!(rows["tasks"].len(), 2500);
+    assert_eq!(snapshots_waiting(&server).await, 0.0);
+}

@@ -165,6 +165,9 @@ impl SourceStorage for PanicsWhenArmed {
     fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError> {
         self.inner.commit_remembered(principal, client_tx_id)
     }
+    fn purge_source_records(&self, before: ablo_runtime::Timestamp) -> Result<usize, StorageError> {
+        self.inner.purge_source_records(before)
+    }
 }
 
 impl TransferStorage for PanicsWhenArmed {

@@ -106,7 +106,8 @@ pub(super) async fn snapshot(
                 .as_ref()
                 .is_none_or(|p| crate::capability::can_see(p, model, groups))
     });
-    let mut parts = crate::snapshot::stream(state.store.backend().clone(), visible, admits);
+    let turn = state.snapshot_gate.enter().await;
+    let mut parts = crate::snapshot::stream(turn, state.store.backend().clone(), visible, admits);
     // The snapshot's start decides the status: a storage error before it is
     // a typed error response, one after it an `error` line.
     let cursor = match parts.recv().await {

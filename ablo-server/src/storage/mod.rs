@@ -35,7 +35,9 @@ pub use location::{StorageLocation, open};
 pub use postgres::PostgresStorage;
 pub use sources::{SourceRecord, SourceStorage};
 pub use sqlite::{SqliteStorage, open_connection};
-pub use transfer::{ImportError, ImportTx, StoreContents, StoreRecord, TransferStorage};
+pub use transfer::{
+    ImportError, ImportTx, StoreContents, StoreRecord, TransferStorage, record_time,
+};
 
 /// A failure of the storage backend (never caused by a client's input).
 ///

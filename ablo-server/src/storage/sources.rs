@@ -47,4 +47,8 @@ pub trait SourceStorage {
     fn is_source_commit(&self, client_tx_id: &str) -> Result<bool, StorageError>;
     /// Whether a commit with this transaction id is remembered for replay.
     fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError>;
+    /// Forgets applied events and sent commits recorded before `before`
+    /// (an event delivered again after that is applied again); returns how
+    /// many records went.
+    fn purge_source_records(&self, before: Timestamp) -> Result<usize, StorageError>;
 }

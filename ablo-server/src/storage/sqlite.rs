@@ -151,6 +151,7 @@ impl SqliteStorage {
         writer.execute_batch(SCHEMA_SQL)?;
         writer.execute_batch(authz::SCHEMA_SQL)?;
         writer.execute_batch(sources::SCHEMA_SQL)?;
+        sources::upgrade(&writer)?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
@@ -916,9 +917,10 @@ impl WriteTx for SqliteTx<'_> {
     fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO source_commits (client_tx_id) VALUES (?1) ON CONFLICT DO NOTHING",
+                "INSERT INTO source_commits (client_tx_id, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
             )?
-            .execute(params![client_tx_id])?;
+            .execute(params![client_tx_id, Timestamp::now().as_millis()])?;
         Ok(())
     }
 }

@@ -9,8 +9,8 @@
 //! is applied), into a store it first checks is empty.
 
 use ablo_runtime::SchemaDescriptor;
-use ablo_runtime::SyncId;
 use ablo_runtime::wire::Delta;
+use ablo_runtime::{SyncId, Timestamp};
 
 use super::{
     AgentRunRecord, ApiKeyRecord, CapabilityRecord, IdempotencyRecord, SourceRecord, StorageError,
@@ -126,12 +126,26 @@ impl StoreContents {
     }
 }
 
+/// The time of a Data Source record stored as milliseconds (a value no
+/// timestamp can hold reads as now, so the record is kept, not lost).
+///
+/// ```
+/// use ablo_server::storage::record_time;
+/// assert_eq!(record_time(1_000).as_millis(), 1_000);
+/// ```
+pub fn record_time(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms).unwrap_or_else(Timestamp::now)
+}
+
 /// One stored record of any table, as [`TransferStorage::export_all`]
 /// reads it and [`ImportTx::put`] writes it.
 ///
 /// ```
 /// use ablo_server::storage::StoreRecord;
-/// let record = StoreRecord::SourceCommit { client_tx_id: "tx_1".into() };
+/// let record = StoreRecord::SourceCommit {
+///     client_tx_id: "tx_1".into(),
+///     at: ablo_runtime::Timestamp::now(),
+/// };
 /// assert_eq!(record.table(), "source commits");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -159,11 +173,15 @@ pub enum StoreRecord {
         source: String,
         /// The event's id.
         event_id: String,
+        /// When it was applied (it expires by this).
+        at: Timestamp,
     },
     /// A commit sent to a Data Source.
     SourceCommit {
         /// Its transaction id.
         client_tx_id: String,
+        /// When it was sent (it expires by this).
+        at: Timestamp,
     },
     /// A row.
     Row(StoredRow),

@@ -185,12 +185,19 @@ pub(crate) struct SourceLine {
 pub(crate) struct SourceEventLine {
     source: String,
     event_id: String,
+    /// Missing in dumps of servers that did not record it: taken as the
+    /// import's time, so the record is kept for the whole retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SourceCommitLine {
     client_tx_id: String,
+    /// As [`SourceEventLine::at`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -287,11 +294,20 @@ impl From<StoreRecord> for Line {
                 events_cursor: s.events_cursor,
                 updated_at: s.updated_at,
             }),
-            StoreRecord::SourceEvent { source, event_id } => {
-                Line::SourceEvent(SourceEventLine { source, event_id })
-            }
-            StoreRecord::SourceCommit { client_tx_id } => {
-                Line::SourceCommit(SourceCommitLine { client_tx_id })
+            StoreRecord::SourceEvent {
+                source,
+                event_id,
+                at,
+            } => Line::SourceEvent(SourceEventLine {
+                source,
+                event_id,
+                at: Some(at),
+            }),
+            StoreRecord::SourceCommit { client_tx_id, at } => {
+                Line::SourceCommit(SourceCommitLine {
+                    client_tx_id,
+                    at: Some(at),
+                })
             }
             StoreRecord::Row(r) => Line::Row(RowLine {
                 model: r.model,
@@ -385,9 +401,11 @@ impl TryFrom<Line> for Parsed {
             Line::SourceEvent(e) => StoreRecord::SourceEvent {
                 source: e.source,
                 event_id: e.event_id,
+                at: e.at.unwrap_or_else(Timestamp::now),
             },
             Line::SourceCommit(c) => StoreRecord::SourceCommit {
                 client_tx_id: c.client_tx_id,
+                at: c.at.unwrap_or_else(Timestamp::now),
             },
             Line::Row(r) => StoreRecord::Row(StoredRow {
                 model: r.model,

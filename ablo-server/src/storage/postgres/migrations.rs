@@ -189,6 +189,19 @@ CREATE TABLE coordination_floor (
 INSERT INTO coordination_floor (singleton, floor) VALUES (1, 0);
 "#,
     ),
+    (
+        4,
+        // Data Source records expire; those made before get the
+        // migration's time, so each is kept for the whole retention.
+        r#"
+ALTER TABLE source_events ADD COLUMN at_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE source_commits ADD COLUMN at_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE source_events SET at_ms = (extract(epoch FROM now()) * 1000)::BIGINT;
+UPDATE source_commits SET at_ms = (extract(epoch FROM now()) * 1000)::BIGINT;
+CREATE INDEX source_events_by_time ON source_events (at_ms);
+CREATE INDEX source_commits_by_time ON source_commits (at_ms);
+"#,
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns their versions.

@@ -588,8 +588,8 @@ impl WriteTx for PgTx<'_, '_> {
 
     fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError> {
         self.txn.execute(
-            "INSERT INTO source_commits (client_tx_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&client_tx_id],
+            "INSERT INTO source_commits (client_tx_id, at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&client_tx_id, &Timestamp::now().as_millis()],
         )?;
         Ok(())
     }

@@ -66,10 +66,19 @@ impl SourceStorage for PostgresStorage {
 
     fn mark_event_applied(&self, source: &str, event_id: &str) -> Result<(), StorageError> {
         self.client()?.execute(
-            "INSERT INTO source_events (source, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&source, &event_id],
+            "INSERT INTO source_events (source, event_id, at_ms) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&source, &event_id, &Timestamp::now().as_millis()],
         )?;
         Ok(())
+    }
+
+    fn purge_source_records(&self, before: Timestamp) -> Result<usize, StorageError> {
+        let mut client = self.client()?;
+        let before = before.as_millis();
+        let events = client.execute("DELETE FROM source_events WHERE at_ms < $1", &[&before])?;
+        let commits = client.execute("DELETE FROM source_commits WHERE at_ms < $1", &[&before])?;
+        Ok((events + commits) as usize)
     }
 
     fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError> {

@@ -18,7 +18,7 @@ use super::rows::{ROW_COLUMNS, decode_row};
 use super::{PostgresStorage, head_of, store_schema, timestamp};
 use crate::storage::{
     ApiKeyRecord, IdempotencyRecord, ImportError, ImportTx, SourceRecord, StorageError,
-    StoreContents, StoreRecord, StoredRow, TransferStorage,
+    StoreContents, StoreRecord, StoredRow, TransferStorage, record_time,
 };
 
 /// Rows fetched from a portal at a time.
@@ -138,21 +138,23 @@ fn export(
     )?;
     each(
         tx,
-        "SELECT source, event_id FROM source_events ORDER BY source, event_id",
+        "SELECT source, event_id, at_ms FROM source_events ORDER BY source, event_id",
         |r| {
             Ok(StoreRecord::SourceEvent {
                 source: r.get(0),
                 event_id: r.get(1),
+                at: record_time(r.get(2)),
             })
         },
         visit,
     )?;
     each(
         tx,
-        "SELECT client_tx_id FROM source_commits ORDER BY client_tx_id",
+        "SELECT client_tx_id, at_ms FROM source_commits ORDER BY client_tx_id",
         |r| {
             Ok(StoreRecord::SourceCommit {
                 client_tx_id: r.get(0),
+                at: record_time(r.get(1)),
             })
         },
         visit,
@@ -374,13 +376,17 @@ impl ImportTx for PgImport<'_, '_> {
                     &source.updated_at.to_string(),
                 ],
             )?,
-            StoreRecord::SourceEvent { source, event_id } => self.execute(
-                "INSERT INTO source_events (source, event_id) VALUES ($1, $2)",
-                &[source, event_id],
+            StoreRecord::SourceEvent {
+                source,
+                event_id,
+                at,
+            } => self.execute(
+                "INSERT INTO source_events (source, event_id, at_ms) VALUES ($1, $2, $3)",
+                &[source, event_id, &at.as_millis()],
             )?,
-            StoreRecord::SourceCommit { client_tx_id } => self.execute(
-                "INSERT INTO source_commits (client_tx_id) VALUES ($1)",
-                &[client_tx_id],
+            StoreRecord::SourceCommit { client_tx_id, at } => self.execute(
+                "INSERT INTO source_commits (client_tx_id, at_ms) VALUES ($1, $2)",
+                &[client_tx_id, &at.as_millis()],
             )?,
             StoreRecord::Audit { position, entry: e } => {
                 let position = *position as i64;

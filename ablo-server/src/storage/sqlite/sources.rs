@@ -19,12 +19,39 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS source_events (
     source TEXT NOT NULL,
     event_id TEXT NOT NULL,
+    at_ms INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, event_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS source_commits (
-    client_tx_id TEXT PRIMARY KEY
+    client_tx_id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 ";
+
+/// Brings the tables of a data directory made before records expired up to
+/// date: their records get the upgrade's time, so each is kept for the
+/// whole retention from then.
+pub(super) fn upgrade(conn: &rusqlite::Connection) -> Result<(), StorageError> {
+    let now = Timestamp::now().as_millis();
+    for table in ["source_events", "source_commits"] {
+        let has_time: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = 'at_ms'",
+            params![table],
+            |r| r.get(0),
+        )?;
+        if !has_time {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN at_ms INTEGER NOT NULL DEFAULT 0;
+                 UPDATE {table} SET at_ms = {now};"
+            ))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS source_events_by_time ON source_events (at_ms);
+         CREATE INDEX IF NOT EXISTS source_commits_by_time ON source_commits (at_ms);",
+    )?;
+    Ok(())
+}
 
 impl SourceStorage for SqliteStorage {
     fn sources(&self) -> Result<Vec<SourceRecord>, StorageError> {
@@ -103,10 +130,25 @@ impl SourceStorage for SqliteStorage {
     fn mark_event_applied(&self, source: &str, event_id: &str) -> Result<(), StorageError> {
         let conn = self.write_connection();
         conn.execute(
-            "INSERT INTO source_events (source, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![source, event_id],
+            "INSERT INTO source_events (source, event_id, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![source, event_id, Timestamp::now().as_millis()],
         )?;
         Ok(())
+    }
+
+    fn purge_source_records(&self, before: Timestamp) -> Result<usize, StorageError> {
+        let conn = self.write_connection();
+        let before = before.as_millis();
+        let events = conn.execute(
+            "DELETE FROM source_events WHERE at_ms < ?1",
+            params![before],
+        )?;
+        let commits = conn.execute(
+            "DELETE FROM source_commits WHERE at_ms < ?1",
+            params![before],
+        )?;
+        Ok(events + commits)
     }
 
     fn commit_remembered(&self, principal: &str, client_tx_id: &str) -> Result<bool, StorageError> {
@@ -133,5 +175,40 @@ impl SourceStorage for SqliteStorage {
                 .optional()?
                 .is_some())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[test]
+    fn records_of_a_directory_made_before_expiry_are_kept_for_the_whole_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let old = rusqlite::Connection::open(dir.path().join("ablo.db")).unwrap();
+            old.execute_batch(
+                "CREATE TABLE source_events (
+                     source TEXT NOT NULL,
+                     event_id TEXT NOT NULL,
+                     PRIMARY KEY (source, event_id)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE source_commits (client_tx_id TEXT PRIMARY KEY) WITHOUT ROWID;
+                 INSERT INTO source_events VALUES ('crm', 'ev_1');
+                 INSERT INTO source_commits VALUES ('tx_1');",
+            )
+            .unwrap();
+        }
+        let before_upgrade = Timestamp::from_millis(Timestamp::now().as_millis() - 1000).unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        assert!(storage.event_applied("crm", "ev_1").unwrap());
+        assert_eq!(storage.purge_source_records(before_upgrade).unwrap(), 0);
+        assert!(storage.is_source_commit("tx_1").unwrap());
+        // Opening again does not upgrade twice.
+        drop(storage);
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        assert!(storage.event_applied("crm", "ev_1").unwrap());
+        assert!(storage.head().is_ok());
     }
 }

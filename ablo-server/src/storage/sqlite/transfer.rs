@@ -15,7 +15,7 @@ use super::{
 };
 use crate::storage::{
     ApiKeyRecord, IdempotencyRecord, ImportError, ImportTx, SourceRecord, StorageError,
-    StoreContents, StoreRecord, TransferStorage, WriteTx,
+    StoreContents, StoreRecord, TransferStorage, WriteTx, record_time,
 };
 
 fn time(text: &str) -> Result<Timestamp, StorageError> {
@@ -128,21 +128,23 @@ fn export(
     )?;
     each(
         conn,
-        "SELECT source, event_id FROM source_events ORDER BY source, event_id",
+        "SELECT source, event_id, at_ms FROM source_events ORDER BY source, event_id",
         |r| {
             Ok(StoreRecord::SourceEvent {
                 source: r.get(0)?,
                 event_id: r.get(1)?,
+                at: record_time(r.get(2)?),
             })
         },
         visit,
     )?;
     each(
         conn,
-        "SELECT client_tx_id FROM source_commits ORDER BY client_tx_id",
+        "SELECT client_tx_id, at_ms FROM source_commits ORDER BY client_tx_id",
         |r| {
             Ok(StoreRecord::SourceCommit {
                 client_tx_id: r.get(0)?,
+                at: record_time(r.get(1)?),
             })
         },
         visit,
@@ -277,15 +279,21 @@ impl ImportTx for SqliteImport<'_> {
                     source.updated_at.to_string(),
                 ])?;
             }
-            StoreRecord::SourceEvent { source, event_id } => {
+            StoreRecord::SourceEvent {
+                source,
+                event_id,
+                at,
+            } => {
                 conn.prepare_cached(
-                    "INSERT INTO source_events (source, event_id) VALUES (?1, ?2)",
+                    "INSERT INTO source_events (source, event_id, at_ms) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![source, event_id])?;
+                .execute(params![source, event_id, at.as_millis()])?;
             }
-            StoreRecord::SourceCommit { client_tx_id } => {
-                conn.prepare_cached("INSERT INTO source_commits (client_tx_id) VALUES (?1)")?
-                    .execute(params![client_tx_id])?;
+            StoreRecord::SourceCommit { client_tx_id, at } => {
+                conn.prepare_cached(
+                    "INSERT INTO source_commits (client_tx_id, at_ms) VALUES (?1, ?2)",
+                )?
+                .execute(params![client_tx_id, at.as_millis()])?;
             }
             StoreRecord::Row(row) => self.tx.put_row(row)?,
             StoreRecord::Delta { position, delta } => {
