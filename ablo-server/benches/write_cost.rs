@@ -70,7 +70,7 @@ async fn update_window(
     let (server_cpu, client_cpu) = (server.cpu_seconds(), own_cpu_seconds());
     let recorder = perf.map(|file| {
         Command::new("perf")
-            .args(["record", "-q", "-F", "499", "-g", "-o", file, "-p"])
+            .args(["record", "-q", "-F", "4999", "-g", "-o", file, "-p"])
             .arg(server.pid().to_string())
             .arg("--")
             .args(["sleep", &format!("{}", window.as_secs_f64())])
