@@ -69,6 +69,12 @@ export class Sync {
   #wake: (() => void) | undefined;
   /** Subscribe without a cursor next time: the server said the log after ours is gone. */
   #needSnapshot = false;
+  /**
+   * Sockets told to resync: what else arrives on one before it closes is
+   * dropped, so a live delta cannot move the cursor past the gap the
+   * catch-up is filling.
+   */
+  #resyncing = new WeakSet<WebSocketLike>();
   /** Snapshots taken in so far. */
   snapshots = 0;
 
@@ -222,6 +228,7 @@ export class Sync {
         socket.send(JSON.stringify(this.#subscribeMessage()));
       };
       socket.onmessage = (event) => {
+        if (this.#resyncing.has(socket)) return;
         alive();
         const text = typeof event.data === 'string' ? event.data : String(event.data);
         let message: { type: string; [key: string]: unknown };
@@ -271,6 +278,7 @@ export class Sync {
         socket.send('{"type":"pong"}');
         break;
       case 'resyncRequired':
+        this.#resyncing.add(socket);
         void this.#catchUp()
           .catch((error: unknown) => {
             // The log after our cursor is gone: the next subscribe asks for a snapshot.

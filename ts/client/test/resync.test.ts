@@ -19,7 +19,10 @@ after(async () => {
 /**
  * The first socket forwards the replay, then withholds live deltas and
  * answers like a server whose buffer overflowed: `resyncRequired` with the
- * last sync id it delivered, then close 4000.
+ * last sync id it delivered, then close 4000. Between the two it passes on
+ * the third withheld delta, as a socket still open may: a client that
+ * applied it would move its cursor past the two before it and never read
+ * them.
  */
 function laggingWebSocket(opened: { count: number }): new (url: string) => WebSocketLike {
   return class {
@@ -44,6 +47,7 @@ function laggingWebSocket(opened: { count: number }): new (url: string) => WebSo
         if (this.#lagging && caughtUp && message.type === 'deltas') {
           if (++this.#withheld === 3) {
             this.onmessage?.({ data: JSON.stringify({ type: 'resyncRequired', cursor: this.#delivered, message: 'too far behind' }) });
+            this.onmessage?.({ data: e.data });
             setTimeout(() => this.onclose?.({ code: 4000 }), 20);
             this.#lagging = false;
             this.#ws.onclose = null;
