@@ -104,3 +104,108 @@ impl ReaderView {
         self.reader.as_ref().map(|p| p.scope.group_filter())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ablo_runtime::wire::{Actor, DeltaAction, ParticipantKind};
+    use ablo_runtime::{SyncId, Timestamp};
+
+    use super::*;
+    use crate::auth::Grant;
+    use crate::scope::Scope;
+
+    fn capability(operations: &[&str], groups: &[&str]) -> Principal {
+        Principal {
+            actor: Actor {
+                kind: ParticipantKind::Agent,
+                id: "agent_1".into(),
+            },
+            on_behalf_of: None,
+            grant: Some(Grant {
+                id: "cap_1".into(),
+                label: None,
+                expires_at: Timestamp::now(),
+            }),
+            scope: Arc::new(Scope::new(operations.to_vec(), groups.to_vec()).unwrap()),
+        }
+    }
+
+    /// A delta on a row now in `groups`; `moved_from` the groups it left
+    /// (each group of `groups` is then one it entered).
+    fn delta(model: &str, groups: &[&str], moved_from: &[&str]) -> Delta {
+        let strings = |groups: &[&str]| groups.iter().map(|g| g.to_string()).collect();
+        Delta {
+            sync_id: SyncId(1),
+            model: model.into(),
+            id: "r1".into(),
+            action: DeltaAction::Update,
+            data: serde_json::json!({"id": "r1", "title": "secret"}),
+            changed_fields: vec!["title".into()],
+            client_tx_id: "tx_1".into(),
+            actor: Actor {
+                kind: ParticipantKind::System,
+                id: "key".into(),
+            },
+            sync_groups: strings(groups),
+            left_sync_groups: strings(moved_from),
+            entered_sync_groups: if moved_from.is_empty() {
+                vec![]
+            } else {
+                strings(groups)
+            },
+            flagged: false,
+        }
+    }
+
+    fn asked(groups: &[&str]) -> Option<HashSet<String>> {
+        Some(groups.iter().map(|g| g.to_string()).collect())
+    }
+
+    #[test]
+    fn an_api_key_sees_everything_it_asks_for() {
+        let key = Principal::api_key("key_1");
+        let all = ReaderView::new(&key, None).unwrap();
+        assert!(all.admits_all());
+        assert!(all.visible_groups().is_none());
+        assert!(all.admits("notes", &["team:blue".into()]));
+        let red = ReaderView::new(&key, asked(&["team:red"])).unwrap();
+        assert!(!red.admits_all());
+        assert!(!red.admits("notes", &["team:blue".into()]));
+        assert!(red.shown(&[delta("notes", &["team:blue"], &[])]).is_empty());
+    }
+
+    #[test]
+    fn a_capability_may_not_ask_for_groups_outside_its_scope() {
+        let reader = capability(&["tasks.read"], &["team:red"]);
+        let err = ReaderView::new(&reader, asked(&["team:blue"]))
+            .err()
+            .expect("refused");
+        assert_eq!(err.code(), "capability_scope_denied");
+        assert!(ReaderView::new(&reader, asked(&["team:red"])).is_ok());
+    }
+
+    #[test]
+    fn a_capability_sees_its_models_and_groups_and_removals_of_rows_it_saw() {
+        let view = ReaderView::new(&capability(&["tasks.read"], &["team:red"]), None).unwrap();
+        assert!(!view.admits_all());
+        assert!(view.visible_groups().is_some());
+        assert!(view.admits("tasks", &["team:red".into()]));
+        assert!(!view.admits("tasks", &["team:blue".into()]));
+        assert!(!view.admits("notes", &["team:red".into()]));
+        let deltas = [
+            delta("tasks", &["team:red"], &[]),
+            delta("tasks", &["team:blue"], &[]),
+            delta("notes", &["team:red"], &[]),
+            delta("tasks", &["team:blue"], &["team:red"]),
+        ];
+        let shown = view.shown(&deltas);
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].as_ref(), &deltas[0]);
+        assert_eq!(shown[1].as_ref(), &deltas[3].as_removal());
+        let text = view.message_text(&deltas).unwrap();
+        assert!(text.starts_with(r#"{"type":"deltas""#), "{text}");
+        assert!(view.message(&deltas[1..3]).is_none());
+    }
+}
