@@ -1,6 +1,7 @@
 //! Request parts both the HTTP routes and the WebSocket upgrade read: the
 //! bearer credential and the query string, each turned into typed input or
-//! an [`ApiError`]. Shared here so that neither edge imports the other.
+//! an [`ApiError`]. Shared here so that neither edge imports the other;
+//! the read service (`reads`) takes the query string as parsed here.
 
 use std::collections::HashMap;
 

@@ -35,6 +35,7 @@ mod metrics;
 mod openapi;
 mod pipeline;
 mod rate_limit;
+mod reads;
 mod retention;
 pub mod schema;
 mod scope;
@@ -276,7 +277,7 @@ pub async fn start_with_storage(
         presence,
         config,
         store: store::Store::new(storage)?,
-        cursors,
+        cursors: Arc::new(cursors),
         capabilities: Arc::new(capabilities),
         schema: Arc::new(schema::SchemaSlot::new(schema)),
         keys,

@@ -31,6 +31,24 @@ impl SchemaSlot {
         *self.0.write().expect("schema lock") = Some(schema);
     }
 
+    /// The schema in force when it has `model`; else 404
+    /// `schema_not_found` (no schema yet) or `model_not_found`.
+    pub(crate) fn with_model(&self, model: &str) -> Result<Arc<SchemaDescriptor>, ApiError> {
+        let schema = self.get().ok_or_else(|| {
+            ApiError::not_found(
+                ablo_runtime::wire::codes::SCHEMA_NOT_FOUND,
+                "no schema has been pushed yet",
+            )
+        })?;
+        if schema.model(model).is_none() {
+            return Err(ApiError::not_found(
+                ablo_runtime::wire::codes::MODEL_NOT_FOUND,
+                format!("the schema has no model `{model}`"),
+            ));
+        }
+        Ok(schema)
+    }
+
     /// The schema in force, or the 404 `schema_not_found` of a server no
     /// schema has been pushed to.
     pub(crate) fn pushed(&self) -> Result<Arc<SchemaDescriptor>, ApiError> {

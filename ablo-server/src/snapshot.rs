@@ -2,8 +2,8 @@
 //! storage snapshot on a blocking thread, encoded there as `rows` messages
 //! and handed over a bounded channel message by message, so a slow client
 //! holds back the reader (backpressure) instead of the server buffering
-//! every row. The WebSocket (`send_snapshot`) and `GET /v1/sync/snapshot`
-//! send the same messages.
+//! every row. The WebSocket and `GET /v1/sync/snapshot` send the same
+//! messages (both start it through `Reads::snapshot`).
 
 use ablo_runtime::SyncId;
 use tokio::sync::mpsc;

@@ -1,9 +1,10 @@
 //! The state every request handler shares: the composition of every
 //! service the server runs. Most handlers take it whole; a handler that
 //! needs one part takes that part as a `FromRef` substate (the agent-run
-//! handlers take [`Store`]). The domain services never take it: each gets
-//! the few handles it uses, built here
-//! ([`AppState::source_context`], [`AppState::coordination_context`]).
+//! handlers take [`Store`], the read handlers [`Reads`]). The domain
+//! services never take it: each gets the few handles it uses, built here
+//! ([`AppState::source_context`], [`AppState::coordination_context`],
+//! [`AppState::reads`]).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::coordination::{CoordinationContext, IntentBoard, PresenceBoard};
 use crate::error::ApiError;
 use crate::fanout::Hub;
 use crate::group_commit::GroupCommitter;
+use crate::reads::{PageLimits, Reads};
 use crate::schema::SchemaSlot;
 use crate::sources::{SourceContext, Sources};
 use crate::storage::{Storage, StorageError};
@@ -26,7 +28,7 @@ pub(crate) struct AppState {
     /// The store, and the threads its calls run on.
     pub store: Store,
     /// Seals list cursors.
-    pub cursors: crate::cursor::CursorSeal,
+    pub cursors: Arc<crate::cursor::CursorSeal>,
     /// The schema in force.
     pub schema: Arc<SchemaSlot>,
     pub keys: ApiKeys,
@@ -81,6 +83,22 @@ impl AppState {
         }
     }
 
+    /// The read service: rows, log pages and snapshots.
+    pub fn reads(&self) -> Reads {
+        Reads::new(
+            self.store.clone(),
+            self.schema.clone(),
+            self.cursors.clone(),
+            self.intents.clone(),
+            self.source_context(),
+            PageLimits {
+                max_page_size: self.config.max_page_size,
+                max_page_bytes: self.config.max_page_bytes,
+            },
+            self.snapshot_gate.clone(),
+        )
+    }
+
     /// What the intent board's timers and the shared-store follower use.
     pub fn coordination_context(&self) -> CoordinationContext {
         CoordinationContext {
@@ -99,5 +117,13 @@ pub(crate) type SharedState = Arc<AppState>;
 impl axum::extract::FromRef<SharedState> for Store {
     fn from_ref(state: &SharedState) -> Store {
         state.store.clone()
+    }
+}
+
+/// Lets a read handler take the read service as its state
+/// (`State(reads): State<Reads>`).
+impl axum::extract::FromRef<SharedState> for Reads {
+    fn from_ref(state: &SharedState) -> Reads {
+        state.reads()
     }
 }

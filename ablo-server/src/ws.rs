@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use ablo_runtime::SyncId;
-use ablo_runtime::wire::{ClientMessage, Delta, ServerMessage, codes};
+use ablo_runtime::wire::{ClientMessage, ServerMessage, codes};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
@@ -24,15 +24,9 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{QueryParams, bearer};
+use crate::reads::{LogRead, ReaderView, Reads, SnapshotPart};
 use crate::state::SharedState;
 
-/// Most deltas per replay message.
-const REPLAY_PAGE: usize = 500;
-/// Replay messages end at the first commit boundary past this many bytes:
-/// a subscriber that does not read holds at most one such message (plus
-/// its socket buffers) in the server's memory, whatever the log's length
-/// (a single commit larger than this is still one message).
-const REPLAY_BYTES: usize = 8 * 1024;
 /// Unanswered server pings before the connection is dropped.
 const MAX_SILENT_PINGS: u32 = 3;
 
@@ -184,48 +178,6 @@ async fn refuse(sink: &mut Sink, error: ApiError) {
     close(sink, 1008, "protocol error").await;
 }
 
-/// The groups a subscriber asked for (`None` for every group), narrowed by
-/// what its credential may read.
-#[derive(Clone)]
-struct GroupFilter(Option<HashSet<String>>, Option<Principal>);
-
-impl GroupFilter {
-    /// Whether every delta passes unchanged (no group list, API key).
-    fn admits_all(&self) -> bool {
-        self.0.is_none() && self.1.is_none()
-    }
-
-    /// Whether an intent or presence event on a row of `model` in
-    /// `groups` is sent.
-    fn admits(&self, model: &str, groups: &[String]) -> bool {
-        let asked = match &self.0 {
-            None => true,
-            Some(allowed) => groups.iter().any(|g| allowed.contains(g)),
-        };
-        asked
-            && self
-                .1
-                .as_ref()
-                .is_none_or(|principal| crate::capability::can_see(principal, model, groups))
-    }
-
-    /// The `deltas` message this subscriber receives of `deltas` (`None`
-    /// when it sees none of them), serialized from borrows: only deltas
-    /// shown differently (removals, fewer left groups) are copied.
-    fn message(&self, deltas: &[Delta]) -> Option<Utf8Bytes> {
-        self.message_text(deltas).map(Utf8Bytes::from)
-    }
-
-    /// [`GroupFilter::message`] as a `String`.
-    fn message_text(&self, deltas: &[Delta]) -> Option<String> {
-        let shown: Vec<std::borrow::Cow<'_, Delta>> = deltas
-            .iter()
-            .filter_map(|d| crate::capability::delta_view(self.1.as_ref(), self.0.as_ref(), d))
-            .collect();
-        (!shown.is_empty()).then(|| crate::fanout::deltas_text(&shown))
-    }
-}
-
 /// Counts a subscribed stream in the metrics while it lives.
 struct Subscribed<'s>(&'s SharedState);
 
@@ -258,26 +210,21 @@ async fn live_session(
         inner,
         send_timeout: state.config.ws_send_timeout,
     };
-    let Some((cursor, mut filter)) =
+    let Some((cursor, asked)) =
         await_subscribe(&mut sink, &mut stream, state.config.ws_subscribe_timeout).await
     else {
         return;
     };
-    if !principal.is_api_key() {
-        if let Some(groups) = &filter.0 {
-            let groups: Vec<String> = groups.iter().cloned().collect();
-            if let Err(denied) = principal.scope.check_subscription(&groups) {
-                refuse(&mut sink, crate::capability::denied(denied)).await;
-                return;
-            }
+    let filter = match ReaderView::new(&principal, asked) {
+        Ok(filter) => filter,
+        Err(denied) => {
+            refuse(&mut sink, denied).await;
+            return;
         }
-        filter.1 = Some(principal.clone());
-    }
+    };
+    let reads = state.reads();
     // Subscribers of one class share each commit's message.
-    let class = std::sync::Arc::new(crate::fanout::VisibilityClass::new(
-        filter.1.as_ref().map(|p| &*p.scope),
-        filter.0.as_ref(),
-    ));
+    let class = std::sync::Arc::new(filter.visibility_class());
     tracing::debug!(actor = %principal.actor.id, ?cursor, "subscriber joined");
     let live = state.hub.subscribe();
     let intent_events = state.intents.subscribe();
@@ -285,7 +232,7 @@ async fn live_session(
     // A cursor within the log is replayed; no cursor, or one older than the
     // log keeps, gets the current rows and then the log after them.
     let replayed = match cursor {
-        Some(asked) => match replay(&state, &mut sink, asked, &filter).await {
+        Some(asked) => match replay(&reads, &mut sink, asked, &filter).await {
             Replayed::To(cursor) => {
                 if cursor > asked {
                     state.metrics.replays.inc();
@@ -300,11 +247,11 @@ async fn live_session(
     let mut cursor = match replayed {
         Some(cursor) => cursor,
         None => {
-            let Some(at) = send_snapshot(&state, &mut sink, &filter).await else {
+            let Some(at) = send_snapshot(&reads, &mut sink, &filter).await else {
                 return;
             };
             state.metrics.snapshots.inc();
-            match replay(&state, &mut sink, at, &filter).await {
+            match replay(&reads, &mut sink, at, &filter).await {
                 Replayed::To(cursor) => cursor,
                 // Compacted while the snapshot was sent: start over.
                 Replayed::Gap | Replayed::Closed => {
@@ -381,7 +328,7 @@ async fn live_session(
                 Ok(event) if event.sync_id <= cursor => {}
                 Ok(event) => {
                     cursor = event.sync_id;
-                    let message = match live_message(&state, &filter, &class, &event).await {
+                    let message = match live_message(&reads, &filter, &class, &event).await {
                         Ok(Some(message)) => message,
                         Ok(None) => continue,
                         Err(err) => {
@@ -502,7 +449,7 @@ async fn await_subscribe(
     sink: &mut Sink,
     stream: &mut SplitStream<WebSocket>,
     timeout: Duration,
-) -> Option<(Option<SyncId>, GroupFilter)> {
+) -> Option<(Option<SyncId>, Option<HashSet<String>>)> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
@@ -524,10 +471,7 @@ async fn await_subscribe(
                 cursor,
                 sync_groups,
             }) => {
-                return Some((
-                    cursor,
-                    GroupFilter(sync_groups.map(|g| g.into_iter().collect()), None),
-                ));
+                return Some((cursor, sync_groups.map(|g| g.into_iter().collect())));
             }
             Ok(ClientMessage::Ping) => {
                 if !send_json(sink, &ServerMessage::Pong).await {
@@ -563,8 +507,8 @@ async fn await_subscribe(
 /// or nothing. A commit published without its deltas (over the inline
 /// limit) is read from the log and filtered for this subscriber alone.
 async fn live_message(
-    state: &SharedState,
-    filter: &GroupFilter,
+    reads: &Reads,
+    filter: &ReaderView,
     class: &std::sync::Arc<crate::fanout::VisibilityClass>,
     event: &crate::fanout::CommitEvent,
 ) -> Result<Option<Message>, ApiError> {
@@ -573,18 +517,10 @@ async fn live_message(
         Some(inline) => Ok(inline
             .view(class, |deltas| filter.message(deltas))
             .map(Message::Text)),
-        None => {
-            let before = SyncId(event.sync_id.0 - 1);
-            let page = state
-                .storage(move |s| s.deltas_after(before, 1, usize::MAX))
-                .await?;
-            let loaded = page
-                .deltas
-                .into_iter()
-                .filter(|d| d.sync_id == event.sync_id)
-                .collect::<Vec<_>>();
-            Ok(filter.message(&loaded).map(Message::Text))
-        }
+        None => Ok(reads
+            .commit_message(filter, event.sync_id)
+            .await?
+            .map(Message::Text)),
     }
 }
 
@@ -600,26 +536,18 @@ enum Replayed {
 
 /// Sends the current rows the subscriber may see: `snapshot`, then `rows`
 /// messages; returns the snapshot's sync id.
-async fn send_snapshot(
-    state: &SharedState,
-    sink: &mut Sink,
-    filter: &GroupFilter,
-) -> Option<SyncId> {
-    let visible = filter.1.as_ref().map(|p| p.scope.group_filter());
-    let admits = filter.clone();
-    let admits = Box::new(move |model: &str, groups: &[String]| admits.admits(model, groups));
-    let turn = state.snapshot_gate.enter().await;
-    let mut parts = crate::snapshot::stream(turn, state.store.backend().clone(), visible, admits);
+async fn send_snapshot(reads: &Reads, sink: &mut Sink, filter: &ReaderView) -> Option<SyncId> {
+    let mut parts = reads.snapshot(filter).await;
     let mut at = None;
     while let Some(part) = parts.recv().await {
         match part {
-            Ok(crate::snapshot::SnapshotPart::Start(head)) => {
+            Ok(SnapshotPart::Start(head)) => {
                 at = Some(head);
                 if !send_json(sink, &ServerMessage::Snapshot { cursor: head }).await {
                     return None;
                 }
             }
-            Ok(crate::snapshot::SnapshotPart::Rows(text)) => {
+            Ok(SnapshotPart::Rows(text)) => {
                 if !send(sink, Message::Text(text.into())).await {
                     return None;
                 }
@@ -633,50 +561,23 @@ async fn send_snapshot(
     at
 }
 
-/// One page of a replay as the connection's task receives it: read,
-/// filtered and serialized on the storage thread, so only the message (at
-/// most about [`REPLAY_BYTES`]) crosses back and waits for the client. A
-/// parsed page never waits for a busy socket, however many replays run.
-struct ReplayPage {
-    text: Option<Utf8Bytes>,
-    last: Option<SyncId>,
-    has_more: bool,
-    gap: bool,
-}
-
 /// Sends every logged delta after `cursor`.
 async fn replay(
-    state: &SharedState,
+    reads: &Reads,
     sink: &mut Sink,
     mut cursor: SyncId,
-    filter: &GroupFilter,
+    filter: &ReaderView,
 ) -> Replayed {
     loop {
-        let (after, view) = (cursor, filter.clone());
-        let read = state.storage(move |s| {
-            let page = s.deltas_after(after, REPLAY_PAGE, REPLAY_BYTES)?;
-            let text = view.message_text(&page.deltas).map(|mut text| {
-                // Held for as long as the client takes to read it: no slack.
-                text.shrink_to_fit();
-                Utf8Bytes::from(text)
-            });
-            Ok(ReplayPage {
-                gap: page.floor > after,
-                last: page.deltas.last().map(|d| d.sync_id),
-                has_more: page.has_more,
-                text,
-            })
-        });
-        let page = match read.await {
-            Ok(page) => page,
+        let after = cursor;
+        let page = match reads.replay_page(filter, after).await {
+            Ok(LogRead::Page(page)) => page,
+            Ok(LogRead::Gap { .. }) => return Replayed::Gap,
             Err(err) => {
                 refuse(sink, err).await;
                 return Replayed::Closed;
             }
         };
-        if page.gap {
-            return Replayed::Gap;
-        }
         if let Some(last) = page.last {
             cursor = last;
         }

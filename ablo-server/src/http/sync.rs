@@ -13,46 +13,20 @@ use futures::StreamExt;
 use super::QueryParams;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::state::SharedState;
-
-/// The default number of deltas per page.
-const DEFAULT_LIMIT: usize = 500;
+use crate::reads::{LogRead, ReaderView, Reads, SnapshotPart};
 
 pub(super) async fn deltas(
-    State(state): State<SharedState>,
+    State(reads): State<Reads>,
     principal: Principal,
     query: QueryParams,
 ) -> Result<Json<DeltasPage>, ApiError> {
     let after = SyncId(query.parse::<u64>("after")?.unwrap_or(0));
-    let max = state.config.max_page_size;
-    let limit = query
-        .parse::<usize>("limit")?
-        .unwrap_or(DEFAULT_LIMIT.min(max));
-    if limit == 0 || limit > max {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            format!("`limit` must be 1 to {max}"),
-        ));
+    let limit = query.parse::<usize>("limit")?;
+    let view = ReaderView::new(&principal, None)?;
+    match reads.deltas(&view, after, limit).await? {
+        LogRead::Page(page) => Ok(Json(page)),
+        LogRead::Gap { floor } => Err(snapshot_required(after, floor)),
     }
-    let max_bytes = state.config.max_page_bytes;
-    let page = state
-        .storage(move |s| s.deltas_after(after, limit, max_bytes))
-        .await?;
-    if page.floor > after {
-        return Err(snapshot_required(after, page.floor));
-    }
-    let next_after = page.deltas.last().map(|d| d.sync_id).unwrap_or(after);
-    Ok(Json(DeltasPage {
-        data: page
-            .deltas
-            .iter()
-            .filter_map(|delta| crate::capability::delta_view(Some(&principal), None, delta))
-            .map(std::borrow::Cow::into_owned)
-            .collect(),
-        stamp: page.head,
-        next_after,
-        has_more: page.has_more,
-    }))
 }
 
 /// 410 `snapshot_required`: the log was compacted past `after`; subscribe
@@ -80,7 +54,7 @@ pub(crate) const SNAPSHOT_REQUIRED: &str = "snapshot_required";
 /// then `{"type":"snapshotEnd","cursor":N}`. A body without the last line
 /// was cut off. The reader continues with `GET /v1/sync/deltas?after=N`.
 pub(super) async fn snapshot(
-    State(state): State<SharedState>,
+    State(reads): State<Reads>,
     principal: Principal,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -89,31 +63,14 @@ pub(super) async fn snapshot(
         .get("syncGroups")
         .map(|raw| sync_groups(raw))
         .transpose()?;
-    let reader = (!principal.is_api_key()).then_some(principal);
-    if let (Some(reader), Some(asked)) = (&reader, &asked) {
-        let asked: Vec<String> = asked.iter().cloned().collect();
-        reader
-            .scope
-            .check_subscription(&asked)
-            .map_err(crate::capability::denied)?;
-    }
-    let visible = reader.as_ref().map(|p| p.scope.group_filter());
-    let admits = Box::new(move |model: &str, groups: &[String]| {
-        asked
-            .as_ref()
-            .is_none_or(|asked| groups.iter().any(|g| asked.contains(g)))
-            && reader
-                .as_ref()
-                .is_none_or(|p| crate::capability::can_see(p, model, groups))
-    });
-    let turn = state.snapshot_gate.enter().await;
-    let mut parts = crate::snapshot::stream(turn, state.store.backend().clone(), visible, admits);
+    let view = ReaderView::new(&principal, asked)?;
+    let mut parts = reads.snapshot(&view).await;
     // The snapshot's start decides the status: a storage error before it is
     // a typed error response, one after it an `error` line.
     let cursor = match parts.recv().await {
-        Some(Ok(crate::snapshot::SnapshotPart::Start(cursor))) => cursor,
+        Some(Ok(SnapshotPart::Start(cursor))) => cursor,
         Some(Err(err)) => return Err(err),
-        Some(Ok(crate::snapshot::SnapshotPart::Rows(_))) | None => {
+        Some(Ok(SnapshotPart::Rows(_))) | None => {
             return Err(ApiError::internal());
         }
     };
@@ -121,11 +78,11 @@ pub(super) async fn snapshot(
     let rest = futures::stream::unfold(Some(parts), move |parts| async move {
         let mut parts = parts?;
         let text = match parts.recv().await {
-            Some(Ok(crate::snapshot::SnapshotPart::Rows(mut text))) => {
+            Some(Ok(SnapshotPart::Rows(mut text))) => {
                 text.push('\n');
                 text
             }
-            Some(Ok(crate::snapshot::SnapshotPart::Start(_))) => return None,
+            Some(Ok(SnapshotPart::Start(_))) => return None,
             Some(Err(err)) => {
                 let error = err.to_body(&format!("req_{}", uuid::Uuid::now_v7().simple()));
                 return Some((Ok(line(&ServerMessage::Error { error })), None));
