@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{BoardEventKind, CoordinationContext, IntentBoard, PresenceBoard, WriteScope};
 use crate::auth::Principal;
-use crate::commit::{ClaimGuard, PreparedCommit, PreparedOperation};
+use crate::commit::{ClaimGuard, CommitError, PreparedCommit, PreparedOperation, Rejection};
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -174,7 +174,7 @@ impl ClaimCheck {
 impl ClaimGuard for ClaimCheck {
     /// Fails with `entity_claimed` when another participant holds a claim
     /// covering this operation.
-    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), ApiError> {
+    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), Rejection> {
         let scope = match op.kind {
             OperationType::Create => return Ok(()),
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
@@ -191,7 +191,7 @@ impl ClaimGuard for ClaimCheck {
         if claims.is_empty() {
             Ok(())
         } else {
-            Err(claimed(&op.model, &op.id, index, claims))
+            Err(claimed(&op.model, &op.id, index, claims).into())
         }
     }
 }
@@ -228,8 +228,10 @@ async fn wait_until_free(
         let busy = intents.busy_for_write(model, id, scope, writer);
         match policy {
             IfBusy::Wait if !busy.is_empty() => {}
-            _ if !claims.is_empty() => return Err(claimed(model, id, index, claims)),
-            IfBusy::Fail if !busy.is_empty() => return Err(busy_error(model, id, index, busy)),
+            _ if !claims.is_empty() => return Err(claimed(model, id, index, claims).into()),
+            IfBusy::Fail if !busy.is_empty() => {
+                return Err(busy_error(model, id, index, busy).into());
+            }
             _ => return Ok(()),
         }
         let woke = tokio::time::timeout_at(deadline, async {
@@ -256,29 +258,27 @@ async fn wait_until_free(
         .await;
         if woke.is_err() {
             let busy = intents.busy_for_write(model, id, scope, writer);
-            return Err(busy_error(model, id, index, busy));
+            return Err(busy_error(model, id, index, busy).into());
         }
     }
 }
 
-fn claimed(model: &str, id: &str, index: usize, claims: Vec<Intent>) -> ApiError {
-    ApiError::new(
-        ErrorType::EntityClaimed,
-        Refusal::Conflict,
-        codes::ENTITY_CLAIMED,
-        format!("{model}/{id} is claimed by another participant"),
-    )
-    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": claims}))
+fn claimed(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> CommitError {
+    CommitError::EntityClaimed {
+        model: model.to_owned(),
+        id: id.to_owned(),
+        operation_index: index,
+        intents,
+    }
 }
 
-fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> ApiError {
-    ApiError::new(
-        ErrorType::Busy,
-        Refusal::Conflict,
-        codes::BUSY,
-        format!("another participant is working on {model}/{id}"),
-    )
-    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": intents}))
+fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> CommitError {
+    CommitError::Busy {
+        model: model.to_owned(),
+        id: id.to_owned(),
+        operation_index: index,
+        intents,
+    }
 }
 
 /// The WebSocket message announcing a board event.
