@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::capability::ScopeDenied;
 use crate::error::{ApiError, Refusal};
 
-use super::validate::MAX_JSON_DEPTH;
+use super::validate::{FieldProblem, MAX_JSON_DEPTH};
 
 /// Why a commit is refused. Nothing of it is applied.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -119,6 +119,16 @@ pub(crate) enum CommitError {
         /// The run's status.
         status: String,
     },
+    /// The write names an intent (`intentId`) that is not active: released,
+    /// lapsed or still waiting.
+    #[error("intent {} is not active (released, lapsed or still waiting)", .0.intent_id)]
+    IntentNotActive(IntentWrite),
+    /// The write names another participant's intent.
+    #[error("intent {} belongs to another participant", .0.intent_id)]
+    NotIntentHolder(IntentWrite),
+    /// The write names an intent on another row.
+    #[error("intent {} is on another row", .0.intent_id)]
+    IntentOnAnotherRow(IntentWrite),
     /// Another participant holds a claim covering the write.
     #[error("{model}/{id} is claimed by another participant")]
     EntityClaimed {
@@ -144,42 +154,35 @@ pub(crate) enum CommitError {
         /// The intents in the way.
         intents: Vec<Intent>,
     },
+    /// The commit mixes models of different backing stores (Ablo-managed
+    /// and a Data Source, or two sources), so it could not be applied
+    /// all-or-nothing.
+    #[error(
+        "a commit may not mix models of different backing stores (Ablo-managed or a Data Source); split it"
+    )]
+    MixedSources,
 }
 
-/// One problem with a field of an operation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FieldProblem {
-    /// What is wrong.
-    pub kind: FieldProblemKind,
-    /// The field's path (`title`, `meta.tags[2]`); empty for the operation
-    /// as a whole.
-    pub field: String,
-    /// The problem in words.
-    pub message: String,
+/// A write made under an intent: which intent, and the operation and row
+/// it was named for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IntentWrite {
+    /// The intent named by `intentId`.
+    pub intent_id: String,
+    /// The operation (0-based).
+    pub operation_index: usize,
+    /// The written row's model.
+    pub model: String,
+    /// The written row's id.
+    pub id: String,
 }
 
-/// The kinds of [`FieldProblem`], each with its error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FieldProblemKind {
-    /// The model or object has no such field, or the server sets it.
-    Unknown,
-    /// A create lacks a required field.
-    MissingRequired,
-    /// A required field is set to null.
-    NullRequired,
-    /// The value is not of the field's type.
-    InvalidValue,
-}
-
-impl FieldProblemKind {
-    /// The problem's error code.
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            FieldProblemKind::Unknown => codes::UNKNOWN_FIELD,
-            FieldProblemKind::MissingRequired => codes::MISSING_REQUIRED_FIELD,
-            FieldProblemKind::NullRequired => codes::NULL_REQUIRED_FIELD,
-            FieldProblemKind::InvalidValue => codes::INVALID_FIELD_VALUE,
-        }
+impl IntentWrite {
+    fn details(&self) -> serde_json::Value {
+        json!({
+            "intentId": self.intent_id, "operationIndex": self.operation_index,
+            "model": self.model, "id": self.id
+        })
     }
 }
 
@@ -262,6 +265,21 @@ impl From<CommitError> for ApiError {
                 ApiError::idempotency(crate::capability::codes::TASK_CLOSED, message)
                     .with_details(json!({"taskId": task_id, "status": status}))
             }
+            CommitError::IntentNotActive(write) => {
+                ApiError::not_found(codes::INTENT_NOT_FOUND, message).with_details(write.details())
+            }
+            CommitError::NotIntentHolder(write) => ApiError::new(
+                ErrorType::Permission,
+                Refusal::Forbidden,
+                codes::NOT_INTENT_HOLDER,
+                message,
+            )
+            .with_details(write.details()),
+            CommitError::IntentOnAnotherRow(write) => {
+                ApiError::unprocessable(codes::INVALID_REQUEST, message)
+                    .with_details(write.details())
+            }
+            CommitError::MixedSources => ApiError::unprocessable(codes::MIXED_SOURCES, message),
             CommitError::EntityClaimed {
                 model,
                 id,
@@ -291,266 +309,281 @@ impl From<CommitError> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::validate::FieldProblemKind;
     use super::*;
+    use crate::capability::codes as cap;
+    use ErrorType as T;
+    use Refusal as R;
 
-    fn mapped(err: CommitError) -> ApiError {
-        ApiError::from(err)
+    fn row(model: &str, id: &str) -> (String, String) {
+        (model.to_owned(), id.to_owned())
     }
 
-    fn assert_maps(err: CommitError, kind: ErrorType, refusal: Refusal, code: &str) -> ApiError {
-        let api = mapped(err);
-        assert_eq!(
-            (api.kind(), api.refusal(), api.code()),
-            (kind, refusal, code)
-        );
-        api
-    }
-
-    fn problem(kind: FieldProblemKind, field: &str) -> FieldProblem {
-        FieldProblem {
-            kind,
-            field: field.into(),
-            message: format!("{field} is wrong"),
-        }
-    }
-
-    #[test]
-    fn request_shape_errors_are_malformed_or_invalid() {
-        for err in [
-            CommitError::ClientTxIdMismatch,
-            CommitError::InvalidClientTxId,
-        ] {
-            let api = assert_maps(
-                err,
-                ErrorType::Validation,
-                Refusal::Malformed,
-                codes::INVALID_REQUEST,
-            );
-            assert!(api.details().is_none());
-        }
-        let api = assert_maps(
-            CommitError::OperationCount { max: 10 },
-            ErrorType::Validation,
-            Refusal::Invalid,
-            codes::INVALID_COMMIT,
-        );
-        assert!(api.details().is_none());
-    }
-
-    #[test]
-    fn operation_errors_name_the_operation() {
-        let api = assert_maps(
-            CommitError::UnknownModel {
-                operation_index: 2,
-                model: "nope".into(),
-            },
-            ErrorType::Validation,
-            Refusal::Invalid,
-            codes::UNKNOWN_MODEL,
-        );
-        assert_eq!(
-            api.details(),
-            Some(&json!({"operationIndex": 2, "model": "nope"}))
-        );
-        for err in [
-            CommitError::InvalidId {
-                operation_index: 1,
-                reason: "bad".into(),
-            },
-            CommitError::MissingId {
-                operation_index: 1,
-                kind: OperationType::Delete,
-            },
-        ] {
-            let api = assert_maps(
-                err,
-                ErrorType::Validation,
-                Refusal::Invalid,
-                codes::INVALID_ID,
-            );
-            assert_eq!(api.details(), Some(&json!({"operationIndex": 1})));
-        }
-        let api = assert_maps(
-            CommitError::NestingTooDeep {
-                operation_index: 0,
-                depth: 40,
-            },
-            ErrorType::Validation,
-            Refusal::Malformed,
-            codes::NESTING_TOO_DEEP,
-        );
-        assert_eq!(
-            api.details(),
-            Some(&json!({"operationIndex": 0, "maxDepth": MAX_JSON_DEPTH}))
-        );
-    }
-
-    #[test]
-    fn field_problems_take_the_first_problems_code_and_list_every_one() {
-        for kind in [
-            FieldProblemKind::Unknown,
-            FieldProblemKind::MissingRequired,
-            FieldProblemKind::NullRequired,
-            FieldProblemKind::InvalidValue,
-        ] {
-            let api = assert_maps(
-                CommitError::InvalidFields {
-                    operation_index: 3,
-                    model: "tasks".into(),
-                    problems: vec![problem(kind, "a"), problem(FieldProblemKind::Unknown, "b")],
-                },
-                ErrorType::Validation,
-                Refusal::Invalid,
-                kind.code(),
-            );
-            let details = api.details().unwrap();
-            assert_eq!(details["operationIndex"], 3);
-            assert_eq!(details["model"], "tasks");
-            assert_eq!(details["problems"][0]["code"], kind.code());
-            assert_eq!(details["problems"][0]["field"], "a");
-            assert_eq!(details["problems"][1]["code"], codes::UNKNOWN_FIELD);
-        }
-        assert_eq!(FieldProblemKind::Unknown.code(), "unknown_field");
-        assert_eq!(
-            FieldProblemKind::MissingRequired.code(),
-            "missing_required_field"
-        );
-        assert_eq!(FieldProblemKind::NullRequired.code(), "null_required_field");
-        assert_eq!(FieldProblemKind::InvalidValue.code(), "invalid_field_value");
-    }
-
-    #[test]
-    fn permission_denied_names_the_operation_or_group() {
-        let api = assert_maps(
-            CommitError::PermissionDenied(ScopeDenied::Operation {
-                operation: "tasks.delete".into(),
-            }),
-            ErrorType::Permission,
-            Refusal::Forbidden,
-            crate::capability::codes::CAPABILITY_SCOPE_DENIED,
-        );
-        assert_eq!(api.details(), Some(&json!({"operation": "tasks.delete"})));
-        let api = assert_maps(
-            CommitError::PermissionDenied(ScopeDenied::SyncGroup {
-                group: "org:b".into(),
-            }),
-            ErrorType::Permission,
-            Refusal::Forbidden,
-            crate::capability::codes::CAPABILITY_SCOPE_DENIED,
-        );
-        assert_eq!(api.details(), Some(&json!({"syncGroup": "org:b"})));
-    }
-
-    #[test]
-    fn row_errors_name_the_row() {
-        let row = json!({"model": "tasks", "id": "t1"});
-        let api = assert_maps(
-            CommitError::RowNotFound {
-                model: "tasks".into(),
-                id: "t1".into(),
-            },
-            ErrorType::NotFound,
-            Refusal::NotFound,
-            codes::ROW_NOT_FOUND,
-        );
-        assert_eq!(api.details(), Some(&row));
-        let api = assert_maps(
-            CommitError::RowExists {
-                model: "tasks".into(),
-                id: "t1".into(),
-            },
-            ErrorType::Idempotency,
-            Refusal::Conflict,
-            codes::ROW_EXISTS,
-        );
-        assert_eq!(api.details(), Some(&row));
-    }
-
-    #[test]
-    fn stale_carries_the_current_row_and_stamp() {
-        let details = StaleDetails {
-            model: "tasks".into(),
-            id: "t1".into(),
+    /// Each variant's type, refusal and code, and its details (`None`: the
+    /// envelope has none).
+    fn expectations() -> Vec<(CommitError, T, R, &'static str, Option<serde_json::Value>)> {
+        let (model, id) = row("tasks", "t1");
+        let stale = StaleDetails {
+            model: model.clone(),
+            id: id.clone(),
             operation_index: 1,
             read_at: SyncId(3),
             stamp: SyncId(5),
             current: json!({"id": "t1", "title": "now"}),
             conflicting_fields: vec!["title".into()],
         };
-        let api = assert_maps(
-            CommitError::Stale(Box::new(details.clone())),
-            ErrorType::StaleContext,
-            Refusal::Conflict,
-            codes::STALE_CONTEXT,
-        );
-        assert_eq!(api.details(), Some(&serde_json::to_value(details).unwrap()));
+        let write = IntentWrite {
+            intent_id: "int_1".into(),
+            operation_index: 1,
+            model: model.clone(),
+            id: id.clone(),
+        };
+        let write_details =
+            json!({"intentId": "int_1", "operationIndex": 1, "model": "tasks", "id": "t1"});
+        let in_the_way = json!({"model": "tasks", "id": "t1", "operationIndex": 0, "intents": []});
+        let the_row = json!({"model": "tasks", "id": "t1"});
+        vec![
+            (
+                CommitError::ClientTxIdMismatch,
+                T::Validation,
+                R::Malformed,
+                codes::INVALID_REQUEST,
+                None,
+            ),
+            (
+                CommitError::InvalidClientTxId,
+                T::Validation,
+                R::Malformed,
+                codes::INVALID_REQUEST,
+                None,
+            ),
+            (
+                CommitError::OperationCount { max: 10 },
+                T::Validation,
+                R::Invalid,
+                codes::INVALID_COMMIT,
+                None,
+            ),
+            (
+                CommitError::UnknownModel {
+                    operation_index: 2,
+                    model: "nope".into(),
+                },
+                T::Validation,
+                R::Invalid,
+                codes::UNKNOWN_MODEL,
+                Some(json!({"operationIndex": 2, "model": "nope"})),
+            ),
+            (
+                CommitError::InvalidId {
+                    operation_index: 1,
+                    reason: "bad".into(),
+                },
+                T::Validation,
+                R::Invalid,
+                codes::INVALID_ID,
+                Some(json!({"operationIndex": 1})),
+            ),
+            (
+                CommitError::MissingId {
+                    operation_index: 1,
+                    kind: OperationType::Delete,
+                },
+                T::Validation,
+                R::Invalid,
+                codes::INVALID_ID,
+                Some(json!({"operationIndex": 1})),
+            ),
+            (
+                CommitError::NestingTooDeep {
+                    operation_index: 0,
+                    depth: 40,
+                },
+                T::Validation,
+                R::Malformed,
+                codes::NESTING_TOO_DEEP,
+                Some(json!({"operationIndex": 0, "maxDepth": MAX_JSON_DEPTH})),
+            ),
+            (
+                CommitError::PermissionDenied(ScopeDenied::Operation {
+                    operation: "tasks.delete".into(),
+                }),
+                T::Permission,
+                R::Forbidden,
+                cap::CAPABILITY_SCOPE_DENIED,
+                Some(json!({"operation": "tasks.delete"})),
+            ),
+            (
+                CommitError::PermissionDenied(ScopeDenied::SyncGroup {
+                    group: "org:b".into(),
+                }),
+                T::Permission,
+                R::Forbidden,
+                cap::CAPABILITY_SCOPE_DENIED,
+                Some(json!({"syncGroup": "org:b"})),
+            ),
+            (
+                CommitError::RowNotFound {
+                    model: model.clone(),
+                    id: id.clone(),
+                },
+                T::NotFound,
+                R::NotFound,
+                codes::ROW_NOT_FOUND,
+                Some(the_row.clone()),
+            ),
+            (
+                CommitError::RowExists {
+                    model: model.clone(),
+                    id: id.clone(),
+                },
+                T::Idempotency,
+                R::Conflict,
+                codes::ROW_EXISTS,
+                Some(the_row),
+            ),
+            (
+                CommitError::Stale(Box::new(stale.clone())),
+                T::StaleContext,
+                R::Conflict,
+                codes::STALE_CONTEXT,
+                Some(serde_json::to_value(stale).unwrap()),
+            ),
+            (
+                CommitError::IdempotencyConflict {
+                    client_tx_id: "tx1".into(),
+                    sync_id: SyncId(7),
+                },
+                T::Idempotency,
+                R::Conflict,
+                codes::IDEMPOTENCY_CONFLICT,
+                Some(json!({"clientTxId": "tx1", "syncId": 7})),
+            ),
+            (
+                CommitError::TaskNotFound {
+                    task_id: "run1".into(),
+                },
+                T::NotFound,
+                R::NotFound,
+                cap::TASK_NOT_FOUND,
+                Some(json!({"taskId": "run1"})),
+            ),
+            (
+                CommitError::TaskClosed {
+                    task_id: "run1".into(),
+                    status: "completed".into(),
+                },
+                T::Idempotency,
+                R::Conflict,
+                cap::TASK_CLOSED,
+                Some(json!({"taskId": "run1", "status": "completed"})),
+            ),
+            (
+                CommitError::IntentNotActive(write.clone()),
+                T::NotFound,
+                R::NotFound,
+                codes::INTENT_NOT_FOUND,
+                Some(write_details.clone()),
+            ),
+            (
+                CommitError::NotIntentHolder(write.clone()),
+                T::Permission,
+                R::Forbidden,
+                codes::NOT_INTENT_HOLDER,
+                Some(write_details.clone()),
+            ),
+            (
+                CommitError::IntentOnAnotherRow(write),
+                T::Validation,
+                R::Invalid,
+                codes::INVALID_REQUEST,
+                Some(write_details),
+            ),
+            (
+                CommitError::EntityClaimed {
+                    model: model.clone(),
+                    id: id.clone(),
+                    operation_index: 0,
+                    intents: Vec::new(),
+                },
+                T::EntityClaimed,
+                R::Conflict,
+                codes::ENTITY_CLAIMED,
+                Some(in_the_way.clone()),
+            ),
+            (
+                CommitError::Busy {
+                    model,
+                    id,
+                    operation_index: 0,
+                    intents: Vec::new(),
+                },
+                T::Busy,
+                R::Conflict,
+                codes::BUSY,
+                Some(in_the_way),
+            ),
+            (
+                CommitError::MixedSources,
+                T::Validation,
+                R::Invalid,
+                codes::MIXED_SOURCES,
+                None,
+            ),
+        ]
     }
 
     #[test]
-    fn idempotency_and_task_errors() {
-        let api = assert_maps(
-            CommitError::IdempotencyConflict {
-                client_tx_id: "tx1".into(),
-                sync_id: SyncId(7),
-            },
-            ErrorType::Idempotency,
-            Refusal::Conflict,
-            codes::IDEMPOTENCY_CONFLICT,
-        );
-        assert_eq!(
-            api.details(),
-            Some(&json!({"clientTxId": "tx1", "syncId": 7}))
-        );
-        let api = assert_maps(
-            CommitError::TaskNotFound {
-                task_id: "run1".into(),
-            },
-            ErrorType::NotFound,
-            Refusal::NotFound,
-            crate::capability::codes::TASK_NOT_FOUND,
-        );
-        assert_eq!(api.details(), Some(&json!({"taskId": "run1"})));
-        let api = assert_maps(
-            CommitError::TaskClosed {
-                task_id: "run1".into(),
-                status: "completed".into(),
-            },
-            ErrorType::Idempotency,
-            Refusal::Conflict,
-            crate::capability::codes::TASK_CLOSED,
-        );
-        assert_eq!(
-            api.details(),
-            Some(&json!({"taskId": "run1", "status": "completed"}))
-        );
+    fn each_variant_maps_to_its_code_type_refusal_and_details() {
+        for (err, kind, refusal, code, details) in expectations() {
+            let name = format!("{err:?}");
+            let api = ApiError::from(err);
+            assert_eq!(
+                (api.kind(), api.refusal(), api.code()),
+                (kind, refusal, code),
+                "{name}"
+            );
+            assert_eq!(api.details(), details.as_ref(), "{name}");
+        }
     }
 
     #[test]
-    fn claims_and_intents_in_the_way_are_conflicts() {
-        let claimed = assert_maps(
-            CommitError::EntityClaimed {
+    fn field_problems_take_the_first_problems_code_and_list_every_one() {
+        let problem = |kind, field: &str| FieldProblem {
+            kind,
+            field: field.into(),
+            message: "wrong".into(),
+        };
+        for (kind, code) in [
+            (FieldProblemKind::Unknown, "unknown_field"),
+            (FieldProblemKind::MissingRequired, "missing_required_field"),
+            (FieldProblemKind::NullRequired, "null_required_field"),
+            (FieldProblemKind::InvalidValue, "invalid_field_value"),
+        ] {
+            let api = ApiError::from(CommitError::InvalidFields {
+                operation_index: 3,
                 model: "tasks".into(),
-                id: "t1".into(),
-                operation_index: 0,
-                intents: Vec::new(),
-            },
-            ErrorType::EntityClaimed,
-            Refusal::Conflict,
-            codes::ENTITY_CLAIMED,
-        );
-        let busy = assert_maps(
-            CommitError::Busy {
-                model: "tasks".into(),
-                id: "t1".into(),
-                operation_index: 0,
-                intents: Vec::new(),
-            },
-            ErrorType::Busy,
-            Refusal::Conflict,
-            codes::BUSY,
-        );
-        let expected = json!({"model": "tasks", "id": "t1", "operationIndex": 0, "intents": []});
-        assert_eq!(claimed.details(), Some(&expected));
-        assert_eq!(busy.details(), Some(&expected));
+                problems: vec![
+                    problem(kind, "a"),
+                    problem(FieldProblemKind::Unknown, "b.c"),
+                ],
+            });
+            assert_eq!(
+                (api.kind(), api.refusal(), api.code()),
+                (T::Validation, R::Invalid, code)
+            );
+            let details = api.details().unwrap();
+            assert_eq!(
+                (&details["operationIndex"], &details["model"]),
+                (&json!(3), &json!("tasks"))
+            );
+            let listed: Vec<_> = details["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p["code"].as_str().unwrap(), p["field"].as_str().unwrap()))
+                .collect();
+            assert_eq!(listed, [(code, "a"), (codes::UNKNOWN_FIELD, "b.c")]);
+        }
     }
 }

@@ -48,7 +48,7 @@ use ablo_runtime::wire::{Actor, CommitReceipt, Delta};
 use crate::storage::StorageError;
 
 pub(crate) use audit::Attribution;
-pub(crate) use error::{CommitError, FieldProblem, FieldProblemKind};
+pub(crate) use error::{CommitError, IntentWrite};
 pub(crate) use execute::{check_stale, execute};
 pub(crate) use prepare::{authorize, prepare};
 pub(crate) use validate::PreparedOperation;

@@ -2,10 +2,10 @@
 //! fields, and every value against its [`FieldType`]. Values come back
 //! normalized (timestamps in UTC with milliseconds, UUIDs lowercase).
 
-use ablo_runtime::wire::{JsonObject, OnStale, Operation, OperationType};
+use ablo_runtime::wire::{JsonObject, OnStale, Operation, OperationType, codes};
 use ablo_runtime::{FieldDescriptor, FieldType, Json, SchemaDescriptor, SyncId, Timestamp, Uuid};
 
-use super::{CommitError, FieldProblem, FieldProblemKind};
+use super::CommitError;
 use crate::schema::RESERVED_FIELDS;
 
 /// The largest magnitude a 64-bit integer field accepts: JavaScript's
@@ -27,6 +27,43 @@ pub(crate) struct PreparedOperation {
     pub read_at: Option<SyncId>,
     pub on_stale: OnStale,
     pub sync_group_templates: Vec<String>,
+}
+
+/// One problem with a field of an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldProblem {
+    /// What is wrong.
+    pub kind: FieldProblemKind,
+    /// The field's path (`title`, `meta.tags[2]`); empty for the operation
+    /// as a whole.
+    pub field: String,
+    /// The problem in words.
+    pub message: String,
+}
+
+/// The kinds of [`FieldProblem`], each with its error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldProblemKind {
+    /// The model or object has no such field, or the server sets it.
+    Unknown,
+    /// A create lacks a required field.
+    MissingRequired,
+    /// A required field is set to null.
+    NullRequired,
+    /// The value is not of the field's type.
+    InvalidValue,
+}
+
+impl FieldProblemKind {
+    /// The problem's error code.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            FieldProblemKind::Unknown => codes::UNKNOWN_FIELD,
+            FieldProblemKind::MissingRequired => codes::MISSING_REQUIRED_FIELD,
+            FieldProblemKind::NullRequired => codes::NULL_REQUIRED_FIELD,
+            FieldProblemKind::InvalidValue => codes::INVALID_FIELD_VALUE,
+        }
+    }
 }
 
 /// The deepest nesting of arrays and objects a field value may have: a

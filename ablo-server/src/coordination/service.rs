@@ -6,15 +6,15 @@
 
 use std::time::Duration;
 
-use crate::error::Refusal;
-use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant, codes};
-use ablo_runtime::{SyncId, wire::ErrorType};
-use serde_json::json;
+use ablo_runtime::SyncId;
+use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{BoardEventKind, CoordinationContext, IntentBoard, PresenceBoard, WriteScope};
 use crate::auth::Principal;
-use crate::commit::{ClaimGuard, CommitError, PreparedCommit, PreparedOperation, Rejection};
+use crate::commit::{
+    ClaimGuard, CommitError, IntentWrite, PreparedCommit, PreparedOperation, Rejection,
+};
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -81,7 +81,7 @@ pub(crate) async fn gate(
     writer: &Participant,
     commit: &mut PreparedCommit,
     options: &[(IfBusy, Option<String>)],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, CommitError> {
     let mut guarded = Vec::new();
     for (index, op) in commit.operations.iter_mut().enumerate() {
         let (policy, under) = options.get(index).cloned().unwrap_or_default();
@@ -123,27 +123,18 @@ fn check_held(
     id: &str,
     intent_id: &str,
     index: usize,
-) -> Result<(), ApiError> {
-    let details = json!({"intentId": intent_id, "operationIndex": index, "model": model, "id": id});
+) -> Result<(), CommitError> {
+    let write = || IntentWrite {
+        intent_id: intent_id.to_owned(),
+        operation_index: index,
+        model: model.to_owned(),
+        id: id.to_owned(),
+    };
     match intents.active(intent_id) {
-        None => Err(ApiError::not_found(
-            codes::INTENT_NOT_FOUND,
-            format!("intent {intent_id} is not active (released, lapsed or still waiting)"),
-        )
-        .with_details(details)),
-        Some(intent) if &intent.participant != writer => Err(ApiError::new(
-            ErrorType::Permission,
-            Refusal::Forbidden,
-            codes::NOT_INTENT_HOLDER,
-            format!("intent {intent_id} belongs to another participant"),
-        )
-        .with_details(details)),
+        None => Err(CommitError::IntentNotActive(write())),
+        Some(intent) if &intent.participant != writer => Err(CommitError::NotIntentHolder(write())),
         Some(intent) if intent.target.model != model || intent.target.id != id => {
-            Err(ApiError::unprocessable(
-                codes::INVALID_REQUEST,
-                format!("intent {intent_id} is on another row"),
-            )
-            .with_details(details))
+            Err(CommitError::IntentOnAnotherRow(write()))
         }
         Some(_) => Ok(()),
     }
@@ -218,7 +209,7 @@ async fn wait_until_free(
     writer: &Participant,
     index: usize,
     policy: IfBusy,
-) -> Result<(), ApiError> {
+) -> Result<(), CommitError> {
     let deadline = tokio::time::Instant::now() + MAX_BUSY_WAIT;
     loop {
         // Subscribe before looking, so a release between the look and the
@@ -228,10 +219,8 @@ async fn wait_until_free(
         let busy = intents.busy_for_write(model, id, scope, writer);
         match policy {
             IfBusy::Wait if !busy.is_empty() => {}
-            _ if !claims.is_empty() => return Err(claimed(model, id, index, claims).into()),
-            IfBusy::Fail if !busy.is_empty() => {
-                return Err(busy_error(model, id, index, busy).into());
-            }
+            _ if !claims.is_empty() => return Err(claimed(model, id, index, claims)),
+            IfBusy::Fail if !busy.is_empty() => return Err(busy_error(model, id, index, busy)),
             _ => return Ok(()),
         }
         let woke = tokio::time::timeout_at(deadline, async {
@@ -258,7 +247,7 @@ async fn wait_until_free(
         .await;
         if woke.is_err() {
             let busy = intents.busy_for_write(model, id, scope, writer);
-            return Err(busy_error(model, id, index, busy).into());
+            return Err(busy_error(model, id, index, busy));
         }
     }
 }

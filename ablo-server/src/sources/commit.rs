@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ablo_runtime::wire::{
     Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, SourceCommit,
-    SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
+    SourceOperation, SourceRequest, SourceRows, SourceScope,
 };
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
@@ -27,7 +27,7 @@ use crate::storage::StoredRow;
 pub(crate) fn backing_source(
     sources: &Sources,
     commit: &PreparedCommit,
-) -> Result<Option<Arc<Source>>, ApiError> {
+) -> Result<Option<Arc<Source>>, CommitError> {
     let mut backing: Option<Option<Arc<Source>>> = None;
     for op in &commit.operations {
         let source = sources.for_model(&op.model);
@@ -40,11 +40,7 @@ pub(crate) fn backing_source(
                     _ => false,
                 };
                 if !same {
-                    return Err(ApiError::unprocessable(
-                        codes::MIXED_SOURCES,
-                        "a commit may not mix models of different backing stores \
-                         (Ablo-managed or a Data Source); split it",
-                    ));
+                    return Err(CommitError::MixedSources);
                 }
             }
         }
