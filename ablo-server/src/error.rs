@@ -153,26 +153,11 @@ impl ApiError {
     /// assert_eq!(err.details().unwrap()["stamp"], 2);
     /// ```
     pub fn stale(details: StaleDetails) -> Self {
-        let message = if details.conflicting_fields.is_empty() {
-            format!(
-                "{}/{} changed after readAt {} (now at stamp {})",
-                details.model, details.id, details.read_at, details.stamp
-            )
-        } else {
-            format!(
-                "{}/{}: fields {} changed after readAt {} (now at stamp {})",
-                details.model,
-                details.id,
-                details.conflicting_fields.join(", "),
-                details.read_at,
-                details.stamp
-            )
-        };
         Self::new(
             ErrorType::StaleContext,
             Refusal::Conflict,
             codes::STALE_CONTEXT,
-            message,
+            stale_message(&details),
         )
         .with_details(serde_json::to_value(details).expect("details serialize"))
     }
@@ -310,4 +295,24 @@ impl From<StorageError> for ApiError {
 pub(crate) fn row_not_found(model: &str, id: &str) -> ApiError {
     ApiError::not_found(codes::ROW_NOT_FOUND, format!("no row {model}/{id}"))
         .with_details(json!({"model": model, "id": id}))
+}
+
+/// The message of a `stale_context` error: the row, the fields that
+/// changed (for `merge`), the `readAt` and the row's stamp now.
+pub(crate) fn stale_message(details: &StaleDetails) -> String {
+    if details.conflicting_fields.is_empty() {
+        format!(
+            "{}/{} changed after readAt {} (now at stamp {})",
+            details.model, details.id, details.read_at, details.stamp
+        )
+    } else {
+        format!(
+            "{}/{}: fields {} changed after readAt {} (now at stamp {})",
+            details.model,
+            details.id,
+            details.conflicting_fields.join(", "),
+            details.read_at,
+            details.stamp
+        )
+    }
 }

@@ -162,7 +162,7 @@ fn write_group(storage: &dyn Storage, hub: &Hub, group: Vec<(Box<PreparedCommit>
                 Ok(Ok(()))
             }
             Err(Rejection::Refused(err)) => {
-                outcomes.push(Err(err));
+                outcomes.push(Err(err.into()));
                 Ok(Err(UnitRolledBack))
             }
             Err(Rejection::Storage(err)) => {

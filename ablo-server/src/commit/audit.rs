@@ -7,12 +7,10 @@ use std::sync::Arc;
 
 use ablo_runtime::wire::{Actor, Delta, DeltaAction, Participant};
 use ablo_runtime::{SyncId, Timestamp};
-use serde_json::json;
 
-use super::Rejection;
+use super::{CommitError, Rejection};
 use crate::auth::Principal;
-use crate::capability::{Scope, codes};
-use crate::error::ApiError;
+use crate::capability::Scope;
 use crate::storage::{AuditEntry, GENESIS_HASH, StorageError, WriteTx};
 
 /// Who a commit is attributed to beyond its actor, and what it may touch:
@@ -47,16 +45,14 @@ pub(crate) fn check_task(tx: &mut dyn WriteTx, attribution: &Attribution) -> Res
         return Ok(());
     };
     match tx.agent_run_status(task_id)? {
-        None => Err(
-            ApiError::not_found(codes::TASK_NOT_FOUND, format!("no task `{task_id}`"))
-                .with_details(json!({"taskId": task_id}))
-                .into(),
-        ),
-        Some(status) if status != "open" => Err(ApiError::idempotency(
-            codes::TASK_CLOSED,
-            format!("task `{task_id}` is already {status}"),
-        )
-        .with_details(json!({"taskId": task_id, "status": status}))
+        None => Err(CommitError::TaskNotFound {
+            task_id: task_id.clone(),
+        }
+        .into()),
+        Some(status) if status != "open" => Err(CommitError::TaskClosed {
+            task_id: task_id.clone(),
+            status,
+        }
         .into()),
         Some(_) => Ok(()),
     }

@@ -7,24 +7,28 @@ use std::collections::HashMap;
 
 use ablo_runtime::wire::{
     COMMIT_RECEIPT_OBJECT, CommitReceipt, CommitStatus, Delta, DeltaAction, OnStale, OperationType,
-    StaleDetails, codes,
+    StaleDetails,
 };
 use ablo_runtime::{SyncId, Timestamp};
-use serde_json::json;
 
-use crate::error::ApiError;
 use crate::schema::sync_groups;
 use crate::storage::{IdempotencyRecord, StoredRow, WriteTx};
 
-use super::{Executed, PreparedCommit, PreparedOperation, Rejection};
+use super::{CommitError, Executed, PreparedCommit, PreparedOperation, Rejection};
 
 /// A row a capability writes must be within its sync groups before the
 /// write (a row it cannot see is answered as not found, exactly like a
 /// missing one) ...
-fn authorize_row_before(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
+fn authorize_row_before(
+    commit: &PreparedCommit,
+    row: Option<&StoredRow>,
+) -> Result<(), CommitError> {
     match (&commit.attribution.scope, row) {
         (Some(scope), Some(row)) if !scope.allows_row(&row.sync_groups) => {
-            Err(crate::error::row_not_found(&row.model, &row.id))
+            Err(CommitError::RowNotFound {
+                model: row.model.clone(),
+                id: row.id.clone(),
+            })
         }
         _ => Ok(()),
     }
@@ -32,11 +36,14 @@ fn authorize_row_before(commit: &PreparedCommit, row: Option<&StoredRow>) -> Res
 
 /// ... and after it (the groups it asks for are its own input, so the
 /// refusal may name them).
-fn authorize_row_after(commit: &PreparedCommit, row: Option<&StoredRow>) -> Result<(), ApiError> {
+fn authorize_row_after(
+    commit: &PreparedCommit,
+    row: Option<&StoredRow>,
+) -> Result<(), CommitError> {
     match (&commit.attribution.scope, row) {
         (Some(scope), Some(row)) => scope
             .check_row_groups(&row.sync_groups)
-            .map_err(crate::capability::denied),
+            .map_err(CommitError::PermissionDenied),
         _ => Ok(()),
     }
 }
@@ -107,17 +114,10 @@ fn replay_if_seen(
     match tx.idempotency(&commit.principal_key, &commit.client_tx_id)? {
         None => Ok(None),
         Some(record) if record.body_hash == commit.body_hash => Ok(Some(record.receipt)),
-        Some(record) => Err(ApiError::idempotency(
-            codes::IDEMPOTENCY_CONFLICT,
-            format!(
-                "clientTxId `{}` was already used with a different body",
-                commit.client_tx_id
-            ),
-        )
-        .with_details(json!({
-            "clientTxId": commit.client_tx_id,
-            "syncId": record.receipt.sync_id,
-        }))
+        Some(record) => Err(CommitError::IdempotencyConflict {
+            client_tx_id: commit.client_tx_id.clone(),
+            sync_id: record.receipt.sync_id,
+        }
         .into()),
     }
 }
@@ -138,7 +138,7 @@ pub(crate) fn check_stale(
     op: &PreparedOperation,
     before_commit: Option<&StoredRow>,
     current: Option<&StoredRow>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, CommitError> {
     let (Some(read_at), Some(row), Some(current)) = (op.read_at, before_commit, current) else {
         return Ok(false);
     };
@@ -164,7 +164,7 @@ pub(crate) fn check_stale(
     };
     match op.on_stale {
         _ if !stale => Ok(false),
-        OnStale::Reject | OnStale::Merge => Err(ApiError::stale(StaleDetails {
+        OnStale::Reject | OnStale::Merge => Err(CommitError::Stale(Box::new(StaleDetails {
             model: op.model.clone(),
             id: op.id.clone(),
             operation_index: index,
@@ -172,7 +172,7 @@ pub(crate) fn check_stale(
             stamp: current.stamp,
             current: current.to_wire(),
             conflicting_fields,
-        })),
+        }))),
         OnStale::Flag => Ok(true),
         OnStale::Force => Ok(false),
     }
@@ -205,13 +205,11 @@ fn apply(
     sync_id: SyncId,
     now: Timestamp,
 ) -> Result<Change, Rejection> {
-    let not_found = || crate::error::row_not_found(&op.model, &op.id);
     match (op.kind, current) {
-        (OperationType::Create, Some(_)) => Err(ApiError::idempotency(
-            codes::ROW_EXISTS,
-            format!("a row {}/{} already exists", op.model, op.id),
-        )
-        .with_details(json!({"model": op.model, "id": op.id}))
+        (OperationType::Create, Some(_)) => Err(CommitError::RowExists {
+            model: op.model.clone(),
+            id: op.id.clone(),
+        }
         .into()),
         (OperationType::Create, None) => {
             let row = StoredRow {
@@ -232,7 +230,13 @@ fn apply(
                 after: Some(row),
             })
         }
-        (OperationType::Update, None) | (OperationType::Delete, None) => Err(not_found().into()),
+        (OperationType::Update, None) | (OperationType::Delete, None) => {
+            Err(CommitError::RowNotFound {
+                model: op.model.clone(),
+                id: op.id.clone(),
+            }
+            .into())
+        }
         (OperationType::Update, Some(before)) => {
             let mut row = before.clone();
             for (field, value) in &op.data {

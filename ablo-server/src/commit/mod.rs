@@ -33,19 +33,22 @@
 //! The stages live in one module each: [`prepare`] and [`validate`] the
 //! pure checks of a request, [`execute`] the pure core the writer runs
 //! inside a storage transaction, and `audit` the entries it writes. None of
-//! them sees the server's state; what they need is passed in.
+//! them sees the server's state; what they need is passed in. Each refuses
+//! a commit with a [`CommitError`], which becomes the wire envelope only
+//! where a caller answers.
 
 mod audit;
+mod error;
 mod execute;
 mod prepare;
 mod validate;
 
 use ablo_runtime::wire::{Actor, CommitReceipt, Delta};
 
-use crate::error::ApiError;
 use crate::storage::StorageError;
 
 pub(crate) use audit::Attribution;
+pub(crate) use error::{CommitError, IntentWrite};
 pub(crate) use execute::{check_stale, execute};
 pub(crate) use prepare::{authorize, prepare};
 pub(crate) use validate::PreparedOperation;
@@ -78,9 +81,9 @@ pub(crate) struct PreparedCommit {
 /// non-holder's write. Coordination provides it
 /// ([`crate::coordination::ClaimCheck`]); the commit core only calls it.
 pub(crate) trait ClaimGuard: std::fmt::Debug + Send + Sync {
-    /// Fails with `entity_claimed` when another participant holds a claim
-    /// covering operation `index`.
-    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), ApiError>;
+    /// Fails with [`CommitError::EntityClaimed`] when another participant
+    /// holds a claim covering operation `index`.
+    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), Rejection>;
 }
 
 /// What [`execute`] did with a commit.
@@ -99,13 +102,13 @@ pub(crate) enum Executed {
 #[derive(Debug)]
 pub(crate) enum Rejection {
     /// The commit is refused; its savepoint is rolled back.
-    Refused(ApiError),
+    Refused(CommitError),
     /// Storage failed; the whole group fails.
     Storage(StorageError),
 }
 
-impl From<ApiError> for Rejection {
-    fn from(err: ApiError) -> Self {
+impl From<CommitError> for Rejection {
+    fn from(err: CommitError) -> Self {
         Rejection::Refused(err)
     }
 }

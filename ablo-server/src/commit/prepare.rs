@@ -3,12 +3,12 @@
 //! against the credential's capability.
 
 use ablo_runtime::SchemaDescriptor;
-use ablo_runtime::wire::{CommitRequest, OperationType, codes};
+use ablo_runtime::wire::{CommitRequest, OperationType};
 use sha2::{Digest, Sha256};
 
+use super::CommitError;
 use crate::auth::Principal;
 use crate::capability::Action;
-use crate::error::ApiError;
 
 use super::{PreparedCommit, validate};
 
@@ -19,13 +19,10 @@ pub(crate) fn prepare(
     mut request: CommitRequest,
     idempotency_key: Option<String>,
     max_operations: usize,
-) -> Result<PreparedCommit, ApiError> {
+) -> Result<PreparedCommit, CommitError> {
     let client_tx_id = match (idempotency_key, request.client_tx_id.take()) {
         (Some(header), Some(body)) if header != body => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_REQUEST,
-                "the Idempotency-Key header and clientTxId differ",
-            ));
+            return Err(CommitError::ClientTxIdMismatch);
         }
         (Some(id), _) | (None, Some(id)) => Some(id),
         (None, None) => None,
@@ -33,16 +30,12 @@ pub(crate) fn prepare(
     if let Some(id) = &client_tx_id
         && (id.is_empty() || id.len() > 256)
     {
-        return Err(ApiError::bad_request(
-            codes::INVALID_REQUEST,
-            "clientTxId must be 1 to 256 characters",
-        ));
+        return Err(CommitError::InvalidClientTxId);
     }
     if request.operations.is_empty() || request.operations.len() > max_operations {
-        return Err(ApiError::unprocessable(
-            codes::INVALID_COMMIT,
-            format!("a commit needs 1 to {max_operations} operations"),
-        ));
+        return Err(CommitError::OperationCount {
+            max: max_operations,
+        });
     }
     let canonical =
         serde_json::to_vec(&serde_json::to_value(&request).expect("request serializes"))
@@ -70,7 +63,7 @@ pub(crate) fn prepare(
 /// Stage 3: every operation must be among the credential's operations
 /// (`model.action`). Sync groups depend on the rows, so they are checked in
 /// [`execute`], before and after each write.
-pub(crate) fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), ApiError> {
+pub(crate) fn authorize(principal: &Principal, commit: &PreparedCommit) -> Result<(), CommitError> {
     if principal.is_api_key() {
         return Ok(());
     }
@@ -83,7 +76,7 @@ pub(crate) fn authorize(principal: &Principal, commit: &PreparedCommit) -> Resul
         principal
             .scope
             .check_operation(&op.model, action)
-            .map_err(crate::capability::denied)?;
+            .map_err(CommitError::PermissionDenied)?;
     }
     Ok(())
 }

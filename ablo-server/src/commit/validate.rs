@@ -4,9 +4,8 @@
 
 use ablo_runtime::wire::{JsonObject, OnStale, Operation, OperationType, codes};
 use ablo_runtime::{FieldDescriptor, FieldType, Json, SchemaDescriptor, SyncId, Timestamp, Uuid};
-use serde_json::json;
 
-use crate::error::ApiError;
+use super::CommitError;
 use crate::schema::RESERVED_FIELDS;
 
 /// The largest magnitude a 64-bit integer field accepts: JavaScript's
@@ -30,13 +29,43 @@ pub(crate) struct PreparedOperation {
     pub sync_group_templates: Vec<String>,
 }
 
-struct Problem {
-    code: &'static str,
-    field: String,
-    message: String,
+/// One problem with a field of an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldProblem {
+    /// What is wrong.
+    pub kind: FieldProblemKind,
+    /// The field's path (`title`, `meta.tags[2]`); empty for the operation
+    /// as a whole.
+    pub field: String,
+    /// The problem in words.
+    pub message: String,
 }
 
-/// Validates operation `index` of a commit.
+/// The kinds of [`FieldProblem`], each with its error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldProblemKind {
+    /// The model or object has no such field, or the server sets it.
+    Unknown,
+    /// A create lacks a required field.
+    MissingRequired,
+    /// A required field is set to null.
+    NullRequired,
+    /// The value is not of the field's type.
+    InvalidValue,
+}
+
+impl FieldProblemKind {
+    /// The problem's error code.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            FieldProblemKind::Unknown => codes::UNKNOWN_FIELD,
+            FieldProblemKind::MissingRequired => codes::MISSING_REQUIRED_FIELD,
+            FieldProblemKind::NullRequired => codes::NULL_REQUIRED_FIELD,
+            FieldProblemKind::InvalidValue => codes::INVALID_FIELD_VALUE,
+        }
+    }
+}
+
 /// The deepest nesting of arrays and objects a field value may have: a
 /// stored row and its receipt must always be readable back, whatever a
 /// client sends.
@@ -59,43 +88,38 @@ fn json_depth(value: &Json) -> usize {
     deepest
 }
 
+/// Validates operation `index` of a commit.
 pub(crate) fn operation(
     schema: &SchemaDescriptor,
     index: usize,
     op: &Operation,
-) -> Result<PreparedOperation, ApiError> {
-    let at = |message: String| format!("operations[{index}]: {message}");
+) -> Result<PreparedOperation, CommitError> {
     let Some(model) = schema.model(&op.model) else {
-        return Err(ApiError::unprocessable(
-            codes::UNKNOWN_MODEL,
-            at(format!("the schema has no model `{}`", op.model)),
-        )
-        .with_details(json!({"operationIndex": index, "model": op.model})));
+        return Err(CommitError::UnknownModel {
+            operation_index: index,
+            model: op.model.clone(),
+        });
     };
     let id = match (&op.id, op.kind) {
-        (Some(id), _) => check_id(id).map_err(|message| {
-            ApiError::unprocessable(codes::INVALID_ID, at(message))
-                .with_details(json!({"operationIndex": index}))
+        (Some(id), _) => check_id(id).map_err(|reason| CommitError::InvalidId {
+            operation_index: index,
+            reason,
         })?,
         (None, OperationType::Create) => uuid::Uuid::now_v7().to_string(),
-        (None, _) => {
-            return Err(ApiError::unprocessable(
-                codes::INVALID_ID,
-                at(format!("{:?} needs an `id`", op.kind).to_lowercase()),
-            )
-            .with_details(json!({"operationIndex": index})));
+        (None, kind) => {
+            return Err(CommitError::MissingId {
+                operation_index: index,
+                kind,
+            });
         }
     };
     if let Some(data) = &op.data {
         let depth = data.values().map(json_depth).max().unwrap_or(0);
         if depth > MAX_JSON_DEPTH {
-            return Err(ApiError::bad_request(
-                codes::NESTING_TOO_DEEP,
-                at(format!(
-                    "a field value is nested {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"
-                )),
-            )
-            .with_details(json!({"operationIndex": index, "maxDepth": MAX_JSON_DEPTH})));
+            return Err(CommitError::NestingTooDeep {
+                operation_index: index,
+                depth,
+            });
         }
     }
     let mut problems = Vec::new();
@@ -103,8 +127,8 @@ pub(crate) fn operation(
     match op.kind {
         OperationType::Delete => {
             if op.data.as_ref().is_some_and(|d| !d.is_empty()) {
-                problems.push(Problem {
-                    code: codes::UNKNOWN_FIELD,
+                problems.push(FieldProblem {
+                    kind: FieldProblemKind::Unknown,
                     field: String::new(),
                     message: "a delete takes no `data`".into(),
                 });
@@ -121,13 +145,15 @@ pub(crate) fn operation(
                             data.insert(name, v);
                         }
                     }
-                    None if RESERVED_FIELDS.contains(&name.as_str()) => problems.push(Problem {
-                        code: codes::UNKNOWN_FIELD,
-                        message: format!("`{name}` is set by the server and cannot be written"),
-                        field: name,
-                    }),
-                    None => problems.push(Problem {
-                        code: codes::UNKNOWN_FIELD,
+                    None if RESERVED_FIELDS.contains(&name.as_str()) => {
+                        problems.push(FieldProblem {
+                            kind: FieldProblemKind::Unknown,
+                            message: format!("`{name}` is set by the server and cannot be written"),
+                            field: name,
+                        })
+                    }
+                    None => problems.push(FieldProblem {
+                        kind: FieldProblemKind::Unknown,
                         message: format!("model `{}` has no field `{name}`", model.name),
                         field: name,
                     }),
@@ -138,25 +164,12 @@ pub(crate) fn operation(
             }
         }
     }
-    if let Some(first) = problems.first() {
-        let message = at(if problems.len() == 1 {
-            first.message.clone()
-        } else {
-            format!(
-                "{} (and {} more problems)",
-                first.message,
-                problems.len() - 1
-            )
+    if !problems.is_empty() {
+        return Err(CommitError::InvalidFields {
+            operation_index: index,
+            model: model.name.clone(),
+            problems,
         });
-        let listed: Vec<_> = problems
-            .iter()
-            .map(|p| json!({"code": p.code, "field": p.field, "message": p.message}))
-            .collect();
-        return Err(
-            ApiError::unprocessable(first.code, message).with_details(json!({
-                "operationIndex": index, "model": model.name, "problems": listed
-            })),
-        );
     }
     Ok(PreparedOperation {
         kind: op.kind,
@@ -190,15 +203,15 @@ fn fill_missing(
     fields: &[FieldDescriptor],
     data: &mut JsonObject,
     prefix: &str,
-    problems: &mut Vec<Problem>,
+    problems: &mut Vec<FieldProblem>,
 ) {
     for field in fields {
         if data.contains_key(&field.name) {
             continue;
         }
         if field.is_required() {
-            problems.push(Problem {
-                code: codes::MISSING_REQUIRED_FIELD,
+            problems.push(FieldProblem {
+                kind: FieldProblemKind::MissingRequired,
                 field: format!("{prefix}{}", field.name),
                 message: format!("required field `{prefix}{}` is missing", field.name),
             });
@@ -215,22 +228,22 @@ fn check_value(
     ty: &FieldType,
     value: &Json,
     path: &str,
-    problems: &mut Vec<Problem>,
+    problems: &mut Vec<FieldProblem>,
 ) -> Option<Json> {
     let mut wrong = |expected: String| {
-        let (code, message) = if value.is_null() {
+        let (kind, message) = if value.is_null() {
             (
-                codes::NULL_REQUIRED_FIELD,
+                FieldProblemKind::NullRequired,
                 format!("field `{path}` is required and cannot be null"),
             )
         } else {
             (
-                codes::INVALID_FIELD_VALUE,
+                FieldProblemKind::InvalidValue,
                 format!("field `{path}` expects {expected}, got {}", describe(value)),
             )
         };
-        problems.push(Problem {
-            code,
+        problems.push(FieldProblem {
+            kind,
             field: path.to_owned(),
             message,
         });
@@ -309,8 +322,8 @@ fn check_value(
                             checked.insert(key.clone(), v);
                         }
                     }
-                    None => problems.push(Problem {
-                        code: codes::UNKNOWN_FIELD,
+                    None => problems.push(FieldProblem {
+                        kind: FieldProblemKind::Unknown,
                         field: format!("{path}.{key}"),
                         message: format!("object `{name}` has no field `{key}` (at `{path}`)"),
                     }),

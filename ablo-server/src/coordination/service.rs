@@ -6,15 +6,15 @@
 
 use std::time::Duration;
 
-use crate::error::Refusal;
-use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant, codes};
-use ablo_runtime::{SyncId, wire::ErrorType};
-use serde_json::json;
+use ablo_runtime::SyncId;
+use ablo_runtime::wire::{IfBusy, Intent, OnStale, OperationType, Participant};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{BoardEventKind, CoordinationContext, IntentBoard, PresenceBoard, WriteScope};
 use crate::auth::Principal;
-use crate::commit::{ClaimGuard, PreparedCommit, PreparedOperation};
+use crate::commit::{
+    ClaimGuard, CommitError, IntentWrite, PreparedCommit, PreparedOperation, Rejection,
+};
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -81,7 +81,7 @@ pub(crate) async fn gate(
     writer: &Participant,
     commit: &mut PreparedCommit,
     options: &[(IfBusy, Option<String>)],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, CommitError> {
     let mut guarded = Vec::new();
     for (index, op) in commit.operations.iter_mut().enumerate() {
         let (policy, under) = options.get(index).cloned().unwrap_or_default();
@@ -123,27 +123,18 @@ fn check_held(
     id: &str,
     intent_id: &str,
     index: usize,
-) -> Result<(), ApiError> {
-    let details = json!({"intentId": intent_id, "operationIndex": index, "model": model, "id": id});
+) -> Result<(), CommitError> {
+    let write = || IntentWrite {
+        intent_id: intent_id.to_owned(),
+        operation_index: index,
+        model: model.to_owned(),
+        id: id.to_owned(),
+    };
     match intents.active(intent_id) {
-        None => Err(ApiError::not_found(
-            codes::INTENT_NOT_FOUND,
-            format!("intent {intent_id} is not active (released, lapsed or still waiting)"),
-        )
-        .with_details(details)),
-        Some(intent) if &intent.participant != writer => Err(ApiError::new(
-            ErrorType::Permission,
-            Refusal::Forbidden,
-            codes::NOT_INTENT_HOLDER,
-            format!("intent {intent_id} belongs to another participant"),
-        )
-        .with_details(details)),
+        None => Err(CommitError::IntentNotActive(write())),
+        Some(intent) if &intent.participant != writer => Err(CommitError::NotIntentHolder(write())),
         Some(intent) if intent.target.model != model || intent.target.id != id => {
-            Err(ApiError::unprocessable(
-                codes::INVALID_REQUEST,
-                format!("intent {intent_id} is on another row"),
-            )
-            .with_details(details))
+            Err(CommitError::IntentOnAnotherRow(write()))
         }
         Some(_) => Ok(()),
     }
@@ -174,7 +165,7 @@ impl ClaimCheck {
 impl ClaimGuard for ClaimCheck {
     /// Fails with `entity_claimed` when another participant holds a claim
     /// covering this operation.
-    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), ApiError> {
+    fn verify(&self, index: usize, op: &PreparedOperation) -> Result<(), Rejection> {
         let scope = match op.kind {
             OperationType::Create => return Ok(()),
             OperationType::Update => WriteScope::fields(op.data.keys().cloned()),
@@ -191,7 +182,7 @@ impl ClaimGuard for ClaimCheck {
         if claims.is_empty() {
             Ok(())
         } else {
-            Err(claimed(&op.model, &op.id, index, claims))
+            Err(claimed(&op.model, &op.id, index, claims).into())
         }
     }
 }
@@ -218,7 +209,7 @@ async fn wait_until_free(
     writer: &Participant,
     index: usize,
     policy: IfBusy,
-) -> Result<(), ApiError> {
+) -> Result<(), CommitError> {
     let deadline = tokio::time::Instant::now() + MAX_BUSY_WAIT;
     loop {
         // Subscribe before looking, so a release between the look and the
@@ -261,24 +252,22 @@ async fn wait_until_free(
     }
 }
 
-fn claimed(model: &str, id: &str, index: usize, claims: Vec<Intent>) -> ApiError {
-    ApiError::new(
-        ErrorType::EntityClaimed,
-        Refusal::Conflict,
-        codes::ENTITY_CLAIMED,
-        format!("{model}/{id} is claimed by another participant"),
-    )
-    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": claims}))
+fn claimed(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> CommitError {
+    CommitError::EntityClaimed {
+        model: model.to_owned(),
+        id: id.to_owned(),
+        operation_index: index,
+        intents,
+    }
 }
 
-fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> ApiError {
-    ApiError::new(
-        ErrorType::Busy,
-        Refusal::Conflict,
-        codes::BUSY,
-        format!("another participant is working on {model}/{id}"),
-    )
-    .with_details(json!({"model": model, "id": id, "operationIndex": index, "intents": intents}))
+fn busy_error(model: &str, id: &str, index: usize, intents: Vec<Intent>) -> CommitError {
+    CommitError::Busy {
+        model: model.to_owned(),
+        id: id.to_owned(),
+        operation_index: index,
+        intents,
+    }
 }
 
 /// The WebSocket message announcing a board event.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ablo_runtime::wire::{
     Actor, CommitReceipt, JsonObject, OnStale, Operation, OperationType, SourceCommit,
-    SourceOperation, SourceRequest, SourceRows, SourceScope, codes,
+    SourceOperation, SourceRequest, SourceRows, SourceScope,
 };
 use ablo_runtime::{Json, SchemaDescriptor};
 use serde_json::json;
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::call::{self, SourceError};
 use super::locks::RowKey;
 use super::{Source, SourceContext, Sources};
-use crate::commit::{PreparedCommit, PreparedOperation};
+use crate::commit::{CommitError, PreparedCommit, PreparedOperation};
 use crate::error::ApiError;
 use crate::schema::sync_groups;
 use crate::storage::StoredRow;
@@ -27,7 +27,7 @@ use crate::storage::StoredRow;
 pub(crate) fn backing_source(
     sources: &Sources,
     commit: &PreparedCommit,
-) -> Result<Option<Arc<Source>>, ApiError> {
+) -> Result<Option<Arc<Source>>, CommitError> {
     let mut backing: Option<Option<Arc<Source>>> = None;
     for op in &commit.operations {
         let source = sources.for_model(&op.model);
@@ -40,11 +40,7 @@ pub(crate) fn backing_source(
                     _ => false,
                 };
                 if !same {
-                    return Err(ApiError::unprocessable(
-                        codes::MIXED_SOURCES,
-                        "a commit may not mix models of different backing stores \
-                         (Ablo-managed or a Data Source); split it",
-                    ));
+                    return Err(CommitError::MixedSources);
                 }
             }
         }
@@ -126,7 +122,7 @@ type Mirror = HashMap<RowKey, Option<StoredRow>>;
 /// outside its groups (answered as not found, like a missing row) or one
 /// that would leave the row in a group it lacks: nothing out of scope ever
 /// reaches the customer's database.
-fn check_scope(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError> {
+fn check_scope(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), CommitError> {
     let Some(scope) = &commit.attribution.scope else {
         return Ok(());
     };
@@ -137,13 +133,16 @@ fn check_scope(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError>
         if let Some(row) = &current
             && !scope.allows_row(&row.sync_groups)
         {
-            return Err(crate::error::row_not_found(&op.model, &op.id));
+            return Err(CommitError::RowNotFound {
+                model: op.model.clone(),
+                id: op.id.clone(),
+            });
         }
         let after = preview(op, current);
         if let Some(row) = &after {
             scope
                 .check_row_groups(&row.sync_groups)
-                .map_err(crate::capability::denied)?;
+                .map_err(CommitError::PermissionDenied)?;
         }
         rows.insert(key, after);
     }
@@ -153,7 +152,7 @@ fn check_scope(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError>
 /// Refuses, before the source is called, a create of a row that exists and
 /// an update or delete of a row that does not (operations of one commit
 /// see the effect of the earlier ones).
-fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiError> {
+fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), CommitError> {
     let mut exists: HashMap<(&str, &str), bool> = HashMap::new();
     for op in &commit.operations {
         let key = (op.model.as_str(), op.id.as_str());
@@ -163,21 +162,11 @@ fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), ApiEr
                 Some(Some(_))
             )
         });
-        let details = json!({"model": op.model, "id": op.id});
+        let (model, id) = (op.model.clone(), op.id.clone());
         match (op.kind, present) {
-            (OperationType::Create, true) => {
-                return Err(ApiError::idempotency(
-                    codes::ROW_EXISTS,
-                    format!("a row {}/{} already exists", op.model, op.id),
-                )
-                .with_details(details));
-            }
+            (OperationType::Create, true) => return Err(CommitError::RowExists { model, id }),
             (OperationType::Update | OperationType::Delete, false) => {
-                return Err(ApiError::not_found(
-                    codes::ROW_NOT_FOUND,
-                    format!("no row {}/{}", op.model, op.id),
-                )
-                .with_details(details));
+                return Err(CommitError::RowNotFound { model, id });
             }
             _ => {}
         }
@@ -347,6 +336,7 @@ pub(crate) fn normalize(
     crate::commit::validate_operation(schema, 0, &operation)
         .map(|prepared| prepared.data)
         .map_err(|err| {
+            let err = ApiError::from(err);
             SourceError::InvalidResponse(format!(
                 "row {model}/{id}: {}{}",
                 err.message(),
