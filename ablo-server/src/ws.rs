@@ -322,6 +322,7 @@ async fn live_session(
     let presence_events = receive(presence_events);
     let shutdown = shutdown.changed();
     tokio::pin!(live, intent_events, presence_events, shutdown);
+    let (mut inbound_messages, _reader) = read_apart(stream);
     loop {
         tokio::select! {
             Some(event) = live.next() => match event {
@@ -371,7 +372,8 @@ async fn live_session(
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
-            incoming = stream.next() => {
+            incoming = inbound_messages.recv() => {
+                let incoming = incoming.flatten();
                 silent_pings = 0;
                 if matches!(incoming, Some(Ok(Message::Text(_)))) && inbound.check().is_err() {
                     refuse(&mut sink, ApiError::new(
@@ -430,6 +432,39 @@ async fn live_session(
                 return;
             }
         }
+    }
+}
+
+/// What the client sends, read by a task of its own and handed over one
+/// message at a time. The session's loop then waits on a channel instead
+/// of polling the socket's read side, which readies a read buffer on each
+/// poll, every time a commit wakes it. `None` ends the stream; the task
+/// stops when the returned guard is dropped.
+fn read_apart(
+    mut stream: SplitStream<WebSocket>,
+) -> (
+    tokio::sync::mpsc::Receiver<Option<Result<Message, axum::Error>>>,
+    AbortOnDrop,
+) {
+    let (messages, receiver) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::spawn(async move {
+        loop {
+            let next = stream.next().await;
+            let last = !matches!(next, Some(Ok(_)));
+            if messages.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    (receiver, AbortOnDrop(reader))
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
