@@ -265,20 +265,23 @@ impl AuthzStorage for PostgresStorage {
 
 impl AuditTx for PgTx<'_, '_> {
     fn audit_head(&mut self, kind: &str, id: &str) -> Result<Option<(u64, String)>, StorageError> {
-        let head = self.txn.query_opt(
+        let statement = self.statement(
             "SELECT chain_seq, row_hash FROM audit_log WHERE principal_kind = $1 AND principal_id = $2
              ORDER BY chain_seq DESC LIMIT 1",
-            &[&kind, &id],
         )?;
+        let head = self.txn.query_opt(&statement, &[&kind, &id])?;
         Ok(head.map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
     }
 
     fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StorageError> {
-        self.txn.execute(
+        let statement = self.statement(
             "INSERT INTO audit_log (principal_kind, principal_id, chain_seq, at_ms, on_behalf_of_kind,
                on_behalf_of_id, capability_id, capability_label, task_id, model, action, row_ids, sync_id,
                flagged, changed_fields, prev_hash, row_hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )?;
+        self.txn.execute(
+            &statement,
             &[
                 &e.actor.kind.as_str(),
                 &e.actor.id,

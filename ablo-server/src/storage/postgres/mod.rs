@@ -19,11 +19,11 @@ mod sources;
 mod transfer;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use ablo_runtime::wire::{CommitReceipt, Delta};
 use ablo_runtime::{SchemaDescriptor, SyncId, Timestamp};
-use postgres::{IsolationLevel, NoTls, Transaction};
+use postgres::{IsolationLevel, NoTls, Statement, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
@@ -66,6 +66,16 @@ pub struct PostgresStorage {
     pool: Option<Pool>,
     /// How each model's fields compare, from the pushed schema.
     kinds: RwLock<HashMap<String, HashMap<String, FieldKind>>>,
+    /// The commit writer's connection, opened on the first group.
+    writer: Mutex<Option<WriterConnection>>,
+}
+
+/// The commit writer's own connection and the statements prepared on it:
+/// each statement of a commit then costs one round trip to the database
+/// instead of two (a prepare, then the execute).
+struct WriterConnection {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
 }
 
 impl PostgresStorage {
@@ -90,6 +100,7 @@ impl PostgresStorage {
             config,
             pool: Some(pool),
             kinds: RwLock::new(HashMap::new()),
+            writer: Mutex::new(None),
         };
         if let Some(schema) = storage.schema()? {
             storage.remember_kinds(&schema);
@@ -165,8 +176,17 @@ impl Drop for PostgresStorage {
     /// server is often dropped on one), so the pool is closed on a thread
     /// of its own.
     fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(pool) = self.pool.take() {
-            let _ = std::thread::spawn(move || drop(pool)).join();
+            let _ = std::thread::spawn(move || {
+                drop(writer);
+                drop(pool);
+            })
+            .join();
         }
     }
 }
@@ -264,7 +284,12 @@ impl Storage for PostgresStorage {
     }
 
     fn row(&self, model: &str, id: &str) -> Result<(Option<StoredRow>, SyncId), StorageError> {
-        self.read(|tx| Ok((rows::select_row(tx, model, id)?, head_of(tx)?)))
+        self.read(|tx| {
+            Ok((
+                rows::select_row(tx, rows::SELECT_ROW.as_str(), model, id)?,
+                head_of(tx)?,
+            ))
+        })
     }
 
     fn list(&self, query: &ListQuery) -> Result<RowPage, StorageError> {
@@ -374,47 +399,20 @@ impl Storage for PostgresStorage {
         units: usize,
         run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
     ) -> Result<(), StorageError> {
-        let mut client = self.client()?;
-        let mut txn = client.transaction()?;
-        // The row lock is held to the end of the transaction: the next
-        // group of any node reads the head this one leaves.
-        let start: i64 = txn
-            .query_one("SELECT head FROM sync_head FOR UPDATE", &[])?
-            .get(0);
-        let start = SyncId(start as u64);
-        let head = {
-            let mut tx = PgTx {
-                txn: &mut txn,
-                head: start,
-            };
-            for unit in 0..units {
-                tx.txn.batch_execute("SAVEPOINT unit")?;
-                let before = tx.head;
-                match run(unit, &mut tx)? {
-                    Ok(()) => tx.txn.batch_execute("RELEASE SAVEPOINT unit")?,
-                    Err(_rolled_back) => {
-                        tx.head = before;
-                        tx.txn
-                            .batch_execute("ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit")?;
-                    }
-                }
-            }
-            tx.head
-        };
-        if head != start {
-            let head = head.0 as i64;
-            txn.execute("UPDATE sync_head SET head = $1", &[&head])?;
-            txn.execute(
-                "INSERT INTO sync_marks (head, at_ms) VALUES ($1, $2) ON CONFLICT (head) DO UPDATE SET at_ms = excluded.at_ms",
-                &[&head, &Timestamp::now().as_millis()],
-            )?;
-            txn.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&COMMITS_CHANNEL, &head.to_string()],
-            )?;
+        let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(WriterConnection {
+                client: self.config.connect(NoTls)?,
+                statements: HashMap::new(),
+            });
         }
-        txn.commit()?;
-        Ok(())
+        let connection = slot.as_mut().expect("opened above");
+        let written = write_group_on(connection, units, run);
+        if written.is_err() {
+            // Whatever broke, the next group starts on a new connection.
+            *slot = None;
+        }
+        written
     }
 
     fn log_floor(&self) -> Result<SyncId, StorageError> {
@@ -504,10 +502,74 @@ impl Storage for PostgresStorage {
     }
 }
 
+/// One group commit on the writer's connection: every unit in its own
+/// savepoint, under the lock of `sync_head` (the next group of any node
+/// reads the head this one leaves).
+fn write_group_on(
+    connection: &mut WriterConnection,
+    units: usize,
+    run: &mut dyn FnMut(usize, &mut dyn WriteTx) -> UnitResult,
+) -> Result<(), StorageError> {
+    let WriterConnection { client, statements } = connection;
+    let mut txn = client.transaction()?;
+    let start: i64 = txn
+        .query_one("SELECT head FROM sync_head FOR UPDATE", &[])?
+        .get(0);
+    let start = SyncId(start as u64);
+    let head = {
+        let mut tx = PgTx {
+            txn: &mut txn,
+            head: start,
+            statements,
+        };
+        for unit in 0..units {
+            tx.txn.batch_execute("SAVEPOINT unit")?;
+            let before = tx.head;
+            match run(unit, &mut tx)? {
+                Ok(()) => tx.txn.batch_execute("RELEASE SAVEPOINT unit")?,
+                Err(_rolled_back) => {
+                    tx.head = before;
+                    tx.txn
+                        .batch_execute("ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit")?;
+                }
+            }
+        }
+        tx.head
+    };
+    if head != start {
+        let head = head.0 as i64;
+        txn.execute("UPDATE sync_head SET head = $1", &[&head])?;
+        txn.execute(
+            "INSERT INTO sync_marks (head, at_ms) VALUES ($1, $2) ON CONFLICT (head) DO UPDATE SET at_ms = excluded.at_ms",
+            &[&head, &Timestamp::now().as_millis()],
+        )?;
+        txn.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&COMMITS_CHANNEL, &head.to_string()],
+        )?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 /// A group transaction on PostgreSQL.
 struct PgTx<'t, 'c> {
     txn: &'t mut Transaction<'c>,
     head: SyncId,
+    /// Prepared on this connection, by their SQL.
+    statements: &'t mut HashMap<String, Statement>,
+}
+
+impl PgTx<'_, '_> {
+    /// `sql` prepared on the writer's connection (once per connection).
+    fn statement(&mut self, sql: &str) -> Result<Statement, StorageError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.txn.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
 }
 
 impl WriteTx for PgTx<'_, '_> {
@@ -520,24 +582,26 @@ impl WriteTx for PgTx<'_, '_> {
     }
 
     fn row(&mut self, model: &str, id: &str) -> Result<Option<StoredRow>, StorageError> {
-        rows::select_row(self.txn, model, id)
+        let statement = self.statement(&rows::SELECT_ROW)?;
+        rows::select_row(self.txn, &statement, model, id)
     }
 
     fn put_row(&mut self, row: &StoredRow) -> Result<(), StorageError> {
-        rows::upsert_row(self.txn, row)
+        let statement = self.statement(rows::UPSERT_ROW)?;
+        rows::upsert_row(self.txn, &statement, row)
     }
 
     fn delete_row(&mut self, model: &str, id: &str) -> Result<(), StorageError> {
-        self.txn.execute(
-            "DELETE FROM rows WHERE model = $1 AND id = $2",
-            &[&model, &id],
-        )?;
+        let statement = self.statement("DELETE FROM rows WHERE model = $1 AND id = $2")?;
+        self.txn.execute(&statement, &[&model, &id])?;
         Ok(())
     }
 
     fn append_delta(&mut self, position: usize, delta: &Delta) -> Result<(), StorageError> {
+        let statement =
+            self.statement("INSERT INTO sync_log (sync_id, position, delta) VALUES ($1, $2, $3)")?;
         self.txn.execute(
-            "INSERT INTO sync_log (sync_id, position, delta) VALUES ($1, $2, $3)",
+            &statement,
             &[
                 &(delta.sync_id.0 as i64),
                 &(position as i32),
@@ -552,11 +616,13 @@ impl WriteTx for PgTx<'_, '_> {
         principal: &str,
         client_tx_id: &str,
     ) -> Result<Option<IdempotencyRecord>, StorageError> {
-        let found = self.txn.query_opt(
+        let statement = self.statement(
             "SELECT body_hash, receipt, created_at_ms FROM idempotency_records
              WHERE principal = $1 AND client_tx_id = $2",
-            &[&principal, &client_tx_id],
         )?;
+        let found = self
+            .txn
+            .query_opt(&statement, &[&principal, &client_tx_id])?;
         found
             .map(|r| {
                 Ok(IdempotencyRecord {
@@ -572,9 +638,12 @@ impl WriteTx for PgTx<'_, '_> {
     }
 
     fn put_idempotency(&mut self, record: &IdempotencyRecord) -> Result<(), StorageError> {
-        self.txn.execute(
+        let statement = self.statement(
             "INSERT INTO idempotency_records (principal, client_tx_id, body_hash, receipt, created_at_ms)
              VALUES ($1, $2, $3, $4, $5)",
+        )?;
+        self.txn.execute(
+            &statement,
             &[
                 &record.principal,
                 &record.client_tx_id,
@@ -587,10 +656,11 @@ impl WriteTx for PgTx<'_, '_> {
     }
 
     fn put_source_commit(&mut self, client_tx_id: &str) -> Result<(), StorageError> {
-        self.txn.execute(
+        let statement = self.statement(
             "INSERT INTO source_commits (client_tx_id, at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&client_tx_id, &Timestamp::now().as_millis()],
         )?;
+        self.txn
+            .execute(&statement, &[&client_tx_id, &Timestamp::now().as_millis()])?;
         Ok(())
     }
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use ablo_runtime::{FieldType, Json, SyncId};
-use postgres::Transaction;
 use postgres::types::ToSql;
+use postgres::{Statement, ToStatement, Transaction};
 
 use super::timestamp;
 use crate::storage::{FieldFilter, FilterOp, ListQuery, SortKey, StorageError, StoredRow};
@@ -97,27 +97,41 @@ pub(super) fn decode_row(r: &postgres::Row) -> Result<(StoredRow, usize), Storag
     ))
 }
 
-pub(super) fn select_row(
+/// A row by model and id ([`select_row`]'s statement).
+pub(super) static SELECT_ROW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {ROW_COLUMNS} FROM rows WHERE model = $1 AND id = $2")
+});
+
+/// One row's upsert ([`upsert_row`]'s statement).
+pub(super) const UPSERT_ROW: &str =
+    "INSERT INTO rows (model, id, data, field_stamps, stamp, created_at, updated_at, sync_groups)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (model, id) DO UPDATE SET data = excluded.data,
+           field_stamps = excluded.field_stamps, stamp = excluded.stamp,
+           updated_at = excluded.updated_at, sync_groups = excluded.sync_groups";
+
+/// A row by model and id, with `statement` [`SELECT_ROW`] or a statement
+/// prepared from it.
+pub(super) fn select_row<S: ?Sized + ToStatement>(
     tx: &mut Transaction<'_>,
+    statement: &S,
     model: &str,
     id: &str,
 ) -> Result<Option<StoredRow>, StorageError> {
-    let found = tx.query_opt(
-        &format!("SELECT {ROW_COLUMNS} FROM rows WHERE model = $1 AND id = $2"),
-        &[&model, &id],
-    )?;
+    let found = tx.query_opt(statement, &[&model, &id])?;
     found
         .map(|r| decode_row(&r).map(|(row, _)| row))
         .transpose()
 }
 
-pub(super) fn upsert_row(tx: &mut Transaction<'_>, row: &StoredRow) -> Result<(), StorageError> {
+/// Writes a row, with `statement` prepared from [`UPSERT_ROW`].
+pub(super) fn upsert_row(
+    tx: &mut Transaction<'_>,
+    statement: &Statement,
+    row: &StoredRow,
+) -> Result<(), StorageError> {
     tx.execute(
-        "INSERT INTO rows (model, id, data, field_stamps, stamp, created_at, updated_at, sync_groups)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (model, id) DO UPDATE SET data = excluded.data,
-           field_stamps = excluded.field_stamps, stamp = excluded.stamp,
-           updated_at = excluded.updated_at, sync_groups = excluded.sync_groups",
+        statement,
         &[
             &row.model,
             &row.id,
