@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 mod support;
 
-use support::ServerProcess;
+use support::{ServerProcess, Socket};
 
 const KEY: &str = "sk_test_fanout_bench_0123456789";
 /// The groups a commit touches, one row in each.
@@ -158,9 +158,6 @@ async fn prepare(http: &reqwest::Client, url: &str) -> (Vec<Class>, u64) {
     (classes, head["stamp"].as_u64().unwrap())
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Connects as `class` from `cursor` and waits for `caughtUp`; a `slow`
 /// subscriber has a 4 KiB kernel receive buffer.
 async fn subscriber(url: &str, class: &Class, cursor: u64, slow: bool) -> Socket {
@@ -192,18 +189,8 @@ async fn subscriber(url: &str, class: &Class, cursor: u64, slow: bool) -> Socket
         cursor: Some(SyncId(cursor)),
         sync_groups: class.groups.clone(),
     };
+    support::subscribe_until_caught_up(&mut socket, &subscribe).await;
     socket
-        .send(Message::text(serde_json::to_string(&subscribe).unwrap()))
-        .await
-        .unwrap();
-    while let Some(Ok(frame)) = socket.next().await {
-        if let Message::Text(text) = frame
-            && text.contains("\"caughtUp\"")
-        {
-            return socket;
-        }
-    }
-    panic!("subscriber closed before caughtUp");
 }
 
 /// `count` subscribers spread over the classes, connected 200 at a time.

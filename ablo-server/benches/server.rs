@@ -29,6 +29,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 mod support;
 
+use support::Socket;
+
 const KEY: &str = "sk_test_benchmark_0123456789abcdef";
 
 fn quick() -> bool {
@@ -332,9 +334,6 @@ fn credential_check_cost() -> Vec<String> {
 
 // ---------------------------------------------------------------- latency
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Connects and subscribes from `cursor`, waiting for `caughtUp`.
 async fn subscriber(url: &str, cursor: u64) -> Socket {
     let mut request = format!("{}/v1/sync/ws", url.replacen("http", "ws", 1))
@@ -349,20 +348,12 @@ async fn subscriber(url: &str, cursor: u64) -> Socket {
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
         .await
         .unwrap();
+    let subscribe = ablo_runtime::wire::ClientMessage::Subscribe {
+        cursor: Some(ablo_runtime::SyncId(cursor)),
+        sync_groups: None,
+    };
+    support::subscribe_until_caught_up(&mut socket, &subscribe).await;
     socket
-        .send(Message::text(
-            json!({"type": "subscribe", "cursor": cursor}).to_string(),
-        ))
-        .await
-        .unwrap();
-    while let Some(Ok(frame)) = socket.next().await {
-        if let Message::Text(text) = frame
-            && text.contains("\"caughtUp\"")
-        {
-            return socket;
-        }
-    }
-    panic!("subscriber closed before caughtUp");
 }
 
 async fn subscribers(url: &str, count: usize, cursor: u64) -> Vec<Socket> {

@@ -70,7 +70,7 @@ use report::*;
 use subscribers::*;
 use writes::*;
 
-use support::ServerProcess;
+use support::{ServerProcess, Socket};
 
 pub(crate) const KEY: &str = "sk_test_nodes_bench_0123456789abcd";
 /// Rows the paced writes rotate over.

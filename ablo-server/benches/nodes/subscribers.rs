@@ -46,9 +46,6 @@ pub(crate) async fn head(http: &reqwest::Client, url: &str) -> u64 {
     body["stamp"].as_u64().unwrap()
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 pub(crate) async fn subscribe(url: &str, cursor: u64) -> Socket {
     let mut request = format!("{}/v1/sync/ws", url.replacen("http://", "ws://", 1))
         .into_client_request()
@@ -61,18 +58,8 @@ pub(crate) async fn subscribe(url: &str, cursor: u64) -> Socket {
         cursor: Some(SyncId(cursor)),
         sync_groups: None,
     };
+    support::subscribe_until_caught_up(&mut socket, &subscribe).await;
     socket
-        .send(Message::text(serde_json::to_string(&subscribe).unwrap()))
-        .await
-        .unwrap();
-    while let Some(Ok(frame)) = socket.next().await {
-        if let Message::Text(text) = frame
-            && text.contains("\"caughtUp\"")
-        {
-            return socket;
-        }
-    }
-    panic!("subscriber closed before caughtUp");
 }
 
 /// Subscribers connected and reading; aborted when dropped.

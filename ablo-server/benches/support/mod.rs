@@ -197,3 +197,28 @@ pub fn spawn_counter_updates(
         .collect();
     (counted, tasks)
 }
+
+/// A benchmark's WebSocket connection to the server.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends `subscribe` on a connected socket and reads until `caughtUp`.
+pub async fn subscribe_until_caught_up(
+    socket: &mut Socket,
+    subscribe: &ablo_runtime::wire::ClientMessage,
+) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    socket
+        .send(Message::text(serde_json::to_string(subscribe).unwrap()))
+        .await
+        .unwrap();
+    while let Some(Ok(frame)) = socket.next().await {
+        if let Message::Text(text) = frame
+            && text.contains("\"caughtUp\"")
+        {
+            return;
+        }
+    }
+    panic!("subscriber closed before caughtUp");
+}
