@@ -468,35 +468,36 @@ async fn expire_records(state: Arc<AppState>) {
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
         state.rate_limiter.shrink();
-        let day_ago = ablo_runtime::Timestamp::from_millis(
-            ablo_runtime::Timestamp::now().as_millis() - 24 * 60 * 60 * 1000,
-        );
-        if let Some(day_ago) = day_ago {
+        if let Some(day_ago) = retention::ago(Duration::from_secs(24 * 60 * 60)) {
             let pruned = state.capabilities.prune_ended(day_ago);
             if pruned > 0 {
                 tracing::info!(pruned, "capabilities ended a day ago forgotten in memory");
             }
         }
-        if let Some(cutoff) = retention::ago(state.config.idempotency_retention) {
-            match state.storage(move |s| s.purge_idempotency(cutoff)).await {
-                Ok(purged) if purged > 0 => {
-                    tracing::info!(purged, "expired idempotency records removed")
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
-            }
-        }
-        if let Some(cutoff) = retention::ago(state.config.source_record_retention) {
-            match state.storage(move |s| s.purge_source_records(cutoff)).await {
-                Ok(purged) if purged > 0 => {
-                    tracing::info!(
-                        purged,
-                        "expired Data Source event and commit records removed"
-                    )
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "Data Source record purge failed"),
+        let kinds: [(&str, Duration, PurgeFn); 2] = [
+            (
+                "idempotency",
+                state.config.idempotency_retention,
+                |s, before| s.purge_idempotency(before),
+            ),
+            (
+                "Data Source event and commit",
+                state.config.source_record_retention,
+                |s, before| s.purge_source_records(before),
+            ),
+        ];
+        for (records, retention, purge) in kinds {
+            let Some(before) = retention::ago(retention) else {
+                continue;
+            };
+            match state.storage(move |s| purge(s, before)).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, records, "expired records removed"),
+                Err(err) => tracing::warn!(error = %err, records, "record purge failed"),
             }
         }
     }
 }
+
+/// Removes one kind of record made before a time; returns how many went.
+type PurgeFn = fn(&dyn Storage, ablo_runtime::Timestamp) -> Result<usize, StorageError>;
