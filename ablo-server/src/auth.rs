@@ -283,16 +283,11 @@ impl ApiKeys {
             .any(|record| record.id == id)
     }
 
-    /// Resolves when the API key `key_id` is revoked, with the 401 to tell
-    /// its open sessions.
-    pub async fn ended(&self, key_id: &str) -> crate::error::ApiError {
+    /// Resolves when the API key `key_id` is revoked (at once if it is not
+    /// known), so its open sessions can be told.
+    pub async fn ended(&self, key_id: &str) {
         let mut revoked = self.revoked.subscribe();
-        let gone = || {
-            crate::error::ApiError::authentication(
-                ablo_runtime::wire::codes::INVALID_API_KEY,
-                "the API key has been revoked",
-            )
-        };
+        let gone = || {};
         if !self.contains_id(key_id) {
             return gone();
         }

@@ -86,7 +86,7 @@ pub(crate) fn authenticate(
         state
             .capabilities
             .principal_for(key)
-            .map_err(|rejected| rejected.into_api_error())?
+            .map_err(crate::capability::AccessError::from)?
     } else {
         state.keys.principal_for(key).ok_or_else(|| {
             ApiError::authentication(codes::INVALID_API_KEY, "the API key is not valid")

@@ -72,7 +72,7 @@ pub(crate) async fn run(
                 compacted.inc_by(removed as u64);
                 tracing::info!(%through, removed, "sync log compacted");
             }
-            Err(err) => tracing::warn!(error = %err.message(), "log compaction failed"),
+            Err(err) => tracing::warn!(error = %err, "log compaction failed"),
         }
     }
 }

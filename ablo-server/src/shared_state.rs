@@ -39,7 +39,7 @@ pub(crate) async fn follow(
         let (stored_capabilities, stored_schema, stored_sources) = match read {
             Ok(read) => read,
             Err(err) => {
-                tracing::warn!(error = %err.message(), "reading shared state failed");
+                tracing::warn!(error = %err, "reading shared state failed");
                 continue;
             }
         };

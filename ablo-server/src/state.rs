@@ -67,7 +67,7 @@ impl AppState {
         &self,
         call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.store.call(call).await
+        Ok(self.store.call(call).await?)
     }
 
     /// What Data Source reads, commits and polls use.

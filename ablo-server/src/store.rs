@@ -1,11 +1,10 @@
 //! The store as async code uses it: the backend and the fixed set of
 //! threads its blocking calls run on. Domain services take a [`Store`]
-//! instead of the server's whole state; a failed call is already an
-//! [`ApiError`].
+//! instead of the server's whole state; a failed call is a
+//! [`StorageError`], whatever the backend.
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
 use crate::storage::{Storage, StorageError};
 
 /// A cheap handle to the store: clones share the backend and the threads.
@@ -33,16 +32,10 @@ impl Store {
     pub async fn call<T: Send + 'static>(
         &self,
         call: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StorageError> {
         let storage = self.storage.clone();
         let joined = self.threads.spawn(move || call(storage.as_ref())).await;
-        match joined {
-            Ok(result) => Ok(result?),
-            Err(err) => {
-                tracing::error!(error = %err, "storage task failed");
-                Err(ApiError::internal())
-            }
-        }
+        joined.unwrap_or_else(|err| Err(StorageError::CallFailed(err.to_string())))
     }
 }
 

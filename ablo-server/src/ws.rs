@@ -310,7 +310,10 @@ async fn live_session(
     let ended = async {
         match &principal.grant {
             Some(grant) => state.capabilities.ended(Some(grant)).await,
-            None => state.keys.ended(&principal.actor.id).await,
+            None => {
+                state.keys.ended(&principal.actor.id).await;
+                crate::capability::AccessError::ApiKeyRevoked
+            }
         }
     };
     tokio::pin!(ended);
@@ -426,7 +429,8 @@ async fn live_session(
                 return;
             }
             ended = &mut ended => {
-                let body = ended.to_body(&format!("ws_{}", uuid::Uuid::now_v7().simple()));
+                let body = crate::error::ApiError::from(ended)
+                    .to_body(&format!("ws_{}", uuid::Uuid::now_v7().simple()));
                 let _ = send_json(&mut sink, &ServerMessage::Error { error: body }).await;
                 close(&mut sink, 4001, "credential revoked or expired").await;
                 return;

@@ -9,16 +9,12 @@
 //! very next request. Open WebSocket sessions of a revoked capability are
 //! told through [`Capabilities::ended`].
 
+mod error;
 mod registry;
 
 pub use crate::scope::{Action, GroupPatterns, InvalidPattern, Scope, ScopeDenied};
+pub use error::AccessError;
 pub use registry::{Capabilities, CapabilityRejected, MintRequest, OnBehalfOf};
-
-use crate::error::Refusal;
-use ablo_runtime::wire::ErrorType;
-use serde_json::json;
-
-use crate::error::ApiError;
 
 /// Error codes of the authority path (`authentication` 401, `permission`
 /// 403, `not_found` 404, `validation` 422, `rate_limit` 429).
@@ -48,58 +44,18 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
 }
 
-/// The 403 for a scope denial, naming what was missing in the message and
-/// in `details` (`{"operation": "tasks.delete"}` or `{"syncGroup": "org:b"}`).
-///
-/// ```
-/// use ablo_server::capability::{denied, ScopeDenied};
-/// let err = denied(ScopeDenied::SyncGroup { group: "org:b".into() });
-/// assert_eq!(err.refusal(), ablo_server::Refusal::Forbidden);
-/// assert_eq!(err.details().unwrap()["syncGroup"], "org:b");
-/// ```
-pub fn denied(reason: ScopeDenied) -> ApiError {
-    let details = match &reason {
-        ScopeDenied::Operation { operation } => json!({"operation": operation}),
-        ScopeDenied::SyncGroup { group } => json!({"syncGroup": group}),
-    };
-    ApiError::new(
-        ErrorType::Permission,
-        Refusal::Forbidden,
-        codes::CAPABILITY_SCOPE_DENIED,
-        reason.to_string(),
-    )
-    .with_details(details)
-}
-
-/// The 403 for a call only an API key may make (`what` names it, e.g.
-/// `schema.push`).
-///
-/// ```
-/// let err = ablo_server::capability::api_key_required("schema.push");
-/// assert_eq!(err.code(), "api_key_required");
-/// ```
-pub fn api_key_required(what: &str) -> ApiError {
-    ApiError::new(
-        ErrorType::Permission,
-        Refusal::Forbidden,
-        codes::API_KEY_REQUIRED,
-        format!("`{what}` needs an API key; a capability cannot do it"),
-    )
-    .with_details(json!({"operation": what}))
-}
-
 /// Reads of `model` must be among the credential's operations.
 pub(crate) fn authorize_read(
     principal: &crate::auth::Principal,
     model: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), AccessError> {
     if principal.is_api_key() {
         return Ok(());
     }
     principal
         .scope
         .check_operation(model, Action::Read)
-        .map_err(denied)
+        .map_err(AccessError::from)
 }
 
 /// A claim is a promise to write: it needs a write operation (`create`,
@@ -107,7 +63,7 @@ pub(crate) fn authorize_read(
 pub(crate) fn authorize_claim(
     principal: &crate::auth::Principal,
     model: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), AccessError> {
     if principal.is_api_key() {
         return Ok(());
     }
@@ -118,7 +74,7 @@ pub(crate) fn authorize_claim(
     if writes {
         Ok(())
     } else {
-        Err(denied(ScopeDenied::Operation {
+        Err(AccessError::ScopeDenied(ScopeDenied::Operation {
             operation: format!("{model}.update"),
         }))
     }

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::error::Refusal;
 use ablo_runtime::Timestamp;
-use ablo_runtime::wire::{Actor, ErrorType, Participant, ParticipantKind};
+use ablo_runtime::wire::{Actor, Participant, ParticipantKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::{Scope, codes};
+use super::{AccessError, Scope};
 use crate::auth::{Grant, Principal, generate_capability_token, hash_key};
-use crate::error::ApiError;
 use crate::storage::CapabilityRecord;
 
 /// Default lifetime of a capability: one hour.
@@ -73,8 +71,9 @@ pub struct MintRequest {
 /// Why a capability token was refused.
 ///
 /// ```
-/// use ablo_server::capability::CapabilityRejected;
-/// assert_eq!(CapabilityRejected::Revoked.into_api_error().refusal(), ablo_server::Refusal::Unauthenticated);
+/// use ablo_server::capability::{AccessError, CapabilityRejected};
+/// let answered = ablo_server::ApiError::from(AccessError::from(CapabilityRejected::Revoked));
+/// assert_eq!(answered.code(), "capability_revoked");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapabilityRejected {
@@ -84,25 +83,6 @@ pub enum CapabilityRejected {
     Expired,
     /// It was revoked.
     Revoked,
-}
-
-impl CapabilityRejected {
-    /// The 401 answered for it.
-    pub fn into_api_error(self) -> ApiError {
-        let (code, message) = match self {
-            CapabilityRejected::Unknown => (
-                ablo_runtime::wire::codes::INVALID_API_KEY,
-                "the capability token is not valid",
-            ),
-            CapabilityRejected::Expired => {
-                (codes::CAPABILITY_EXPIRED, "the capability has expired")
-            }
-            CapabilityRejected::Revoked => {
-                (codes::CAPABILITY_REVOKED, "the capability has been revoked")
-            }
-        };
-        ApiError::authentication(code, message)
-    }
 }
 
 struct Entry {
@@ -137,13 +117,8 @@ impl std::fmt::Debug for Capabilities {
     }
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        ErrorType::Validation,
-        Refusal::Invalid,
-        codes::INVALID_CAPABILITY,
-        message,
-    )
+fn invalid(message: impl Into<String>) -> AccessError {
+    AccessError::InvalidCapability(message.into())
 }
 
 impl Capabilities {
@@ -173,7 +148,7 @@ impl Capabilities {
         &self,
         request: MintRequest,
         minted_by: &str,
-    ) -> Result<(CapabilityRecord, String), ApiError> {
+    ) -> Result<(CapabilityRecord, String), AccessError> {
         if request.participant_id.trim().is_empty() || request.participant_id.len() > 256 {
             return Err(invalid("participantId must be 1 to 256 characters"));
         }
@@ -351,8 +326,8 @@ impl Capabilities {
     }
 
     /// Resolves when the capability of `grant` is revoked or expires, with
-    /// the 401 to tell the session. Never resolves for an API key.
-    pub async fn ended(&self, grant: Option<&Grant>) -> ApiError {
+    /// the refusal to tell the session. Never resolves for an API key.
+    pub async fn ended(&self, grant: Option<&Grant>) -> AccessError {
         let Some(grant) = grant else {
             return std::future::pending().await;
         };
@@ -361,20 +336,20 @@ impl Capabilities {
             .get(&grant.id)
             .is_none_or(|record| record.revoked_at.is_some())
         {
-            return CapabilityRejected::Revoked.into_api_error();
+            return CapabilityRejected::Revoked.into();
         }
         let left_ms = grant.expires_at.as_millis() - Timestamp::now().as_millis();
         let expiry = tokio::time::sleep(Duration::from_millis(left_ms.max(0) as u64));
         tokio::pin!(expiry);
         loop {
             tokio::select! {
-                _ = &mut expiry => return CapabilityRejected::Expired.into_api_error(),
+                _ = &mut expiry => return CapabilityRejected::Expired.into(),
                 id = revoked.recv() => match id {
-                    Ok(id) if id == grant.id => return CapabilityRejected::Revoked.into_api_error(),
+                    Ok(id) if id == grant.id => return CapabilityRejected::Revoked.into(),
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         if self.get(&grant.id).is_none_or(|r| r.revoked_at.is_some()) {
-                            return CapabilityRejected::Revoked.into_api_error();
+                            return CapabilityRejected::Revoked.into();
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,

@@ -245,7 +245,9 @@ impl From<CommitError> for ApiError {
                     "operationIndex": operation_index, "model": model, "problems": listed
                 }))
             }
-            CommitError::PermissionDenied(reason) => crate::capability::denied(reason),
+            CommitError::PermissionDenied(reason) => {
+                crate::capability::AccessError::ScopeDenied(reason).into()
+            }
             CommitError::RowNotFound { model, id } => crate::error::row_not_found(&model, &id),
             CommitError::RowExists { model, id } => {
                 ApiError::idempotency(codes::ROW_EXISTS, message)

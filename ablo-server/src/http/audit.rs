@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::QueryParams;
 use crate::audit::{AuditEntry, verify_chain_against};
 use crate::auth::Principal;
-use crate::capability::api_key_required;
+use crate::capability::AccessError;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use crate::storage::AuditFilter;
@@ -25,7 +25,7 @@ fn require_key(principal: &Principal, what: &str) -> Result<(), ApiError> {
     if principal.is_api_key() {
         Ok(())
     } else {
-        Err(api_key_required(what))
+        Err(ApiError::from(AccessError::api_key_required(what)))
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::ApiJson;
 use crate::auth::Principal;
-use crate::capability::{Capabilities, MintRequest, api_key_required, codes};
+use crate::capability::{AccessError, Capabilities, MintRequest, codes};
 use crate::error::ApiError;
 use crate::state::SharedState;
 
@@ -19,7 +19,9 @@ pub(super) async fn mint(
     ApiJson(request): ApiJson<MintRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if !principal.is_api_key() {
-        return Err(api_key_required("capabilities.mint"));
+        return Err(ApiError::from(AccessError::api_key_required(
+            "capabilities.mint",
+        )));
     }
     let (record, token) = state
         .capabilities
@@ -45,7 +47,9 @@ pub(super) async fn retrieve(
 ) -> Result<Json<Value>, ApiError> {
     let own = principal.grant.as_ref().is_some_and(|g| g.id == id);
     if !principal.is_api_key() && !own {
-        return Err(api_key_required("capabilities.read"));
+        return Err(ApiError::from(AccessError::api_key_required(
+            "capabilities.read",
+        )));
     }
     let record = state.capabilities.get(&id).ok_or_else(|| not_found(&id))?;
     Ok(Json(Capabilities::to_json(&record)))
@@ -61,7 +65,9 @@ pub(super) async fn revoke(
 ) -> Result<Json<Value>, ApiError> {
     let own = principal.grant.as_ref().is_some_and(|g| g.id == id);
     if !principal.is_api_key() && !own {
-        return Err(api_key_required("capabilities.revoke"));
+        return Err(ApiError::from(AccessError::api_key_required(
+            "capabilities.revoke",
+        )));
     }
     if state.capabilities.get(&id).is_none() {
         return Err(not_found(&id));

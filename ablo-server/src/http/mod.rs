@@ -155,7 +155,9 @@ async fn metrics(
     principal: crate::auth::Principal,
 ) -> Result<Response, ApiError> {
     if !principal.is_api_key() {
-        return Err(crate::capability::api_key_required("metrics.read"));
+        return Err(ApiError::from(
+            crate::capability::AccessError::api_key_required("metrics.read"),
+        ));
     }
     state
         .metrics

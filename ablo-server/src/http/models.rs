@@ -37,7 +37,9 @@ pub(super) async fn put_schema(
     ApiJson(schema): ApiJson<SchemaDescriptor>,
 ) -> Result<JsonBody<SchemaPushResponse>, ApiError> {
     if !principal.is_api_key() {
-        return Err(crate::capability::api_key_required("schema.push"));
+        return Err(ApiError::from(
+            crate::capability::AccessError::api_key_required("schema.push"),
+        ));
     }
     let allow_breaking = query.parse::<bool>("allowBreaking")?.unwrap_or(false);
     crate::schema::push(&state.store, &state.schema, schema, allow_breaking)

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::ApiJson;
 use crate::auth::Principal;
-use crate::capability::api_key_required;
+use crate::capability::AccessError;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use crate::storage::SourceRecord;
@@ -27,7 +27,9 @@ pub(super) async fn put(
     ApiJson(config): ApiJson<SourceConfig>,
 ) -> Result<(StatusCode, Json<SourceInfo>), ApiError> {
     if !principal.is_api_key() {
-        return Err(api_key_required("sources.write"));
+        return Err(ApiError::from(AccessError::api_key_required(
+            "sources.write",
+        )));
     }
     check_config(&state, &name, &config)?;
     let existing = state.sources.get(&name).map(|source| source.record());
@@ -137,7 +139,9 @@ pub(super) async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<SourceStatus>, ApiError> {
     if !principal.is_api_key() {
-        return Err(api_key_required("sources.read"));
+        return Err(ApiError::from(AccessError::api_key_required(
+            "sources.read",
+        )));
     }
     let source = state.sources.get(&name).ok_or_else(|| not_found(&name))?;
     Ok(Json(source.status()))

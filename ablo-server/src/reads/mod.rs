@@ -177,6 +177,7 @@ impl Reads {
                 Ok(LogRead::Page(shape(&view, page)))
             })
             .await
+            .map_err(ApiError::from)
     }
 
     /// The `deltas` message the view shows of the commit at `sync_id`, read

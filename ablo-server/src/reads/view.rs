@@ -41,7 +41,7 @@ impl ReaderView {
             principal
                 .scope
                 .check_subscription(&groups)
-                .map_err(crate::capability::denied)?;
+                .map_err(crate::capability::AccessError::from)?;
         }
         Ok(ReaderView {
             asked,

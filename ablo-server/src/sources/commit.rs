@@ -176,7 +176,10 @@ fn check_existence(commit: &PreparedCommit, mirror: &Mirror) -> Result<(), Commi
 }
 
 /// The mirror's rows of `keys`, in one storage call.
-pub(super) async fn mirror_rows(cx: &SourceContext, keys: Vec<RowKey>) -> Result<Mirror, ApiError> {
+pub(super) async fn mirror_rows(
+    cx: &SourceContext,
+    keys: Vec<RowKey>,
+) -> Result<Mirror, crate::storage::StorageError> {
     cx.store
         .call(move |s| {
             let mut rows = HashMap::new();

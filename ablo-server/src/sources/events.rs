@@ -77,7 +77,7 @@ async fn apply_one(
             .store
             .call(move |s| s.is_source_commit(&client_tx_id))
             .await
-            .map_err(|e| e.message().to_owned())?
+            .map_err(|e| e.to_string())?
     {
         return Ok(Applied::Echo);
     }
@@ -111,7 +111,7 @@ async fn apply_one(
         vec![(event.entity_id.clone(), row)],
     )
     .await
-    .map_err(|e| e.message().to_owned())?;
+    .map_err(|e| e.to_string())?;
     Ok(if changed > 0 {
         Applied::Changed
     } else {
@@ -177,7 +177,7 @@ async fn poll_source(cx: &SourceContext, source: &Arc<Source>) {
                 .call(move |s| s.put_events_cursor(&name, &next))
                 .await
             {
-                tracing::warn!(source = %source.name, error = %err.message(), "storing the events cursor failed");
+                tracing::warn!(source = %source.name, error = %err, "storing the events cursor failed");
                 return;
             }
         }

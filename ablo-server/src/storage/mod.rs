@@ -68,6 +68,9 @@ pub enum StorageError {
     /// The location names no backend this server has, or is malformed.
     #[error("storage location: {0}")]
     Location(String),
+    /// The thread running the call failed before it answered.
+    #[error("storage call failed: {0}")]
+    CallFailed(String),
 }
 
 impl StorageError {
