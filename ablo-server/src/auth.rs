@@ -287,17 +287,16 @@ impl ApiKeys {
     /// known), so its open sessions can be told.
     pub async fn ended(&self, key_id: &str) {
         let mut revoked = self.revoked.subscribe();
-        let gone = || {};
         if !self.contains_id(key_id) {
-            return gone();
+            return;
         }
         loop {
             match revoked.recv().await {
-                Ok(id) if id == key_id => return gone(),
+                Ok(id) if id == key_id => return,
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     if !self.contains_id(key_id) {
-                        return gone();
+                        return;
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {

@@ -23,8 +23,8 @@ use crate::error::{ApiError, Refusal};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     /// The credential's operations or sync groups do not allow it (403).
-    #[error("{0}")]
-    ScopeDenied(ScopeDenied),
+    #[error(transparent)]
+    ScopeDenied(#[from] ScopeDenied),
     /// Only an API key may make this call (403); `operation` names it, e.g.
     /// `schema.push`.
     #[error("`{operation}` needs an API key; a capability cannot do it")]
@@ -62,12 +62,6 @@ fn capability_message(rejected: CapabilityRejected) -> &'static str {
         CapabilityRejected::Unknown => "the capability token is not valid",
         CapabilityRejected::Expired => "the capability has expired",
         CapabilityRejected::Revoked => "the capability has been revoked",
-    }
-}
-
-impl From<ScopeDenied> for AccessError {
-    fn from(reason: ScopeDenied) -> Self {
-        AccessError::ScopeDenied(reason)
     }
 }
 
