@@ -8,7 +8,8 @@
 //! - a writer commits at a fixed pace; each commit updates one row in each
 //!   of four groups and carries its send time, so every subscriber gets one
 //!   message per commit (with one to four deltas, by class) and records
-//!   send to receipt;
+//!   send to receipt, and receipt against the moment the writer had the
+//!   commit's answer (confirmed and durable);
 //! - the same with a share of extra subscribers that never read (4 KiB
 //!   receive buffer), beside the run without them.
 //!
@@ -226,8 +227,13 @@ fn sent_at(text: &str) -> Option<u64> {
 
 /// One scenario's figures.
 struct Figures {
-    /// Microseconds, sorted, of every fast subscriber's measured messages.
+    /// Microseconds, sorted, of every fast subscriber's measured messages,
+    /// from the commit's request being sent.
     latencies: Vec<u64>,
+    /// Microseconds, sorted, of the same messages from the commit's answer
+    /// reaching the writer (the commit confirmed and durable); negative
+    /// when a subscriber got the delta before the writer got its answer.
+    after_confirmation: Vec<i64>,
     /// Per class: name, subscribers, median microseconds.
     by_class: Vec<(&'static str, usize, u64)>,
     /// Milliseconds of each commit's POST round trip, sorted.
@@ -270,7 +276,8 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
         .into_iter()
         .map(|(class, mut socket)| {
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(commits);
+                // (sent, received) of each measured message.
+                let mut receipts = Vec::with_capacity(commits);
                 let mut seen = 0;
                 while seen < total {
                     let next = tokio::time::timeout(Duration::from_secs(30), socket.next());
@@ -290,10 +297,10 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
                     };
                     seen += 1;
                     if seen > warmup {
-                        latencies.push(received.saturating_sub(sent));
+                        receipts.push((sent, received));
                     }
                 }
-                (class, latencies)
+                (class, receipts)
             })
         })
         .collect();
@@ -301,6 +308,7 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
     let mut ticks = tokio::time::interval(spacing);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut round_trips = Vec::with_capacity(total);
+    let mut confirmed_at = std::collections::HashMap::with_capacity(total);
     for _ in 0..total {
         ticks.tick().await;
         let sent = base.elapsed().as_micros() as u64;
@@ -315,15 +323,22 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
             json!({"operations": operations}),
         )
         .await;
-        round_trips.push((base.elapsed().as_micros() as u64 - sent) as f64 / 1000.0);
+        let confirmed = base.elapsed().as_micros() as u64;
+        confirmed_at.insert(sent, confirmed);
+        round_trips.push((confirmed - sent) as f64 / 1000.0);
     }
     let mut by_class: Vec<Vec<u64>> = vec![Vec::new(); classes.len()];
     // Every reader has every commit once the readers end.
     let mut latencies = Vec::with_capacity(count * commits);
+    let mut after_confirmation = Vec::with_capacity(count * commits);
     for reader in readers {
-        let (class, mine) = reader.await.unwrap();
-        by_class[class].extend(&mine);
-        latencies.extend(mine);
+        let (class, receipts) = reader.await.unwrap();
+        for (sent, received) in receipts {
+            let latency = received.saturating_sub(sent);
+            by_class[class].push(latency);
+            latencies.push(latency);
+            after_confirmation.push(received as i64 - confirmed_at[&sent] as i64);
+        }
     }
     assert_eq!(
         latencies.len(),
@@ -333,6 +348,7 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
     let cpu = server.cpu_seconds() - cpu_before;
     drop(stalled);
     latencies.sort_unstable();
+    after_confirmation.sort_unstable();
     round_trips.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let by_class = by_class
         .into_iter()
@@ -345,6 +361,7 @@ async fn run(count: usize, slow: usize, commits: usize, spacing: Duration) -> Fi
         .collect();
     Figures {
         latencies,
+        after_confirmation,
         by_class,
         commits: round_trips,
         cpu_per_message: cpu * 1e6 / (total * count) as f64,
@@ -362,8 +379,13 @@ fn report(label: &str, commits: usize, spacing: Duration, figures: &Figures) -> 
         ms(percentile(l, 0.99)),
         ms(*l.last().unwrap()),
     );
+    let a = &figures.after_confirmation;
+    let (a50, a99) = (
+        percentile(a, 0.5) as f64 / 1000.0,
+        percentile(a, 0.99) as f64 / 1000.0,
+    );
     println!(
-        "| {label} | {commits} every {} ms | {p50:.2} | {p99:.2} | {max:.2} | {:.2} / {:.2} | {:.1} |",
+        "| {label} | {commits} every {} ms | {p50:.2} | {p99:.2} | {max:.2} | {a50:.2} / {a99:.2} | {:.2} / {:.2} | {:.1} |",
         spacing.as_millis(),
         percentile(&figures.commits, 0.5),
         percentile(&figures.commits, 0.99),
@@ -389,9 +411,9 @@ async fn main() {
     let commits = if quick() { 20 } else { 100 };
     println!("load average before: {}", load().trim());
     println!(
-        "| subscribers | commits | p50 ms | p99 ms | max ms | commit round trip p50 / p99 ms | server CPU µs per message |"
+        "| subscribers | commits | p50 ms | p99 ms | max ms | after confirmation p50 / p99 ms | commit round trip p50 / p99 ms | server CPU µs per message |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut p99s = Vec::new();
     let mut scenario = |label: String, figures: Figures, spacing: Duration| {
         let figures = report(&label, commits, spacing, &figures);
