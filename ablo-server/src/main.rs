@@ -177,12 +177,6 @@ impl ServeArgs {
     }
 }
 
-// Commits and fan-out allocate many small, short-lived buffers (rows,
-// deltas, frames); mimalloc serves them with less CPU than the system
-// allocator (see docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match Cli::parse().command {
